@@ -1,0 +1,38 @@
+# clapmos — `make demo` runs the whole pipeline on a generated corpus, `make test` runs the suite.
+# Both create .venv when it is missing and install into it (torch first, in its own step).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.clapmos-installed
+DEMO   ?= demo
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+.PHONY: install test test-slow demo benchmarks clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	# torch alone first: on the project machines this takes the local CPU wheel of exactly 2.13.0
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[clap,dask,test]"
+	@touch $(STAMP)
+
+test: install
+	$(OFFLINE) $(PY) -m pytest
+
+test-slow: install
+	$(OFFLINE) $(PY) -m pytest -m slow
+
+demo: install
+	$(OFFLINE) $(PY) cli.py make-demo $(DEMO)/corpus
+	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
+	$(OFFLINE) $(PY) cli.py info $(DEMO)/store.zarr
+
+benchmarks: install
+	$(OFFLINE) $(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

@@ -1,0 +1,1 @@
+"""The embed stage: corpora → audio → embedders → the Zarr feature store."""

@@ -1,0 +1,32 @@
+"""Corpus readers: each layout of ``DATA.md`` becomes one :class:`Corpus`.
+
+>>> sorted(CORPUS_READERS)
+['manifest', 'musiceval', 'musiceval-eval', 'xacle']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from embed.corpora.table import Corpus
+from embed.errors import ClapmosError
+
+CORPUS_READERS: dict[str, Callable[..., Corpus]] = {}
+
+
+def read_corpus(name: str, root: str | Path, splits: list[str] | None = None) -> Corpus:
+    """Read corpus ``name`` from ``root`` (release folder, or manifest file), keeping ``splits``.
+
+    Raises :class:`~embed.errors.ClapmosError` with a readable message for any bad input.
+    """
+    try:
+        reader = CORPUS_READERS[name]
+    except KeyError:
+        raise ClapmosError(f"unknown corpus {name!r}; choose one of: {', '.join(sorted(CORPUS_READERS))}") from None
+    corpus = reader(Path(root), splits=splits)
+    corpus.validate()
+    return corpus
+
+
+__all__ = ["CORPUS_READERS", "Corpus", "read_corpus"]
