@@ -1,0 +1,74 @@
+"""Audio I/O: read any file soundfile knows, down-mix to mono, resample with soxr, cut windows.
+
+>>> import numpy as np
+>>> x = np.zeros(25 * 16000, dtype=np.float32)
+>>> [len(w) / 16000 for w in cut_windows(x, 16000, window_s=10.0, hop_s=10.0)]
+[10.0, 10.0, 5.0]
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from embed.errors import ClapmosError, listing
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Read ``path`` as mono float32 at ``sample_rate`` (soxr, its default high quality).
+
+    Raises :class:`ClapmosError` naming the file when it cannot be decoded or is empty.
+    """
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:  # libsndfile reports format problems as several types
+        raise ClapmosError(f"{path}: cannot read audio ({error}). Replace or remove this file.") from None
+    if data.shape[0] == 0:
+        raise ClapmosError(f"{path}: the file holds no audio samples. Replace or remove this file.")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def cut_windows(audio: np.ndarray, sample_rate: int, window_s: float, hop_s: float) -> list[np.ndarray]:
+    """Cut ``audio`` into windows of ``window_s`` seconds every ``hop_s`` seconds.
+
+    The first window starts at 0; windows follow until one reaches the end of the clip,
+    so the last one may be shorter (it is kept, never dropped). A clip shorter than one
+    window gives one short window. Padding is left to the embedder.
+    """
+    window = max(1, round(window_s * sample_rate))
+    hop = max(1, round(hop_s * sample_rate))
+    windows = []
+    for start in range(0, len(audio), hop):
+        windows.append(audio[start : start + window])
+        if start + window >= len(audio):
+            break
+    return windows
+
+
+def check_audio_files(paths: list[str], workers: int = 4) -> None:
+    """Read every file's header and raise one error listing all missing, unreadable or empty files."""
+
+    def problem(path: str) -> str | None:
+        if not Path(path).is_file():
+            return f"{path}: missing"
+        try:
+            info = sf.info(path)
+        except Exception as error:
+            return f"{path}: unreadable ({str(error).strip()})"
+        return f"{path}: empty (0 samples)" if info.frames == 0 else None
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        problems = [p for p in pool.map(problem, paths) if p]
+    if problems:
+        raise ClapmosError(
+            f"{len(problems)} audio file(s) cannot be used:\n{listing(problems)}\n"
+            "Replace or remove them (and their rows in the corpus lists), then run the command again; "
+            "features already written are kept."
+        )

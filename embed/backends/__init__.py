@@ -1,0 +1,11 @@
+"""Embedding backends and their registry.
+
+Importing this package registers every built-in embedder. Heavy dependencies
+(laion-clap, the user's M2D module) are imported only when a model is loaded.
+"""
+
+from embed.backends.base import Embedder
+from embed.backends.registry import available_embedders, create_embedder, get_embedder_class, register
+from embed.backends import spectral  # noqa: F401  (registers "spectral")
+
+__all__ = ["Embedder", "available_embedders", "create_embedder", "get_embedder_class", "register"]

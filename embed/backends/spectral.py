@@ -1,0 +1,76 @@
+"""``spectral``: a deterministic, weight-free embedder for tests and the demo.
+
+Audio: log-mel band energies (64 bands, 25 ms frames at 16 kHz), summarised by their
+mean and standard deviation over the window's frames (128 numbers). Text: hashed word
+uni- and bi-grams (scikit-learn's ``HashingVectorizer``, 128 buckets, L2-normalised).
+
+It needs no download and runs anywhere in milliseconds, which makes it the embedder of
+the test suite and of ``make demo``. It is **not** a quality model: use ``clap`` or
+``m2d`` for real predictions.
+
+>>> import numpy as np
+>>> e = SpectralEmbedder()
+>>> e.embed_audio([np.zeros(16000, dtype=np.float32)]).shape, e.embed_text(["a calm piano"]).shape
+((1, 128), (1, 128))
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from scipy.signal import stft
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from embed.backends.base import Embedder
+from embed.backends.registry import register
+
+N_FFT = 400
+HOP = 160
+N_MELS = 64
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Triangular filters on the HTK mel scale, shape ``(n_mels, n_fft // 2 + 1)``."""
+    mel = lambda hz: 2595.0 * np.log10(1.0 + hz / 700.0)  # noqa: E731
+    hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = hz(np.linspace(mel(0.0), mel(sample_rate / 2), n_mels + 2))
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    rising = (freqs[None, :] - edges[:-2, None]) / (edges[1:-1, None] - edges[:-2, None])
+    falling = (edges[2:, None] - freqs[None, :]) / (edges[2:, None] - edges[1:-1, None])
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+@register
+class SpectralEmbedder(Embedder):
+    name = "spectral"
+    sample_rate = 16000
+    audio_dim = 2 * N_MELS
+    text_dim = 128
+    window_s = 10.0
+    hop_s = 10.0
+    normalize = False
+    description = "log-mel statistics + hashed words; offline test/demo embedder, not a quality model"
+
+    @cached_property
+    def _filters(self) -> np.ndarray:
+        return mel_filterbank(self.sample_rate, N_FFT, N_MELS)
+
+    @cached_property
+    def _vectorizer(self) -> HashingVectorizer:
+        return HashingVectorizer(n_features=self.text_dim, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+
+    def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
+        return np.stack([self._window_features(w) for w in windows]).astype(np.float32)
+
+    def _window_features(self, window: np.ndarray) -> np.ndarray:
+        padded = window if len(window) >= N_FFT else np.pad(window, (0, N_FFT - len(window)))
+        _, _, spec = stft(padded, nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=None, padded=False)
+        logmel = np.log(self._filters @ (np.abs(spec) ** 2) + 1e-8)
+        return np.concatenate([logmel.mean(axis=1), logmel.std(axis=1)])
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        return self._vectorizer.transform(texts).toarray().astype(np.float32)
+
+    def provenance(self) -> dict:
+        return {"features": f"log-mel {N_MELS} bands mean+std (n_fft {N_FFT}, hop {HOP}); hashed word 1-2 grams"}

@@ -1,0 +1,191 @@
+"""Run an embedder over a store's items and write the features, resumably.
+
+The work is cut into chunk-aligned blocks of rows (see :meth:`FeatureStore.pending_blocks`).
+Reader threads decode and resample the next clips while the model embeds the current
+ones; windows of several clips are batched into one forward pass; each block is
+written data first, ``done`` mask last. Rerunning the same command skips finished
+blocks, so a run killed at any point (SIGKILL included) resumes where it stopped.
+
+>>> import tempfile, numpy as np, pandas as pd, soundfile as sf
+>>> from embed.corpora.table import Corpus
+>>> from embed.store import FeatureStore
+>>> d = tempfile.mkdtemp(); sf.write(f"{d}/a.wav", np.zeros(8000, np.float32), 16000)
+>>> items = pd.DataFrame({"id": ["a"], "path": [f"{d}/a.wav"], "text": ["hum"], "system": [""], "split": ["train"]})
+>>> corpus = Corpus("manifest", items, pd.DataFrame(index=[0]), pd.DataFrame(columns=["item", "listener"]), [])
+>>> store = FeatureStore.create(f"{d}/s.zarr", corpus)
+>>> embed_corpus(store, "spectral", progress=False)
+>>> store.audio("spectral").shape
+(1, 128)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import metadata
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from embed.audio import check_audio_files, cut_windows, load_audio
+from embed.backends import Embedder, create_embedder
+from embed.store import FeatureStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+VERSIONED_PACKAGES = ("clapmos", "numpy", "torch", "soundfile", "soxr", "zarr", "laion-clap", "transformers")
+
+
+def embed_corpus(
+    store: FeatureStore,
+    embedder: str | Embedder,
+    options: dict[str, Any] | None = None,
+    window_s: float | None = None,
+    hop_s: float | None = None,
+    workers: int = 2,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> None:
+    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
+
+    The model is loaded (and a bad checkpoint refused) before any audio is read; then
+    every pending audio file is checked, and all unusable files are reported in one
+    error before any work starts.
+    """
+    model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    window_s = float(window_s or model.window_s)
+    hop_s = float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
+    model.load()
+    store.prepare_features(
+        model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
+    )
+    blocks = store.pending_blocks(model.name)
+    if not blocks:
+        log.info("%s: every row of %s is already embedded", store.path, model.name)
+        return
+    items = store.items()
+    rows = np.concatenate([np.arange(a, b) for a, b in blocks])
+    check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
+    done_before = len(store) - len(rows)
+    with _progress(progress, model.name, total=len(store), completed=done_before) as advance:
+        encoder = BlockEncoder(model, window_s, hop_s, workers)
+        for (start, stop), audio in zip(blocks, encoder.audio_blocks(items["path"].to_numpy(), blocks)):
+            text = encoder.text(items["text"].to_numpy()[start:stop].tolist())
+            store.write_block(model.name, start, audio, text)
+            advance(stop - start)
+
+
+def provenance(model: Embedder, window_s: float, hop_s: float) -> dict[str, Any]:
+    """Attributes recorded under ``features/<embedder>``: what made these numbers."""
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "embedder": model.name,
+        "sample_rate": model.sample_rate,
+        "window_s": window_s,
+        "hop_s": hop_s,
+        "pooling": "mean, L2-normalised" if model.normalize else "mean",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions,
+        **model.provenance(),
+    }
+
+
+class BlockEncoder:
+    """Turns blocks of audio files into pooled clip vectors, reading ahead in threads."""
+
+    def __init__(self, model: Embedder, window_s: float, hop_s: float, workers: int) -> None:
+        self.model = model
+        self.window_s = window_s
+        self.hop_s = hop_s
+        self.workers = max(1, workers)
+
+    def windows(self, path: str) -> list[np.ndarray]:
+        audio = load_audio(path, self.model.sample_rate)
+        return cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)
+
+    def audio_blocks(self, paths: np.ndarray, blocks: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings."""
+        ordered = (str(paths[i]) for a, b in blocks for i in range(a, b))
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="clapmos-reader") as pool:
+            clips = read_ahead(pool, self.windows, ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
+            for start, stop in blocks:
+                yield self.pool_clips([next(clips) for _ in range(start, stop)])
+
+    def pool_clips(self, clips: list[list[np.ndarray]]) -> np.ndarray:
+        """Embed the windows of several clips in batches and average them per clip."""
+        flat = [w for windows in clips for w in windows]
+        owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
+        size = max(1, self.model.batch_size)
+        vectors = np.concatenate([self.model.embed_audio(flat[i : i + size]) for i in range(0, len(flat), size)])
+        pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
+        np.add.at(pooled, owner, vectors)
+        pooled /= np.bincount(owner, minlength=len(clips))[:, None]
+        if self.model.normalize:
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
+
+    def text(self, texts: list[str]) -> np.ndarray:
+        """Embed texts once each (prompts repeat across systems) and spread them back."""
+        unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+        size = max(1, self.model.batch_size)
+        vectors = np.concatenate([self.model.embed_text(unique[i : i + size].tolist()) for i in range(0, len(unique), size)])
+        return vectors[inverse.ravel()].astype(np.float32)
+
+
+def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int) -> Iterator[R]:
+    """``map(fn, items)`` in ``pool``, in order, keeping at most ``depth`` results in flight."""
+    iterator = iter(items)
+    pending: deque[Future[R]] = deque(pool.submit(fn, item) for item in islice(iterator, depth))
+    while pending:
+        result = pending.popleft().result()
+        pending.extend(pool.submit(fn, item) for item in islice(iterator, 1))
+        yield result
+
+
+class _progress:
+    """A rich progress bar (clips, clips/s, time left); silent when ``enabled`` is false."""
+
+    def __init__(self, enabled: bool, name: str, total: int, completed: int) -> None:
+        self.bar = (
+            Progress(
+                TextColumn(f"embedding with {name}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} clips/s"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            if enabled
+            else None
+        )
+        self.total, self.completed = total, completed
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self.bar is None:
+            return lambda n: None
+        self.bar.start()
+        task = self.bar.add_task("embed", total=self.total, completed=self.completed, rate="–")
+
+        def advance(n: int) -> None:
+            self.bar.advance(task, n)
+            speed = self.bar.tasks[task].speed
+            self.bar.update(task, rate=f"{speed:.1f}" if speed else "–")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
