@@ -9,10 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from embed.corpora.manifest import read_manifest
+from embed.corpora.musiceval import read_musiceval, read_musiceval_eval
 from embed.corpora.table import Corpus
+from embed.corpora.xacle import read_xacle
 from embed.errors import ClapmosError
 
-CORPUS_READERS: dict[str, Callable[..., Corpus]] = {}
+CORPUS_READERS: dict[str, Callable[..., Corpus]] = {
+    "musiceval": read_musiceval,
+    "musiceval-eval": read_musiceval_eval,
+    "xacle": read_xacle,
+    "manifest": read_manifest,
+}
 
 
 def read_corpus(name: str, root: str | Path, splits: list[str] | None = None) -> Corpus:

@@ -1,0 +1,184 @@
+"""Reader of a generic listening-test manifest (CSV or JSON Lines), ``DATA.md`` §3.
+
+One row per rating or per clip. Columns:
+
+``path`` (required)
+    audio file, relative to the manifest's folder or absolute. Rows sharing a
+    path are ratings of one clip.
+``text``, ``system``, ``listener``, ``split`` (default ``train``), ``id`` (default: the audio stem)
+    optional; ``system_id``, ``listener_id`` and ``sample_id`` are accepted for
+    ``system``, ``listener`` and ``id`` (the usual MOS-toolkit names).
+any other column
+    a numeric score (a target, in column order; none at all is fine for an
+    unlabelled corpus). Empty cells (JSON ``null``) are missing scores.
+
+A clip's label is the mean of its rows' scores. The ratings table has one row
+per manifest row when there is a ``listener`` column or when some clip has
+several rows; a row without a listener id is then named by its ordinal within
+its clip (``r0``, ``r1``, ...). Text, system, split and id must agree between
+the rows of one clip.
+
+>>> _column_name("Listener_ID"), _column_name("MOS")
+('listener', 'MOS')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text
+from embed.corpora.table import Corpus
+from embed.errors import ClapmosError, listing
+
+FIELDS = ("path", "text", "system", "listener", "split", "id")
+ALIASES = {"system_id": "system", "listener_id": "listener", "sample_id": "id"}
+JSONL_SUFFIXES = (".jsonl", ".json-lines", ".ndjson")
+DEFAULT_SPLIT = "train"
+
+
+@dataclass
+class _Clip:
+    path: Path
+    lines: list[int] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+    listeners: list[str] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)
+
+
+def read_manifest(root: Path, splits: list[str] | None = None) -> Corpus:
+    """Read the manifest file ``root``; targets are its score columns.
+
+    Examples
+    --------
+    ``ratings.csv``::
+
+        path,system,listener,mos
+        a.wav,S1,L1,4
+        a.wav,S1,L2,5
+
+    >>> corpus = read_manifest(Path("ratings.csv"))  # doctest: +SKIP
+    >>> corpus.targets, corpus.labels["mos"].tolist(), len(corpus.ratings)  # doctest: +SKIP
+    (['mos'], [4.5], 2)
+    """
+    path = Path(root).absolute()
+    if not path.is_file():
+        raise ClapmosError(f"expected a manifest file (.csv or .jsonl) at {path}; for a manifest --root is the file itself.")
+    records = _records(path)
+    columns = _columns(path, records)
+    targets = [c for c in columns if c not in FIELDS]
+    clips = _clips(path, records, targets)
+    available = list(dict.fromkeys(c.fields["split"] for c in clips.values()))
+    chosen = choose_splits("manifest", available, splits)
+    kept = [c for c in clips.values() if c.fields["split"] in chosen]
+    ids = [c.fields["id"] for c in kept]
+    check_unique_ids(ids, [f"{path}:{c.lines[0]} ({c.path})" for c in kept], "Add an `id` column with distinct ids.")
+    check_audio([c.path for c in kept], f"relative to {path.parent}/")
+    with_ratings = "listener" in columns or any(len(c.lines) > 1 for c in kept)
+    ratings: dict[str, list] = {"item": [], "listener": [], **{t: [] for t in targets}}
+    labels: dict[str, list[float]] = {t: [] for t in targets}
+    for i, clip in enumerate(kept):
+        for j, target in enumerate(targets):
+            known = [s[j] for s in clip.scores if not math.isnan(s[j])]
+            labels[target].append(sum(known) / len(known) if known else math.nan)
+        if with_ratings:
+            for k, (listener, scores) in enumerate(zip(clip.listeners, clip.scores)):
+                ratings["item"].append(i)
+                ratings["listener"].append(listener or f"r{k}")
+                for target, score in zip(targets, scores):
+                    ratings[target].append(score)
+    items = {
+        "id": ids,
+        "path": [str(c.path) for c in kept],
+        "text": [c.fields["text"] for c in kept],
+        "system": [c.fields["system"] for c in kept],
+        "split": [c.fields["split"] for c in kept],
+    }
+    return build_corpus("manifest", items, labels, ratings, targets, path, [])
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, object]]]:
+    """``(line, {column: value})`` for every row, column names normalised."""
+    if path.suffix.lower() == ".csv":
+        rows = list(csv_rows(path))
+        if not rows:
+            raise ClapmosError(f"{path} is empty; expected a header with a `path` column and one row per rating or clip.")
+        header = rows[0].fields
+        bad = [f"{r.where}: {len(r.fields)} field(s)" for r in rows[1:] if len(r.fields) != len(header)]
+        if bad:
+            raise ClapmosError(f"{path}: malformed line(s), expected {len(header)} fields like the header:\n{listing(bad)}")
+        records = [(r.line, dict(zip(header, r.fields))) for r in rows[1:]]
+    elif path.suffix.lower() in JSONL_SUFFIXES:
+        records, bad = [], []
+        for number, line in enumerate(read_text(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                bad.append(f"{path}:{number}: {error.msg}")
+                continue
+            if isinstance(record, dict):
+                records.append((number, record))
+            else:
+                bad.append(f"{path}:{number}: a JSON {type(record).__name__}, not an object")
+        if bad:
+            raise ClapmosError(f"{path}: malformed line(s), expected one JSON object per line:\n{listing(bad)}")
+    else:
+        raise ClapmosError(f"{path}: unknown manifest type {path.suffix!r}; use .csv or .jsonl.")
+    if not records:
+        raise ClapmosError(f"{path} has no rows; expected one row per rating or clip.")
+    return [(line, {_column_name(k): v for k, v in record.items()}) for line, record in records]
+
+
+def _column_name(name: object) -> str:
+    name = str(name).strip()
+    return ALIASES.get(name.lower(), name.lower() if name.lower() in FIELDS else name)
+
+
+def _columns(path: Path, records: list[tuple[int, dict[str, object]]]) -> list[str]:
+    """Every column in order of first appearance, checked for the required and reserved names."""
+    columns = list(dict.fromkeys(k for _, record in records for k in record))
+    if "path" not in columns:
+        raise ClapmosError(f"{path}: no `path` column (columns: {columns}); add one naming each row's audio file.")
+    if "item" in columns:
+        raise ClapmosError(f"{path}: the column name `item` is reserved; rename that score column.")
+    return columns
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _clips(path: Path, records: list[tuple[int, dict[str, object]]], targets: list[str]) -> dict[Path, _Clip]:
+    """Rows grouped by audio file, with scores parsed and per-clip fields checked."""
+    clips: dict[Path, _Clip] = {}
+    problems, empty, conflicts = Problems(), [], []
+    for line, record in records:
+        audio = _text(record.get("path"))
+        if not audio:
+            empty.append(f"{path}:{line}")
+            continue
+        audio_path = Path(os.path.normpath(path.parent / Path(audio).expanduser()))
+        values = {
+            "text": _text(record.get("text")),
+            "system": _text(record.get("system")),
+            "split": _text(record.get("split")) or DEFAULT_SPLIT,
+            "id": _text(record.get("id")) or audio_path.stem,
+        }
+        clip = clips.setdefault(audio_path, _Clip(audio_path, fields=values))
+        for name, value in values.items():
+            if value != clip.fields[name]:
+                conflicts.append(f"{path}:{line}: {name} {value!r} but {clip.fields[name]!r} on line {clip.lines[0]} ({audio})")
+        clip.lines.append(line)
+        clip.listeners.append(_text(record.get("listener")))
+        clip.scores.append([parse_score(record.get(t), f"{path}:{line}", t, problems) for t in targets])
+    if empty:
+        raise ClapmosError(f"{path}: {len(empty)} row(s) with an empty `path`:\n{listing(empty)}")
+    problems.raise_if_any(f"{path}: score(s) that are not finite numbers", "Score columns are every column other than " + ", ".join(FIELDS) + ".")
+    if conflicts:
+        raise ClapmosError(f"{path}: {len(conflicts)} row(s) disagree with earlier rows of the same clip:\n{listing(conflicts)}")
+    return clips
