@@ -131,6 +131,50 @@ def info(
     out.print(FeatureStore.open(store).summary())
 
 
+# --------------------------------------------------------------------------- evaluate stage
+@app.command()
+@user_errors
+def evaluate(
+    pred: Annotated[Path, typer.Option(help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
+    store: Annotated[Optional[Path], typer.Option(help="Store whose labels of --split are the truth.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Split of --store to evaluate on, e.g. dev.")] = None,
+    truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
+    system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
+    format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file).")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
+    check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split.")] = False,
+) -> None:
+    """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
+
+    Clips present on one side only are left out with a warning. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
+    """
+    import warnings
+
+    from evaluation.metrics import format_line, markdown_table
+    from evaluation.report import default_out_dir, evaluate_file, write_outputs
+    from evaluation.submissions import validate_submission
+    from evaluation.truth import read_system_truth, read_truth_file, truth_from_store
+
+    if (store is None) == (truth is None) or (store is not None and split is None):
+        raise ClapmosError("give either --store with --split, or --truth")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
+        if system_truth is not None:
+            reference = reference.with_system_means(read_system_truth(system_truth))
+        if check:
+            validate_submission(pred, reference.clips["id"], format)
+            out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
+        report = evaluate_file(pred, reference, format)
+    for warning in caught:
+        err.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    out.print(markdown_table(report.results), markup=False, highlight=False, soft_wrap=True)
+    out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
+    written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)
+    out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,182 @@
+"""Saving fitted heads without pickle: skops for the scikit-learn parts, safetensors for
+torch weights, LightGBM's own text format for boosters, JSON for the manifest.
+
+A saved model is a folder::
+
+    model.json             format, version, sha256 of every file, the torch/LightGBM parts
+    model.skops            the estimator tree, with torch modules and boosters replaced by references
+    torch-<k>.safetensors  weights of each torch module
+    lightgbm-<k>.txt       each LightGBM booster as LightGBM writes it
+
+Loading checks the hashes, refuses any type in ``model.skops`` outside
+:data:`TRUSTED_TYPES` (so a tampered file cannot run code), then rebuilds torch
+modules through their owner's ``_new_module()`` and loads the weights with
+``safetensors``; no ``pickle.load`` and no ``torch.load`` of pickles happen anywhere.
+
+>>> import tempfile, numpy as np
+>>> from sklearn.linear_model import Ridge
+>>> folder = tempfile.mkdtemp()
+>>> save_model(Ridge().fit(np.eye(3), [1.0, 2.0, 3.0]), folder)
+>>> load_model(folder).predict(np.eye(3)).round(2).tolist()
+[1.67, 2.0, 2.33]
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+from sklearn.base import BaseEstimator
+
+from embed.errors import ClapmosError
+
+MODEL_FORMAT = "clapmos-model"
+MODEL_VERSION = 1
+
+#: Types, beyond skops' defaults (scikit-learn, numpy, scipy, builtins), that a model file may hold.
+TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "heads.persistence.PartReference",
+    "lightgbm.sklearn.LGBMRegressor",
+    "heads.ensemble.CVEnsemble",
+    "heads.features.PairedEmbeddingFeatures",
+    "heads.mlp.TorchMLPRegressor",
+    "heads.spo.SpoMLPRegressor",
+    "heads.spo.SpoCosineRegressor",
+]
+
+
+class PartReference:
+    """Stands in the skops tree for a part saved in its own file (torch weights, a booster)."""
+
+    def __init__(self, kind: str = "", key: str = "") -> None:
+        self.kind = kind
+        self.key = key
+
+
+def save_model(model: BaseEstimator, folder: str | Path) -> None:
+    """Write a fitted estimator (any tree of scikit-learn objects and clapmos heads) to ``folder``."""
+    import lightgbm
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tree = copy.deepcopy(model)
+    parts = []
+    for owner, attr, value in list(_walk(tree)):
+        if isinstance(value, torch.nn.Module):
+            key = f"torch-{len(parts)}"
+            state = {k: v.detach().cpu().contiguous() for k, v in value.state_dict().items()}
+            save_file(state, folder / f"{key}.safetensors")
+            parts.append({"kind": "torch", "key": key, "file": f"{key}.safetensors"})
+        elif isinstance(value, lightgbm.Booster):
+            key = f"lightgbm-{len(parts)}"
+            (folder / f"{key}.txt").write_text(value.model_to_string())
+            parts.append({"kind": "lightgbm", "key": key, "file": f"{key}.txt"})
+        else:
+            continue
+        _set(owner, attr, PartReference(parts[-1]["kind"], key))
+    sio.dump(tree, folder / "model.skops")
+    files = ["model.skops", *(p["file"] for p in parts)]
+    manifest = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "estimator": type(model).__name__,
+        "parts": parts,
+        "sha256": {name: _sha256(folder / name) for name in files},
+    }
+    (folder / "model.json").write_text(json.dumps(manifest, indent=2))
+
+
+def load_model(folder: str | Path) -> Any:
+    """Load a model saved by :func:`save_model`, refusing foreign, tampered or untrusted files."""
+    import lightgbm
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    for name, digest in manifest["sha256"].items():
+        if not (folder / name).is_file():
+            raise ClapmosError(f"{folder / name}: missing; the saved model is incomplete. Fit it again.")
+        if _sha256(folder / name) != digest:
+            raise ClapmosError(
+                f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
+                "Refusing to load a tampered model; fit it again."
+            )
+    untrusted = sorted(set(sio.get_untrusted_types(file=folder / "model.skops")) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise ClapmosError(
+            f"{folder / 'model.skops'} holds types clapmos does not trust: {', '.join(untrusted)}. "
+            "Refusing to load it (it could run code)."
+        )
+    tree = sio.load(folder / "model.skops", trusted=TRUSTED_TYPES)
+    files = {p["key"]: folder / p["file"] for p in manifest["parts"]}
+    for owner, attr, value in list(_walk(tree)):
+        if not isinstance(value, PartReference):
+            continue
+        if value.kind == "torch":
+            module = owner._new_module()
+            module.load_state_dict(load_file(files[value.key]))
+            module.eval()
+            restored: Any = module
+        else:
+            restored = lightgbm.Booster(model_str=files[value.key].read_text())
+        _set(owner, attr, restored)
+    return tree
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "model.json"
+    if not path.is_file():
+        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `cli.py fit --out` wrote.")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ClapmosError(f"{path}: not valid JSON ({error}); the model folder is damaged. Fit it again.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise ClapmosError(f"{path} is not a clapmos model file (format {manifest.get('format') if isinstance(manifest, dict) else '?'!r}).")
+    if manifest.get("version") != MODEL_VERSION:
+        raise ClapmosError(f"{path}: model format version {manifest.get('version')} is not supported (expected {MODEL_VERSION}).")
+    return manifest
+
+
+def _walk(obj: Any, seen: set[int] | None = None) -> Iterator[tuple[Any, Any, Any]]:
+    """Yield ``(container, key, value)`` for every value inside estimators, lists, tuples and dicts."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        items = list(obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = list(enumerate(obj))
+    elif isinstance(obj, BaseEstimator):
+        items = list(vars(obj).items())
+    else:
+        return
+    for key, value in items:
+        yield obj, key, value
+        yield from _walk(value, seen)
+
+
+def _set(container: Any, key: Any, value: Any) -> None:
+    if isinstance(container, (dict, list)):
+        container[key] = value
+    elif isinstance(container, tuple):
+        raise TypeError(f"cannot save a {type(value).__name__} held directly in a tuple; keep it in an estimator attribute")
+    else:
+        setattr(container, key, value)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
