@@ -110,25 +110,31 @@ def validate_submission(path: str | Path, expected_ids: Iterable[str], format: s
     lines, duplicate ids, non-finite values, missing ids and ids the split does not have.
     """
     predictions, problems = _parse(Path(path), _resolve(path, format))
-    found = problems["structure"] + _value_problems(predictions, "line") + _id_set_problems(predictions["id"], expected_ids)
+    found = problems["structure"] + problems["values"] + _id_set_problems(predictions["id"], expected_ids)
     if found:
         raise ClapmosError(_problem_message(path, "is not a valid submission", found))
     return predictions.drop(columns="line")
 
 
 def write_submission(
-    predictions: pd.DataFrame, path: str | Path, format: str, expected_ids: Iterable[str] | None = None
+    predictions: pd.DataFrame,
+    path: str | Path,
+    format: str,
+    expected_ids: Iterable[str] | None = None,
+    targets: list[str] | None = None,
 ) -> Path:
     """Write ``predictions`` (``id`` plus target columns) as a submission file; return its path.
 
-    Refuses (with every problem listed) to write duplicate ids, non-finite values or,
+    The format fixes the targets (``audiomos``: overall, textual; ``xacle``: alignment);
+    ``csv`` writes ``targets``, by default every column but ``id``. Refuses (with every problem listed) to write duplicate ids, non-finite values or,
     when ``expected_ids`` is given, a set of ids other than exactly those. Values are
     written with Python's shortest round-trip representation, so reading gives them back
     bit for bit.
     """
     path = Path(path)
     fmt = _format(format)
-    targets = fmt.targets(["id", *[c for c in predictions.columns if c != "id"]])
+    if fmt.columns or targets is None:
+        targets = fmt.targets(["id", *[c for c in predictions.columns if c != "id"]])
     missing = [c for c in ["id", *targets] if c not in predictions.columns]
     if missing:
         raise ClapmosError(f"cannot write {path} as {fmt.name}: the predictions lack column(s) {missing}")
@@ -203,26 +209,30 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, dict[str, l
         problems.append(f"line {rows[0][0]}: {fmt.name} files have no header line; remove it")
         rows.pop(0)
     targets = fmt.targets(header)
-    width = 1 + len(targets)
-    records = []
+    columns = fmt.file_columns(targets)
+    width = len(columns)
+    records, value_problems = [], []
     for number, fields in rows:
         if len(fields) != width:
-            problems.append(f"line {number}: expected {width} fields ({','.join(fmt.file_columns(targets))}), got {len(fields)}")
+            problems.append(f"line {number}: expected {width} fields ({','.join(columns)}), got {len(fields)}")
             continue
-        file_id = fields[0].strip()
-        clip_id = _clip_id(file_id, fmt, number, problems)
         values = []
-        for column, text_value in zip(targets, fields[1:]):
+        for column, text_value in zip(columns[1:], fields[1:]):
+            text_value = text_value.strip()
             try:
-                values.append(float(text_value))
+                value = float(text_value) if text_value else math.nan
             except ValueError:
-                problems.append(f"line {number}: {column} value {text_value.strip()!r} is not a number")
-                values.append(math.nan)
-        records.append([clip_id, *values, number])
+                problems.append(f"line {number}: {column} value {text_value!r} is not a number")
+                continue
+            if not math.isfinite(value):
+                value_problems.append(f"line {number}: {column} is {text_value or 'empty'}, not a finite number")
+            values.append(value)
+        if len(values) == len(targets):
+            records.append([_clip_id(fields[0].strip(), fmt, number, problems), *values, number])
     predictions = pd.DataFrame(records, columns=["id", *targets, "line"])
     predictions["id"] = predictions["id"].astype(str)
     problems += _duplicate_problems(predictions, "line")
-    return predictions, {"structure": problems}
+    return predictions, {"structure": problems, "values": value_problems}
 
 
 def _clip_id(file_id: str, fmt: SubmissionFormat, number: int, problems: list[str]) -> str:
@@ -233,7 +243,7 @@ def _clip_id(file_id: str, fmt: SubmissionFormat, number: int, problems: list[st
         problems.append(f"line {number}: {file_id!r} must be a file name ending in {fmt.id_suffix}")
     elif fmt.name == "audiomos" and file_id.lower().endswith(".wav"):
         problems.append(f"line {number}: {file_id!r} must be written without .wav")
-    return file_id.removesuffix(fmt.id_suffix) if fmt.id_suffix else file_id
+    return file_id.removesuffix(fmt.id_suffix or ".wav")
 
 
 def _duplicate_problems(frame: pd.DataFrame, where: str) -> list[str]:
@@ -265,5 +275,10 @@ def _id_set_problems(ids: pd.Series, expected_ids: Iterable[str]) -> list[str]:
     return problems
 
 
+def _display_name(path: str | Path) -> str:
+    """How messages name a file; line numbers of a zip refer to its ``answer.txt``."""
+    return f"{path} ({ANSWER_NAME})" if Path(path).suffix.lower() == ".zip" else str(path)
+
+
 def _problem_message(path: str | Path, verdict: str, problems: list[str]) -> str:
-    return f"{path} {verdict}: {len(problems)} problem(s)\n{listing(problems)}"
+    return f"{_display_name(path)} {verdict}: {len(problems)} problem(s)\n{listing(problems)}"

@@ -18,7 +18,7 @@ modules through their owner's ``_new_module()`` and loads the weights with
 >>> folder = tempfile.mkdtemp()
 >>> save_model(Ridge().fit(np.eye(3), [1.0, 2.0, 3.0]), folder)
 >>> load_model(folder).predict(np.eye(3)).round(2).tolist()
-[1.67, 2.0, 2.33]
+[1.5, 2.0, 2.5]
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def test_given_system_means_replace_the_means_of_clip_truths():
     prediction = np.array([1.0, 2.0, 2.0, 4.0, 5.0, 3.0])
     systems = np.array(["A", "A", "B", "B", "C", "D"])
     given = pd.DataFrame({"score": [1.4, 3.2, 4.9]}, index=["A", "B", "C"])
-    with pytest.warns(EvaluationWarning, match="1 of 4 systems have no given true mean .*: D"):
+    with pytest.warns(EvaluationWarning, match="1 of 4 systems have no given true mean .*: D"), pytest.warns(EvaluationWarning, match="dropped 1 of 6"):
         results = score(truth, prediction, systems=systems, system_truth=given)
     sys_pred = np.array([1.5, 3.0, 5.0])  # A keeps its clip without a true score
     assert_metrics_equal(values(results, "system"), reference_metrics(given["score"].to_numpy(), sys_pred))
@@ -216,12 +216,12 @@ def test_format_line_is_sheets_grep_able_one_liner():
     number = r"-?\d\.\d{3}"
     block = rf"\[ MSE = {number} \| LCC = {number} \| SRCC = {number} \| KTAU = {number} \]"
     assert re.fullmatch(rf"\[overall\] \[UTT\]{block} \[SYS\]{block}", line), line
-    assert "[UTT][ MSE = 0.500 | LCC = 0.600 | SRCC = 0.600 | KTAU = 0.333 ]" in line
+    assert "[UTT][ MSE = 0.500 | LCC = 0.800 | SRCC = 0.800 | KTAU = 0.667 ]" in line
 
 
 def test_markdown_table_has_a_row_per_level_and_target_with_three_decimals():
     results = score([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], systems=["A", "A", "B", "B"], targets=["overall"])
     lines = markdown_table(results).splitlines()
     assert lines[0] == "| level | target | MSE | LCC | SRCC | KTAU | N |"
-    assert lines[2] == "| utterance | overall | 0.500 | 0.600 | 0.600 | 0.333 | 4 |"
-    assert lines[3].startswith("| system | overall | 0.000 | 1.000 | 1.000 | 1.000 | 2 |")
+    assert lines[2] == "| utterance | overall | 0.500 | 0.800 | 0.800 | 0.667 | 4 |"
+    assert lines[3] == "| system | overall | 0.250 | 1.000 | 1.000 | 1.000 | 2 |"
