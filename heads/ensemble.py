@@ -148,14 +148,13 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         n = len(X)
         if groups is not None:
             groups = np.asarray(groups)
-            n_groups = len(np.unique(groups))
-            k = min(self.n_splits, n_groups)
-            splitter, what = GroupKFold(k, shuffle=True, random_state=seed), f"{n_groups} groups"
+            available, what = len(np.unique(groups)), f"{len(np.unique(groups))} groups"
         else:
-            k = min(self.n_splits, n)
-            splitter, what = KFold(k, shuffle=True, random_state=seed), f"{n} samples"
+            available, what = n, f"{n} samples"
+        k = min(self.n_splits, available)
         if k < 2:
             raise ValueError(f"CVEnsemble needs at least 2 folds, but there are only {what}")
+        splitter = (GroupKFold if groups is not None else KFold)(k, shuffle=True, random_state=seed)
         if k < self.n_splits:
             warnings.warn(f"only {what}: using {k} folds instead of {self.n_splits}", UserWarning, stacklevel=3)
         self.n_splits_ = k
