@@ -191,10 +191,14 @@ def test_bad_scores_are_all_listed_with_file_line_and_value(phase1):
     content = lines(mos)
     name = [line.split(",")[0] for line in content]
     write_lines(mos, [f"{name[0]},5.2,3.0", f"{name[1]},abc,3.0", f"{name[2]},3.0,0.8"])
+    train = phase1 / "sets" / "train_mos_list.txt"
+    content = lines(train)
+    content[4] = content[4].split(",")[0] + ",,4.0"
+    write_lines(train, content)
     with pytest.raises(ClapmosError) as error:
         read_corpus("musiceval", phase1)
     message = str(error.value)
-    assert "(3)" in message
+    assert "(4)" in message and f"{train}:5 overall: missing" in message
     assert f"{mos}:1 overall: '5.2'" in message and f"{mos}:2 overall: 'abc'" in message and f"{mos}:3 textual: '0.8'" in message
 
 
@@ -224,7 +228,7 @@ def test_missing_sets_folder_names_the_expected_score_lists(tmp_path):
 
 
 def test_release_parent_folder_gets_a_did_you_mean_hint(phase1):
-    with pytest.raises(ClapmosError, match=r"Did you mean --root .*MusicEval-phase1"):
+    with pytest.raises(ClapmosError, match=r"Did you mean --root .*MusicEval-phase1\?"):
         read_corpus("musiceval", phase1.parent)
 
 

@@ -124,13 +124,17 @@ def parse_score(
     low: float = -math.inf,
     high: float = math.inf,
     integer: bool = False,
+    required: bool = False,
 ) -> float:
     """``value`` as a finite float in ``[low, high]`` (an integral one if ``integer``).
 
-    An empty value is a missing score (NaN); anything else that fails is added to
-    ``problems`` and returned as NaN so parsing can go on and report all offenders.
+    An empty value is a missing score (NaN), itself a problem if ``required``;
+    anything else that fails is added to ``problems`` and returned as NaN so that
+    parsing can go on and report all offenders.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems.add(f"{where} {column}: missing")
         return math.nan
     try:
         if isinstance(value, bool):

@@ -154,10 +154,8 @@ def simulate_ratings(plan: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     rows = []
     for i in range(len(plan)):
         for listener in rng.choice(N_LISTENERS, RATINGS_PER_CLIP, replace=False):
-            scores = {
-                target: int(np.clip(np.rint(3 + scales[listener] * (mu[i] - 3) + offsets[listener] + rng.normal(0, 0.45)), 1, 5))
-                for target, mu in latent.items()
-            }
+            heard = {t: 3 + scales[listener] * (mu[i] - 3) + offsets[listener] + rng.normal(0, 0.45) for t, mu in latent.items()}
+            scores = {t: int(np.clip(np.rint(value), 1, 5)) for t, value in heard.items()}
             rows.append({"row": i, "listener": f"L{listener + 1:02d}", **scores})
     return pd.DataFrame(rows)
 
@@ -176,30 +174,37 @@ def make_demo_corpus(out_dir: Path, n_clips: int = 240, seed: int = 0) -> str:
     for sub in ("wav", "sets", "person_mos", "system_mos"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     for i, clip in plan.iterrows():
-        audio = render_clip(clip["register"], clip["tempo"], clip["timbre"], clip["quality"], clip["seconds"], np.random.default_rng([seed, 2, i]))
+        rng = np.random.default_rng([seed, 2, i])
+        audio = render_clip(clip["register"], clip["tempo"], clip["timbre"], clip["quality"], clip["seconds"], rng)
         sf.write(out_dir / "wav" / clip["file"], audio, SR, subtype="PCM_16")
     means = ratings.groupby("row")[["overall", "textual"]].mean()
     for split in ("train", "dev"):
         rows = plan.index[plan["split"] == split]
-        _write_lines(out_dir / "sets" / f"{split}_mos_list.txt", [f"{plan.at[i, 'file']},{means.at[i, 'overall']:.1f},{means.at[i, 'textual']:.1f}" for i in rows])
-        person = ratings[ratings["row"].isin(rows)]
+        mos = [f"{plan.at[i, 'file']},{means.at[i, 'overall']:.1f},{means.at[i, 'textual']:.1f}" for i in rows]
+        _write_lines(out_dir / "sets" / f"{split}_mos_list.txt", mos)
+        person = ratings[ratings["row"].isin(rows)].itertuples()
         _write_lines(
             out_dir / "person_mos" / f"{split}_person_mos.txt",
-            [f"{plan.at[r.row, 'file']},{r.listener},{r.overall},{r.textual}" for r in person.itertuples()],
+            [f"{plan.at[r.row, 'file']},{r.listener},{r.overall},{r.textual}" for r in person],
         )
-    per_system = means.groupby(plan["system"]).mean()
-    _write_lines(out_dir / "system_mos" / "system_mos_phase1.csv", [f"{s},{m.overall:.4f},{m.textual:.4f}" for s, m in per_system.iterrows()])
-    demo = plan["system"].isin([s.id for s in DEMO_SYSTEMS if s.demo])
+    per_system = means.groupby(plan["system"]).mean().loc[[s.id for s in DEMO_SYSTEMS]]
+    _write_lines(
+        out_dir / "system_mos" / "system_mos_phase1.csv",
+        [f"{s},{m.overall:.4f},{m.textual:.4f}" for s, m in per_system.iterrows()],
+    )
     n_prompts = prompt_count(n_clips)
-    _write_lines(out_dir / "prompt_info.txt", ["id\ttext", *(f"{prompt_id(p + 1, n_prompts)}\t{prompt_text(p)}" for p in range(n_prompts))])
-    _write_lines(out_dir / "demo_prompt_info.txt", ["id\ttext", *(f"{c.file}\t{prompt_text(c.prompt)}" for c in plan[demo].itertuples())])
+    prompts = [f"{prompt_id(p + 1, n_prompts)}\t{prompt_text(p)}" for p in range(n_prompts)]
+    _write_lines(out_dir / "prompt_info.txt", ["id\ttext", *prompts])
+    demo = plan[plan["system"].isin([s.id for s in DEMO_SYSTEMS if s.demo])]
+    _write_lines(out_dir / "demo_prompt_info.txt", ["id\ttext", *(f"{c.file}\t{prompt_text(c.prompt)}" for c in demo.itertuples())])
     counts = plan["split"].value_counts()
-    order = ", ".join(f"{s.id} {m:.2f}" for s, m in zip(DEMO_SYSTEMS, per_system.loc[[s.id for s in DEMO_SYSTEMS], "overall"]))
+    order = ", ".join(f"{s} {m:.2f}" for s, m in per_system["overall"].items())
     return (
         f"Wrote a synthetic demo corpus (test signals, not music) to {out_dir}: {len(plan)} clips "
-        f"({counts.get('train', 0)} train, {counts.get('dev', 0)} dev) of 2–3 s at {SR} Hz from {len(DEMO_SYSTEMS)} systems, "
-        f"{n_prompts} prompts, {N_LISTENERS} listeners, {RATINGS_PER_CLIP} ratings per clip. "
-        f"System overall MOS (designed best to worst): {order}. Read it with --corpus musiceval --root {out_dir}."
+        f"({counts.get('train', 0)} train, {counts.get('dev', 0)} dev) of 2–3 s at {SR} Hz "
+        f"from {len(DEMO_SYSTEMS)} systems, {n_prompts} prompts, {N_LISTENERS} listeners, "
+        f"{RATINGS_PER_CLIP} ratings per clip. System overall MOS (designed best to worst): {order}. "
+        f"Read it with --corpus musiceval --root {out_dir}."
     )
 
 

@@ -9,7 +9,7 @@ raise the noise floor.
 
 >>> import numpy as np
 >>> clip = render_clip("high", "fast", "bright", quality=0.9, seconds=2.0, rng=np.random.default_rng(0))
->>> clip.shape, clip.dtype, float(np.abs(clip).max()) <= PEAK
+>>> clip.shape, clip.dtype, bool(np.abs(clip).max() <= np.float32(PEAK))
 ((32000,), dtype('float32'), True)
 """
 

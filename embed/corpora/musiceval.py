@@ -84,7 +84,9 @@ def read_musiceval(root: Path, splits: list[str] | None = None) -> Corpus:
     lists = _mos_lists(root)
     chosen = choose_splits("musiceval", list(lists), splits)
     notes: list[str] = []
-    clips = [clip for split in chosen for clip in _read_mos_list(lists[split], split)]
+    problems = Problems()
+    clips = [clip for split in chosen for clip in _read_mos_list(lists[split], split, problems)]
+    problems.raise_if_any("bad score(s) in the score lists, expected numbers from 1 to 5", "Fix these lines and retry.")
     index = {clip.wav: i for i, clip in enumerate(clips)}
     ratings: dict[str, list] = defaultdict(list)
     for split in chosen:
@@ -131,20 +133,19 @@ def _mos_lists(root: Path) -> dict[str, Path]:
     if (sets / "eval_list.txt").is_file():
         hint = "This looks like the evaluation-phase folder: use --corpus musiceval-eval."
     else:
-        nested = sorted(p.parent for p in root.glob("*/sets/*_mos_list.txt"))
+        nested = sorted(p.parent.parent for p in root.glob("*/sets/*_mos_list.txt"))
         if nested:
             hint = f"Did you mean --root {nested[0]}?"
     raise ClapmosError(f"expected the score lists {sets}/train_mos_list.txt and dev_mos_list.txt, found none. {hint}")
 
 
-def _read_mos_list(path: Path, split: str) -> list[_Clip]:
-    problems, clips = Problems(), []
+def _read_mos_list(path: Path, split: str, problems: Problems) -> list[_Clip]:
+    clips = []
     for row in fixed_rows(path, ["WAVFILE", "OVERALL", "TEXTUAL"]):
         clip = _Clip(as_wav_name(row.fields[0]), split, row.where)
-        clip.overall = parse_score(row.fields[1], row.where, "overall", problems, *SCORE_RANGE)
-        clip.textual = parse_score(row.fields[2], row.where, "textual", problems, *SCORE_RANGE)
+        clip.overall = parse_score(row.fields[1], row.where, "overall", problems, *SCORE_RANGE, required=True)
+        clip.textual = parse_score(row.fields[2], row.where, "textual", problems, *SCORE_RANGE, required=True)
         clips.append(clip)
-    problems.raise_if_any(f"{path}: bad score(s), expected numbers from 1 to 5", "Fix these lines and retry.")
     return clips
 
 
@@ -160,8 +161,8 @@ def _read_person_mos(
         warn(f"{error}\nIgnoring {path}: split {split} gets no per-rater scores (layout inferred, see DATA.md).", notes)
         return
     for row in parsed:
-        overall = parse_score(row.fields[2], row.where, "overall", malformed, *SCORE_RANGE)
-        textual = parse_score(row.fields[3], row.where, "textual", malformed, *SCORE_RANGE)
+        overall = parse_score(row.fields[2], row.where, "overall", malformed, *SCORE_RANGE, required=True)
+        textual = parse_score(row.fields[3], row.where, "textual", malformed, *SCORE_RANGE, required=True)
         item = index.get(as_wav_name(row.fields[0]))
         if item is None or clips[item].split != split:
             unknown.append(f"{row.where}: {row.fields[0]}")

@@ -68,8 +68,10 @@ def read_xacle(root: Path, splits: list[str] | None = None) -> Corpus:
     files = _split_files(root / "meta_data")
     chosen = choose_splits("xacle", list(files), splits)
     clips: list[_Clip] = []
+    problems = Problems()
     for split in chosen:
-        clips.extend(_read_split(split, *files[split]))
+        clips.extend(_read_split(split, *files[split], problems))
+    problems.raise_if_any("bad XACLE score(s), expected whole numbers 0–10 (averages: numbers 0–10)", "Fix these lines and retry.")
     check_unique_ids([Path(c.name).stem for c in clips], [c.where for c in clips])
     check_audio([root / "wav" / c.split / c.name for c in clips], f"{root}/wav/<split>/")
     items = {
@@ -137,9 +139,10 @@ def _file_name(row: Row, columns: dict[str, int]) -> str:
     return name if Path(name).suffix else f"{name}.wav"
 
 
-def _read_split(split: str, long: Path | None, average: Path | None) -> list[_Clip]:
+def _read_split(split: str, long: Path | None, average: Path | None, problems: Problems) -> list[_Clip]:
+    """The clips of one split, their average and single scores; bad scores go to ``problems``."""
     clips: dict[str, _Clip] = {}
-    problems, conflicts = Problems(), []
+    conflicts = []
 
     def clip_of(row: Row, columns: dict[str, int]) -> _Clip:
         name = _file_name(row, columns)
@@ -170,15 +173,8 @@ def _read_split(split: str, long: Path | None, average: Path | None) -> list[_Cl
             clip = clip_of(row, columns)
             if "score" not in columns:
                 continue
-            value = row.fields[columns["score"]]
-            if not value:
-                problems.add(f"{row.where} score: missing")
-            score = parse_score(value, row.where, "score", problems, *SCORE_RANGE, integer=True)
+            score = parse_score(row.fields[columns["score"]], row.where, "score", problems, *SCORE_RANGE, integer=True, required=True)
             clip.ratings.append((row.fields[columns["listener_id"]], score))
-    problems.raise_if_any(
-        f"XACLE split {split}: bad score(s), expected whole numbers 0–10 (averages: numbers 0–10)",
-        "Fix these lines and retry.",
-    )
     if conflicts:
         raise ClapmosError(f"XACLE split {split}: {len(conflicts)} row(s) disagree on a clip's text:\n{listing(conflicts)}")
     return list(clips.values())
