@@ -164,8 +164,9 @@ class _progress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} clips/s"),
                 TimeElapsedColumn(),
-                TextColumn("left"),
+                TextColumn("elapsed,"),
                 TimeRemainingColumn(),
+                TextColumn("left"),
                 transient=False,
             )
             if enabled
