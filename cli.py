@@ -143,13 +143,15 @@ def evaluate(
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
-    check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
 
     Clips present on one side only are left out with a warning. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
     import warnings
+
+    from rich.markup import escape
 
     from evaluation.metrics import format_line, markdown_table
     from evaluation.report import default_out_dir, evaluate_file, write_outputs
@@ -160,15 +162,19 @@ def evaluate(
         raise ClapmosError("give either --store with --split, or --truth")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
-        if system_truth is not None:
-            reference = reference.with_system_means(read_system_truth(system_truth))
-        if check:
-            validate_submission(pred, reference.clips["id"], format)
-            out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
-        report = evaluate_file(pred, reference, format)
-    for warning in caught:
-        err.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        try:
+            reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
+            if system_truth is not None:
+                reference = reference.with_system_means(read_system_truth(system_truth))
+            if check:
+                validate_submission(pred, reference.clips["id"], format)
+                out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
+                if not reference.labelled:
+                    return
+            report = evaluate_file(pred, reference, format)
+        finally:
+            for warning in caught:
+                err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", highlight=False, soft_wrap=True)
     out.print(markdown_table(report.results), markup=False, highlight=False, soft_wrap=True)
     out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
     written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)

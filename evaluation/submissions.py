@@ -77,16 +77,16 @@ def detect_format(path: str | Path) -> str:
     """Guess the format of a prediction file from its name and first line.
 
     ``.zip`` and headerless files are ``audiomos``, a ``wav_file_name`` header is
-    ``xacle``, an ``id`` header is ``csv``.
+    ``xacle``, an ``id,...`` header is ``csv``.
     """
     path = Path(path)
     if path.suffix.lower() == ".zip":
         return "audiomos"
     first = next(iter(_read_text(path, path.name).splitlines()), "")
-    head = first.split(",")[0].strip().lstrip("\ufeff").lower()
-    if head in XACLE_ID_COLUMNS:
+    head = first.split(",")[0].strip()
+    if head.lower() in XACLE_ID_COLUMNS:
         return "xacle"
-    if head == "id":
+    if head == "id":  # "ID,OVERALL,TEXTUAL" is a stray header of an answer.txt
         return "csv"
     return "audiomos"
 
@@ -97,9 +97,9 @@ def read_submission(path: str | Path, format: str = "auto") -> pd.DataFrame:
     Raises :class:`~embed.errors.ClapmosError` listing every malformed line (wrong field
     count, values that are not numbers, badly spelt or duplicate ids). NaN values are kept.
     """
-    predictions, problems = _parse(Path(path), _resolve(path, format))
-    if problems["structure"]:
-        raise ClapmosError(_problem_message(path, "cannot be read", problems["structure"]))
+    predictions, malformed, _ = _parse(Path(path), _resolve(path, format))
+    if malformed:
+        raise ClapmosError(_problem_message(path, "cannot be read", malformed))
     return predictions.drop(columns="line")
 
 
@@ -109,8 +109,8 @@ def validate_submission(path: str | Path, expected_ids: Iterable[str], format: s
     Every problem is reported at once in one :class:`~embed.errors.ClapmosError`: malformed
     lines, duplicate ids, non-finite values, missing ids and ids the split does not have.
     """
-    predictions, problems = _parse(Path(path), _resolve(path, format))
-    found = problems["structure"] + problems["values"] + _id_set_problems(predictions["id"], expected_ids)
+    predictions, malformed, non_finite = _parse(Path(path), _resolve(path, format))
+    found = malformed + non_finite + _id_set_problems(predictions["id"], expected_ids)
     if found:
         raise ClapmosError(_problem_message(path, "is not a valid submission", found))
     return predictions.drop(columns="line")
@@ -126,10 +126,10 @@ def write_submission(
     """Write ``predictions`` (``id`` plus target columns) as a submission file; return its path.
 
     The format fixes the targets (``audiomos``: overall, textual; ``xacle``: alignment);
-    ``csv`` writes ``targets``, by default every column but ``id``. Refuses (with every problem listed) to write duplicate ids, non-finite values or,
-    when ``expected_ids`` is given, a set of ids other than exactly those. Values are
-    written with Python's shortest round-trip representation, so reading gives them back
-    bit for bit.
+    ``csv`` writes ``targets``, by default every column but ``id``. Refuses (with every
+    problem listed) to write duplicate ids, non-finite values or, when ``expected_ids`` is
+    given, a set of ids other than exactly those. Values are written with Python's shortest
+    round-trip representation, so reading gives them back bit for bit.
     """
     path = Path(path)
     fmt = _format(format)
@@ -189,8 +189,8 @@ def _read_text(path: Path, label: str) -> str:
         raise ClapmosError(f"{label} is not a readable zip file") from None
 
 
-def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Rows of the file (``id``, targets, ``line``) and the structural problems found."""
+def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Rows of the file (``id``, targets, ``line``), its malformed lines and its non-finite values."""
     text = _read_text(path, str(path))
     rows = [(number, fields) for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1) if fields]
     problems: list[str] = []
@@ -229,10 +229,12 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, dict[str, l
             values.append(value)
         if len(values) == len(targets):
             records.append([_clip_id(fields[0].strip(), fmt, number, problems), *values, number])
+    if not rows:
+        problems.append("the file holds no predictions")
     predictions = pd.DataFrame(records, columns=["id", *targets, "line"])
     predictions["id"] = predictions["id"].astype(str)
     problems += _duplicate_problems(predictions, "line")
-    return predictions, {"structure": problems, "values": value_problems}
+    return predictions, problems, value_problems
 
 
 def _clip_id(file_id: str, fmt: SubmissionFormat, number: int, problems: list[str]) -> str:

@@ -1,0 +1,181 @@
+"""The ``evaluate`` workflow: align a prediction file with the truth, score it, write the report.
+
+:func:`evaluate_file` reads predictions in any submission format, keeps the clips present in
+both the predictions and the truth (warning with counts about the rest), and scores them
+with :func:`evaluation.metrics.score`. :func:`write_outputs` writes ``results.csv`` (the tidy
+metrics), ``results.json`` (the same plus what was scored), ``predictions.csv`` (truth and
+prediction per clip) and one scatter plot per level and target.
+
+>>> import pandas as pd, tempfile, pathlib
+>>> from evaluation.truth import Truth
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> truth = Truth(pd.DataFrame({"id": ["a", "b", "c"], "system": ["S1", "S1", "S2"],
+...                             "overall": [1.0, 2.0, 4.0]}), ["overall"], "example")
+>>> _ = (folder / "pred.csv").write_text("id,overall\\na,1.5\\nb,2.0\\nc,3.5\\n")
+>>> report = evaluate_file(folder / "pred.csv", truth)
+>>> print(format_line(report.results))
+[overall] [UTT][ MSE = 0.167 | LCC = 0.996 | SRCC = 1.000 | KTAU = 1.000 ] [SYS][ MSE = 0.156 | LCC = 1.000 | SRCC = 1.000 | KTAU = 1.000 ]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embed.errors import ClapmosError
+from evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
+from evaluation.submissions import SHOWN_IDS, detect_format, read_submission
+from evaluation.truth import Truth
+
+
+@dataclass
+class EvaluationReport:
+    """What :func:`evaluate_file` scored and how it scored."""
+
+    results: pd.DataFrame
+    clips: pd.DataFrame  # id, system, then <target>_true and <target>_pred per target
+    targets: list[str]
+    prediction_file: Path
+    format: str
+    truth: Truth
+    n_missing: int  # truth clips without a prediction
+    n_extra: int  # predicted ids the truth lacks
+
+    def summary(self) -> dict:
+        """The report as JSON-ready data (NaN becomes ``None``)."""
+        metrics: dict = {}
+        for (level, target), rows in self.results.groupby(["level", "target"], sort=False):
+            entry = {m: None if math.isnan(v) else v for m, v in zip(rows["metric"], rows["value"])}
+            metrics.setdefault(level, {})[target] = {**entry, "N": int(rows["n"].max())}
+        return {
+            "prediction_file": str(self.prediction_file),
+            "format": self.format,
+            "truth": self.truth.source,
+            "system_truth": "given means" if self.truth.system_means is not None else "means of clip truths",
+            "targets": self.targets,
+            "clips_scored": len(self.clips),
+            "truth_clips_without_prediction": self.n_missing,
+            "predicted_ids_without_truth": self.n_extra,
+            "line": format_line(self.results),
+            "metrics": metrics,
+        }
+
+
+def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto") -> EvaluationReport:
+    """Score the prediction file against ``truth`` on the ids both have.
+
+    Ids on one side only are left out with an :class:`EvaluationWarning` giving their counts;
+    no common id, or no common target, is a :class:`~embed.errors.ClapmosError`.
+    """
+    if not truth.labelled:
+        raise ClapmosError(
+            f"{truth.source} has no known scores, so there is nothing to evaluate "
+            "(an unlabelled split? --check validates a submission for it)"
+        )
+    path = Path(prediction_file)
+    fmt = detect_format(path) if format == "auto" else format
+    predictions = read_submission(path, fmt)
+    targets = _common_targets(path, [c for c in predictions.columns if c != "id"], truth)
+    clips, n_missing, n_extra = _align(path, predictions, truth, targets)
+    true = clips[[f"{t}_true" for t in targets]].set_axis(targets, axis=1)
+    pred = clips[[f"{t}_pred" for t in targets]].set_axis(targets, axis=1)
+    systems = clips["system"].where(clips["system"] != "")
+    if systems.isna().all():
+        if truth.system_means is not None:
+            raise ClapmosError(f"{truth.source} has no system ids, so given system means cannot be used")
+        systems = None
+    given = truth.system_means[targets] if truth.system_means is not None else None
+    results = score(true, pred, systems=None if systems is None else systems.to_numpy(), system_truth=given)
+    return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra)
+
+
+def default_out_dir(prediction_file: str | Path) -> Path:
+    """``<folder of the file>/<its stem>_eval``."""
+    path = Path(prediction_file)
+    return path.with_name(f"{path.stem}_eval")
+
+
+def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = True) -> list[Path]:
+    """Write results.csv, results.json, predictions.csv and (unless ``plots`` is False) PNGs."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "results.csv", out_dir / "results.json", out_dir / "predictions.csv"]
+    report.results.to_csv(written[0], index=False)
+    written[1].write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
+    report.clips.to_csv(written[2], index=False)
+    if plots:
+        written += _scatter_plots(report, out_dir)
+    return written
+
+
+def _scatter_plots(report: EvaluationReport, out_dir: Path) -> list[Path]:
+    from evaluation.plots import scatter_plot
+
+    paths = []
+    for level in LEVELS:
+        for target in report.targets:
+            rows = report.results[(report.results["level"] == level) & (report.results["target"] == target)]
+            if rows.empty:
+                continue
+            truth, prediction = report.clips[f"{target}_true"], report.clips[f"{target}_pred"]
+            labels = None
+            if level == "system":
+                given = None if report.truth.system_means is None else report.truth.system_means[target]
+                table = system_table(truth, prediction, report.clips["system"].where(report.clips["system"] != ""), given)
+                truth, prediction, labels = table["truth"], table["prediction"], table["system"]
+            metrics = dict(zip(rows["metric"], rows["value"]))
+            title = f"{level} level, {target} (n = {int(rows['n'].max())})"
+            path = out_dir / f"scatter_{level}_{target}.png"
+            paths.append(scatter_plot(truth, prediction, path, title=title, metrics=metrics, labels=labels))
+    return paths
+
+
+def _common_targets(path: Path, predicted: list[str], truth: Truth) -> list[str]:
+    targets = [t for t in truth.targets if t in predicted]
+    if not targets:
+        raise ClapmosError(
+            f"{path} predicts {', '.join(predicted) or 'nothing'} but {truth.source} has {', '.join(truth.targets)}: "
+            "no target in common (for other targets write the csv format with an id,<target> header)"
+        )
+    for side, names in ((f"{path} predicts", [t for t in predicted if t not in targets]),
+                        (f"{truth.source} has", [t for t in truth.targets if t not in targets])):
+        if names:
+            warnings.warn(f"{side} {', '.join(names)}, which the other side lacks; not evaluated", EvaluationWarning, stacklevel=3)
+    return targets
+
+
+def _align(path: Path, predictions: pd.DataFrame, truth: Truth, targets: list[str]) -> tuple[pd.DataFrame, int, int]:
+    """Clips with both truth and prediction (in truth order), and the counts of the rest."""
+    known = truth.clips[["id", "system", *targets]].rename(columns={t: f"{t}_true" for t in targets})
+    predicted = predictions[["id", *targets]].rename(columns={t: f"{t}_pred" for t in targets})
+    clips = known.merge(predicted, on="id", how="inner", validate="one_to_one")
+    missing = known["id"][~known["id"].isin(predicted["id"])]
+    extra = predicted["id"][~predicted["id"].isin(known["id"])]
+    if clips.empty:
+        raise ClapmosError(
+            f"no id of {path} is in {truth.source}: the file has e.g. {_examples(predicted['id'])}, "
+            f"the truth has e.g. {_examples(known['id'])}. Check that both belong to the same split and corpus."
+        )
+    if len(missing) or len(extra):
+        warnings.warn(
+            f"evaluating only the {len(clips)} clips present in both {path} and {truth.source}: "
+            f"{len(missing)} truth clip(s) have no prediction{_examples(missing, prefix=' (e.g. ')}, "
+            f"{len(extra)} predicted id(s) are not in the truth{_examples(extra, prefix=' (e.g. ')}",
+            EvaluationWarning,
+            stacklevel=3,
+        )
+    clips = clips[["id", "system", *np.ravel([[f"{t}_true", f"{t}_pred"] for t in targets])]]
+    return clips, len(missing), len(extra)
+
+
+def _examples(ids: pd.Series, prefix: str = "") -> str:
+    if ids.empty:
+        return ""
+    shown = ", ".join(map(str, ids.iloc[:SHOWN_IDS]))
+    return f"{prefix}{shown})" if prefix else shown
