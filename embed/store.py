@@ -179,10 +179,10 @@ class FeatureStore:
         return items if split is None else items.iloc[self.rows(split)]
 
     def labels(self, split: str | list[str] | None = None) -> pd.DataFrame:
-        """Per-item scores, one float column per target, indexed like :meth:`items`."""
+        """Per-item scores (float64, as published: see :func:`_decimal`), one column per target, indexed like :meth:`items`."""
         n = len(self)
         frame = pd.DataFrame(
-            {t: self.group[f"labels/{t}"][:] if f"labels/{t}" in self.group else np.full(n, np.nan, np.float32) for t in self.targets}
+            {t: _decimal(self.group[f"labels/{t}"][:]) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
         )
         return frame if split is None else frame.iloc[self.rows(split)]
 
@@ -195,7 +195,7 @@ class FeatureStore:
         frame = pd.DataFrame({"item": r["item"][:].astype(np.int64), "listener": r["listener"][:].astype(str)})
         frame.insert(1, "id", self.items()["id"].to_numpy()[frame["item"].to_numpy()])
         for t in self.targets:
-            frame[t] = r[t][:] if t in r else np.nan
+            frame[t] = _decimal(r[t][:]) if t in r else np.nan
         if split is not None:
             frame = frame[np.isin(frame["item"].to_numpy(), self.rows(split))].reset_index(drop=True)
         return frame
@@ -353,6 +353,19 @@ class FeatureStore:
 
 # Attributes whose change makes existing features stale.
 IDENTITY_ATTRS = ("embedder", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256")
+
+
+def _decimal(values: np.ndarray) -> np.ndarray:
+    """float64 scores from the stored float32 ones, by their shortest decimal spelling.
+
+    Scores are published as short decimals (4.8, 7.25); float32 keeps 4.800000190734863.
+    Reading back the shortest decimal that rounds to the same float32 gives 4.8 again,
+    so means, ties and system levels are the challenges' own.
+    """
+    values = np.asarray(values)
+    if values.dtype != np.float32:
+        return values.astype(np.float64)
+    return values.astype(str).astype(np.float64)  # numpy prints float32 with its shortest round-trip digits
 
 
 def _normalise(value: Any) -> Any:

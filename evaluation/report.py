@@ -80,7 +80,14 @@ def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto
         )
     path = Path(prediction_file)
     fmt = detect_format(path) if format == "auto" else format
-    predictions = read_submission(path, fmt)
+    return evaluate_predictions(read_submission(path, fmt), truth, path, fmt)
+
+
+def evaluate_predictions(predictions: pd.DataFrame, truth: Truth, source: str | Path = "predictions", format: str = "csv") -> EvaluationReport:
+    """Score in-memory predictions (``id`` and one column per target) against ``truth``, as :func:`evaluate_file` does."""
+    if not truth.labelled:
+        raise ClapmosError(f"{truth.source} has no known scores, so there is nothing to evaluate")
+    path, fmt = Path(source), format
     targets = _common_targets(path, [c for c in predictions.columns if c != "id"], truth)
     clips, n_missing, n_extra = _align(path, predictions, truth, targets)
     true = clips[[f"{t}_true" for t in targets]].set_axis(targets, axis=1)

@@ -54,12 +54,7 @@ def truth_from_store(path: str | Path, split: str) -> Truth:
     from embed.store import FeatureStore
 
     store = FeatureStore.open(path)
-    items, labels = store.items(split), store.labels(split)
-    if (labels.dtypes == np.float32).all():
-        # The store keeps labels as float32. Their shortest decimal spelling gives back the
-        # published values (4.8, not 4.800000190734863), so that the means and ties of the
-        # system level are the challenge's own.
-        labels = pd.DataFrame(labels.to_numpy().astype(str).astype(np.float64), index=labels.index, columns=labels.columns)
+    items, labels = store.items(split), store.labels(split)  # labels come back as published decimals
     clips = pd.concat([items[["id", "system"]], labels], axis=1).reset_index(drop=True)
     clips["system"] = clips["system"].fillna("").astype(str)
     return Truth(clips, list(store.targets), f"{path} split {split}")

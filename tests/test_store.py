@@ -118,3 +118,12 @@ def test_opening_something_that_is_not_a_store_is_a_clear_error(tmp_path):
     zarr.create_group(store=str(tmp_path / "empty.zarr"))
     with pytest.raises(ClapmosError, match="not a clapmos store.*items/id"):
         FeatureStore.open(tmp_path / "empty.zarr")
+
+
+def test_labels_and_ratings_read_back_as_the_published_decimals(tiny_corpus, tmp_path):
+    """Stored as float32 (the schema), read as float64 with the decimals people published."""
+    tiny_corpus.labels.loc[0, "overall"] = 4.8
+    tiny_corpus.ratings.loc[0, "textual"] = 2.2
+    store = FeatureStore.create(tmp_path / "s.zarr", tiny_corpus)
+    assert store.labels()["overall"][0] == 4.8 and store.labels()["overall"].dtype == np.float64
+    assert store.ratings()["textual"][0] == 2.2
