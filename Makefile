@@ -26,10 +26,15 @@ test: install
 test-slow: install
 	$(OFFLINE) $(PY) -m pytest -m slow
 
+# The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install
 	$(OFFLINE) $(PY) cli.py make-demo $(DEMO)/corpus
 	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
 	$(OFFLINE) $(PY) cli.py info $(DEMO)/store.zarr
+	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --out $(DEMO)/run
+	$(OFFLINE) $(PY) cli.py predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
+	$(OFFLINE) $(PY) cli.py evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
+	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/"
 
 benchmarks: install
 	$(OFFLINE) $(PY) benchmarks/run_all.py

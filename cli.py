@@ -9,10 +9,11 @@ Run ``python cli.py COMMAND --help`` for the options of each command.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -82,14 +83,27 @@ def embed(
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
     overwrite: Annotated[bool, typer.Option(help="Replace a store built from other items, or this embedder's features.")] = False,
+    engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
+    n_workers: Annotated[Optional[int], typer.Option(help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
 ) -> None:
     """Read a corpus, run the embedder once per clip and prompt, and write the Zarr store.
 
-    An interrupted run picks up where it stopped when started again with the same arguments.
+    An interrupted run picks up where it stopped when started again with the same arguments,
+    with either engine.
     """
     from embed.corpora import read_corpus
     from embed.runner import embed_corpus
     from embed.store import FeatureStore
+
+    if engine == "dask":
+        from embed.distributed import embed_corpus_dask
+
+        run = functools.partial(embed_corpus_dask, scheduler=scheduler, n_workers=n_workers)
+    elif scheduler is not None or n_workers is not None:
+        raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
+    else:
+        run = embed_corpus
 
     options = {
         "device": device,
@@ -101,7 +115,7 @@ def embed(
     }
     table = read_corpus(corpus, root, splits=split)
     store = FeatureStore.create(out_store, table, overwrite=overwrite)
-    embed_corpus(
+    run(
         store,
         embedder,
         options={k: v for k, v in options.items() if v is not None},
@@ -132,6 +146,172 @@ def info(
 
 
 # --------------------------------------------------------------------------- evaluate stage
+# --------------------------------------------------------------------------- fit stage
+def _split_list(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _parse_params(pairs: Optional[list[str]]) -> dict:
+    """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true/false/null)."""
+    import json
+
+    params = {}
+    for pair in pairs or []:
+        key, eq, raw = pair.partition("=")
+        if not eq or not key:
+            raise ClapmosError(f"--param {pair!r}: expected key=value, e.g. --param max_epochs=50 or --param spo_mlp.margin=0.2")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return params
+
+
+@contextlib.contextmanager
+def reported_warnings():
+    """Show warnings raised inside as one yellow line each (no source lines, no traceback)."""
+    import warnings
+
+    from rich.markup import escape
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _print_table(title: str, text: str) -> None:
+    out.print(f"\n[bold]{title}[/]")
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def fit(
+    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots).")],
+    embedder: Annotated[str, typer.Option(help="Which embedder's features to use (see `info STORE`).")] = "clap",
+    head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine. Several are stacked with ridge.")] = "spo_mlp",
+    features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine (default: audio for overall, audio,text,cosine otherwise).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's).")] = None,
+    train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
+    eval_split: Annotated[Optional[str], typer.Option(help="Held-out split to predict and score after fitting, e.g. dev.")] = None,
+    cv: Annotated[int, typer.Option(help="Folds of the cross-validated ensemble.")] = 5,
+    group: Annotated[str, typer.Option(help="Keep a system or prompt on one side of every fold: none, system or prompt.")] = "none",
+    seeds: Annotated[int, typer.Option(help="Repeat the folds with this many seeds (more fold models).")] = 1,
+    screening_tau: Annotated[Optional[float], typer.Option(help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50. Repeatable.")] = None,
+    stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed of folds and heads.")] = 0,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
+) -> None:
+    """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
+    from embed.store import FeatureStore
+    from evaluation.fit_report import heads_markdown, heads_table, oof_report, write_fit_report
+    from evaluation.metrics import markdown_table
+    from evaluation.report import evaluate_predictions
+    from evaluation.truth import truth_from_store
+    from heads.runs import RunConfig, fit_run, save_run
+
+    config = RunConfig(
+        embedder=embedder,
+        heads=_split_list(head) or [],
+        targets=list(target) if target else None,
+        features=_split_list(features),
+        train_split=_split_list(train_split) or ["train"],
+        eval_split=_split_list(eval_split),
+        cv=cv,
+        group=group,
+        seeds=seeds,
+        stack=stack,
+        screening_tau=screening_tau,
+        params=_parse_params(param),
+        random_state=seed,
+    )
+    features_store = FeatureStore.open(store)
+    with reported_warnings():
+        with err.status(f"fitting {', '.join(config.heads)} with {cv}-fold cross-validation..."):
+            run = fit_run(features_store, config)
+        save_run(run, out_dir)
+        held_out = None
+        if config.eval_split:
+            predictions = run.predict(features_store, config.eval_split)
+            truth = truth_from_store(store, config.eval_split)
+            if truth.labelled:
+                held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
+            predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
+        write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+    _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
+                 markdown_table(oof_report(run.oof, run.targets).results))
+    if len(config.heads) > 1:
+        _print_table("per head (out-of-fold)", heads_markdown(heads_table(run.oof, run.targets)))
+    if held_out is not None:
+        _print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(held_out.results))
+    out.print(f"\nsaved the run to {out_dir}", highlight=False)
+
+
+@app.command()
+@user_errors
+def predict(
+    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv.")],
+    split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
+    format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
+) -> None:
+    """Predict scores for a store's items with a fitted run and write a validated submission file."""
+    from embed.store import FeatureStore
+    from evaluation.submissions import write_submission
+    from heads.runs import load_run
+
+    run = load_run(model)
+    features_store = FeatureStore.open(store)
+    splits = _split_list(split)
+    predictions = run.predict(features_store, splits)
+    targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
+    write_submission(predictions, out_file, format, expected_ids=features_store.items(splits)["id"], targets=targets)
+    out.print(f"wrote {len(predictions)} predictions of {', '.join(run.targets)} to {out_file} ({format})", highlight=False)
+
+
+@app.command("score-zero-shot")
+@user_errors
+def score_zero_shot(
+    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
+    embedder: Annotated[str, typer.Option(help="Embedder whose audio and text embeddings are compared.")] = "clap",
+    split: Annotated[Optional[str], typer.Option(help="Split(s), comma-separated (default: every item).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine.")] = None,
+) -> None:
+    """The training-free CLAPScore: the cosine of each clip's audio and text embeddings.
+
+    Prints its correlations with every labelled target (only the ranking is meaningful: the cosine is not on the score scale).
+    """
+    import pandas as pd
+
+    from embed.store import FeatureStore
+    from evaluation.metrics import markdown_table, score
+    from heads.features import paired_cosine
+
+    features_store = FeatureStore.open(store)
+    splits = _split_list(split)
+    items = features_store.items(splits)
+    cosine = paired_cosine(features_store.paired(embedder, splits), features_store.embedder_attrs(embedder).get("audio_dim"))
+    frame = pd.DataFrame({"id": items["id"].to_numpy(), "cosine": cosine})
+    if out_file is not None:
+        frame.to_csv(out_file, index=False)
+        out.print(f"wrote {len(frame)} cosines to {out_file}", highlight=False)
+    labels = features_store.labels(splits)
+    labelled = [t for t in labels if labels[t].notna().any()]
+    if labelled:
+        systems = items["system"].to_numpy() if (items["system"] != "").all() else None
+        with reported_warnings():
+            results = score(labels[labelled].to_numpy(), cosine[:, None].repeat(len(labelled), 1), systems=systems, targets=labelled)
+        _print_table("zero-shot cosine against the labels (MSE is not meaningful here)", markdown_table(results))
+
+
 @app.command()
 @user_errors
 def evaluate(

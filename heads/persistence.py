@@ -68,6 +68,12 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tree = copy.deepcopy(model)
+    for owner, _, value in list(_walk(tree)):
+        if isinstance(value, BaseEstimator):
+            # metadata-routing requests point back at their owner (a cycle skops cannot write);
+            # they only matter while fitting
+            vars(value).pop("_metadata_request", None)
+    vars(tree).pop("_metadata_request", None)
     parts = []
     for owner, attr, value in list(_walk(tree)):
         if isinstance(value, torch.nn.Module):
