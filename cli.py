@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from embed.errors import ClapmosError
 
@@ -39,7 +40,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except ClapmosError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

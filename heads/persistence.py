@@ -45,6 +45,7 @@ TRUSTED_TYPES = [
     "lightgbm.sklearn.LGBMRegressor",
     "heads.ensemble.CVEnsemble",
     "heads.features.PairedEmbeddingFeatures",
+    "heads.per_target.PerTargetRegressor",
     "heads.mlp.TorchMLPRegressor",
     "heads.spo.SpoMLPRegressor",
     "heads.spo.SpoCosineRegressor",
