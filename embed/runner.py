@@ -59,8 +59,7 @@ def embed_corpus(
     error before any work starts.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
-    window_s = float(window_s or model.window_s)
-    hop_s = float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
+    window_s, hop_s = resolve_windows(model, window_s, hop_s)
     model.load()
     store.prepare_features(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
@@ -72,13 +71,44 @@ def embed_corpus(
     items = store.items()
     rows = np.concatenate([np.arange(a, b) for a, b in blocks])
     check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-    done_before = len(store) - len(rows)
-    with _progress(progress, model.name, total=len(store), completed=done_before) as advance:
+    with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
         encoder = BlockEncoder(model, window_s, hop_s, workers)
-        for (start, stop), audio in zip(blocks, encoder.audio_blocks(items["path"].to_numpy(), blocks)):
-            text = encoder.text(items["text"].to_numpy()[start:stop].tolist())
-            store.write_block(model.name, start, audio, text)
-            advance(stop - start)
+        embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance)
+
+
+def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
+    """Window and hop in seconds: the embedder's defaults, and a hop equal to a custom window.
+
+    >>> from embed.backends import create_embedder
+    >>> resolve_windows(create_embedder("spectral"), 4.0, None)
+    (4.0, 4.0)
+    """
+    window_s = float(window_s or model.window_s)
+    return window_s, float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
+
+
+def embed_blocks(
+    store: FeatureStore,
+    encoder: BlockEncoder,
+    blocks: list[tuple[int, int]],
+    paths: np.ndarray,
+    texts: np.ndarray,
+    first_row: int = 0,
+    advance: Callable[[int], None] | None = None,
+) -> None:
+    """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
+
+    ``paths[i]`` and ``texts[i]`` belong to row ``first_row + i``: the whole corpus for
+    the serial engine, one range of rows for a distributed task. The windows of each
+    block are batched the same way whoever calls this, so a block always gets the same
+    numbers. ``advance(rows)`` is called after each block is written.
+    """
+    local = [(start - first_row, stop - first_row) for start, stop in blocks]
+    for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local)):
+        text = encoder.text(np.asarray(texts)[a:b].tolist())
+        store.write_block(encoder.model.name, first_row + a, audio, text)
+        if advance is not None:
+            advance(b - a)
 
 
 def provenance(model: Embedder, window_s: float, hop_s: float) -> dict[str, Any]:
@@ -153,7 +183,7 @@ def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T
         yield result
 
 
-class _progress:
+class EmbedProgress:
     """A rich progress bar (clips, clips/s, time left); silent when ``enabled`` is false."""
 
     def __init__(self, enabled: bool, name: str, total: int, completed: int) -> None:

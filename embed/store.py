@@ -300,11 +300,17 @@ class FeatureStore:
         """Rows per chunk of ``features/<embedder>``; writes must be aligned to it."""
         return int(self._features_group(embedder)["done"].chunks[0])
 
-    def pending_blocks(self, embedder: str) -> list[tuple[int, int]]:
-        """Chunk-aligned ``(start, stop)`` row ranges that still contain rows not done."""
-        done = self.done(embedder)
+    def pending_blocks(self, embedder: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+        """Chunk-aligned ``(start, stop)`` row ranges that still contain rows not done.
+
+        ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
+        mask that is read.
+        """
+        stop = len(self) if stop is None else stop
+        group = self._features_group(embedder)
+        done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
         step = self.chunk_rows(embedder)
-        return [(s, min(s + step, len(done))) for s in range(0, len(done), step) if not done[s : s + step].all()]
+        return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 
     def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray) -> None:
         """Write rows ``start:start+len(audio)`` (whole chunks), then mark them done."""

@@ -1,0 +1,203 @@
+"""The Dask engine writes the same store as the serial one, survives a dead worker, and resumes across engines."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import numpy as np
+import pytest
+from distributed import LocalCluster
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import cli
+from embed.backends.spectral import SpectralEmbedder
+from embed.distributed import embed_corpus_dask, task_ranges
+from embed.errors import ClapmosError
+from embed.runner import embed_corpus
+from embed.store import FEATURE_CHUNK, FeatureStore
+from tests.conftest import make_corpus
+from tests.layouts import write_manifest
+
+N_CLIPS = 3 * FEATURE_CHUNK + 10  # four blocks, the last one partial
+BATCHES_PER_BLOCK = FEATURE_CHUNK // 8  # one window per clip, 8 windows per batch
+
+
+class DiesOnce(SpectralEmbedder):
+    """``spectral``, but the first worker to reach its second block exits on the spot (once in all)."""
+
+    def __init__(self, marker: str, **options) -> None:
+        super().__init__(**options)
+        self.marker, self.calls = marker, 0
+
+    def embed_audio(self, windows):
+        self.calls += 1
+        if self.calls == BATCHES_PER_BLOCK + 1 and _first_to_create(self.marker):
+            os._exit(1)
+        return super().embed_audio(windows)
+
+
+class StopsAfter(SpectralEmbedder):
+    """``spectral``, but it raises a ClapmosError after ``batches`` batches (per process), like an interrupted run."""
+
+    def __init__(self, batches: int, **options) -> None:
+        super().__init__(**options)
+        self.batches, self.calls = batches, 0
+
+    def embed_audio(self, windows):
+        self.calls += 1
+        if self.calls > self.batches:
+            raise ClapmosError("stopped on purpose")
+        return super().embed_audio(windows)
+
+
+class BadCheckpoint(SpectralEmbedder):
+    def load(self) -> None:
+        raise ClapmosError("model.pt: not a checkpoint of this model")
+
+
+def _first_to_create(path: str) -> bool:
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL))
+        return True
+    except FileExistsError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """One 2-worker LocalCluster for the module (process workers with nannies, as the CLI starts)."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, silence_logs=logging.ERROR, dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def corpus_and_reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("distributed")
+    corpus = make_corpus(folder / "audio", n=N_CLIPS, seconds=0.05, sample_rate=16000)
+    reference = FeatureStore.create(folder / "reference.zarr", corpus)
+    embed_corpus(reference, "spectral", progress=False)
+    return corpus, reference
+
+
+def assert_same_store(store: FeatureStore, reference: FeatureStore) -> None:
+    for read in (FeatureStore.done, FeatureStore.audio, FeatureStore.text):
+        np.testing.assert_array_equal(read(store, "spectral"), read(reference, "spectral"))
+    assert store.items().equals(reference.items())
+    ours, theirs = store.embedder_attrs("spectral"), reference.embedder_attrs("spectral")
+    assert {k: v for k, v in ours.items() if k != "created"} == {k: v for k, v in theirs.items() if k != "created"}
+
+
+def tamper_done_rows(store: FeatureStore) -> np.ndarray:
+    """Overwrite the rows already done with zeros, so a later run that recomputed them would show."""
+    done = store.done("spectral")
+    assert 0 < done.sum() < len(done), "the interrupted run should have written some rows, not all"
+    store.group["features/spectral/audio"][np.flatnonzero(done)] = 0.0
+    return done
+
+
+def assert_finished_only_missing_rows(store: FeatureStore, reference: FeatureStore, done_before: np.ndarray) -> None:
+    audio = store.audio("spectral")
+    assert (audio[done_before] == 0).all()
+    np.testing.assert_array_equal(audio[~done_before], reference.audio("spectral")[~done_before])
+    np.testing.assert_array_equal(store.text("spectral"), reference.text("spectral"))
+
+
+def test_two_dask_workers_write_the_same_store_as_the_serial_engine(scheduler, corpus_and_reference, tmp_path):
+    corpus, reference = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "dask.zarr", corpus)
+    embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, progress=False)
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), reference)
+
+
+def test_a_worker_that_dies_mid_task_has_its_rows_redone_to_the_same_values(scheduler, corpus_and_reference, tmp_path):
+    corpus, reference = corpus_and_reference
+    marker = tmp_path / "died"
+    store = FeatureStore.create(tmp_path / "dask.zarr", corpus)
+    embed_corpus_dask(store, DiesOnce(str(marker)), scheduler=scheduler, chunks_per_task=2, progress=False)
+    assert marker.exists(), "no worker died: the test did not test anything"
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), reference)
+
+
+def test_a_serial_run_interrupted_is_finished_by_dask_without_redoing_rows(scheduler, corpus_and_reference, tmp_path):
+    corpus, reference = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "s.zarr", corpus)
+    with pytest.raises(ClapmosError):
+        embed_corpus(store, StopsAfter(2 * BATCHES_PER_BLOCK), progress=False)
+    done_before = tamper_done_rows(store)
+    embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, progress=False)
+    assert_finished_only_missing_rows(FeatureStore.open(tmp_path / "s.zarr"), reference, done_before)
+
+
+def test_a_dask_run_interrupted_is_finished_by_the_serial_engine_without_redoing_rows(scheduler, corpus_and_reference, tmp_path):
+    corpus, reference = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "s.zarr", corpus)
+    with pytest.raises(ClapmosError, match="stopped on purpose"):  # a worker's error arrives as the user's message
+        embed_corpus_dask(store, StopsAfter(BATCHES_PER_BLOCK), scheduler=scheduler, chunks_per_task=1, progress=False)
+    done_before = tamper_done_rows(store)
+    embed_corpus(store, "spectral", progress=False)
+    assert_finished_only_missing_rows(FeatureStore.open(tmp_path / "s.zarr"), reference, done_before)
+
+
+def test_a_model_that_fails_to_load_on_the_workers_is_reported_before_any_row(scheduler, corpus_and_reference, tmp_path):
+    corpus, _ = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "s.zarr", corpus)
+    with pytest.raises(ClapmosError, match="model.pt: not a checkpoint"):
+        embed_corpus_dask(store, BadCheckpoint(), scheduler=scheduler, progress=False)
+    assert store.embedders == []
+
+
+def test_cli_engine_dask_on_a_local_cluster_equals_the_serial_cli(tmp_path):
+    root = write_manifest(tmp_path / "data")
+    common = ["embed", "--corpus", "manifest", "--root", str(root), "--embedder", "spectral"]
+    runner = CliRunner()
+    serial = runner.invoke(cli.app, [*common, "--out", str(tmp_path / "serial.zarr")], catch_exceptions=False)
+    dask = runner.invoke(
+        cli.app, [*common, "--out", str(tmp_path / "dask.zarr"), "--engine", "dask", "--n-workers", "2"], catch_exceptions=False
+    )
+    assert serial.exit_code == 0 and dask.exit_code == 0, dask.output
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), FeatureStore.open(tmp_path / "serial.zarr"))
+
+
+def test_cli_scheduler_option_uses_a_running_cluster_that_sees_relative_paths_resolved(scheduler, tmp_path, monkeypatch):
+    write_manifest(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)  # the workers were started in another folder
+    common = ["embed", "--corpus", "manifest", "--root", "data/manifest.csv", "--embedder", "spectral"]
+    runner = CliRunner()
+    runner.invoke(cli.app, [*common, "--out", "serial.zarr"], catch_exceptions=False)
+    dask = runner.invoke(cli.app, [*common, "--out", "dask.zarr", "--engine", "dask", "--scheduler", scheduler], catch_exceptions=False)
+    assert dask.exit_code == 0, dask.output
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), FeatureStore.open(tmp_path / "serial.zarr"))
+
+
+def test_cli_refuses_cluster_options_without_engine_dask(tmp_path):
+    root = write_manifest(tmp_path / "data")
+    result = CliRunner().invoke(
+        cli.app,
+        ["embed", "--corpus", "manifest", "--root", str(root), "--embedder", "spectral", "--out", str(tmp_path / "s.zarr"), "--n-workers", "2"],
+    )
+    assert result.exit_code == 2 and "--engine dask" in result.output
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_without_dask_installed_the_engine_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
+    monkeypatch.delitem(sys.modules, "embed.distributed")
+    with pytest.raises(ClapmosError, match=r"pip install 'clapmos\[dask\]'"):
+        importlib.import_module("embed.distributed")
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=40), st.integers(1, 5))
+def test_task_ranges_cover_exactly_the_pending_blocks_in_whole_chunks(pending, chunks_per_task):
+    step, n = 4, 4 * 40 - 3
+    blocks = [(i * step, min((i + 1) * step, n)) for i, todo in enumerate(pending) if todo]
+    ranges = task_ranges(blocks, chunks_per_task)
+    covered = [row for start, stop in ranges for row in range(start, stop)]
+    assert covered == [row for start, stop in blocks for row in range(start, stop)]
+    assert all(start % step == 0 and (stop - start) <= chunks_per_task * step for start, stop in ranges)
