@@ -83,7 +83,7 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> X = np.array([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
-    >>> PairedEmbeddingFeatures(blocks=("cosine", "audio")).fit_transform(X).tolist()
+    >>> PairedEmbeddingFeatures(blocks=("cosine", "audio")).fit_transform(X).round(6).tolist()
     [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
     """
 

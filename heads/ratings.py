@@ -216,9 +216,8 @@ def ratings_from_matrices(
     Slots whose listener id is ``None``, ``""`` or NaN and whose scores are all NaN are
     padding. Target columns are named by ``targets`` (default ``0, 1, ...``).
 
-    >>> ratings_from_matrices(np.array([[1.0, np.nan]]), np.array([["a", None]], dtype=object))
-      item listener    0
-    0    0        a  1.0
+    >>> ratings_from_matrices(np.array([[1.0, np.nan]]), np.array([["a", None]], dtype=object)).to_dict("list")
+    {'item': [0], 'listener': ['a'], 0: [1.0]}
     """
     scores = np.asarray(listener_scores, dtype=float)
     if scores.ndim == 2:
