@@ -24,11 +24,8 @@ from heads.ratings import (
 from heads.registry import HEAD_NAMES, default_blocks, make_head
 from heads.spo import SpoCosineRegressor, SpoMLPRegressor
 
-ESTIMATORS = (PairedEmbeddingFeatures, TorchMLPRegressor, SpoMLPRegressor, SpoCosineRegressor, PerTargetRegressor)
-
 __all__ = [
     "BLOCK_ORDER",
-    "ESTIMATORS",
     "EXPECTED_FAILED_CHECKS",
     "HEAD_NAMES",
     "ItemTargets",

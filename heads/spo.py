@@ -41,10 +41,11 @@ class _ScoreScaleMixin:
         ``items_from_mean``.
         """
         n, n_outputs = Y.shape
-        ratings = self._ratings_table(n, n_outputs, listener_scores, listener_ids)
+        names = [f"output {j}" for j in range(n_outputs)]
+        ratings = self._ratings_table(n, names, listener_scores, listener_ids)
         Z = np.empty_like(Y)
         self.listener_stats_, self.screening_counts_ = [], []
-        for j, name in enumerate(ratings.columns[2:]):
+        for j, name in enumerate(names):
             result = item_targets(ratings, name, n, tau=self.screening_tau, item_means=Y[:, j])
             z, stats = result.z.copy(), result.stats
             missing = np.isnan(z)
@@ -57,8 +58,8 @@ class _ScoreScaleMixin:
         return Z
 
     @staticmethod
-    def _ratings_table(n, n_outputs, listener_scores, listener_ids) -> pd.DataFrame:
-        names = [f"output {j}" for j in range(n_outputs)]
+    def _ratings_table(n: int, names: list[str], listener_scores, listener_ids) -> pd.DataFrame:
+        n_outputs = len(names)
         if listener_scores is None and listener_ids is None:
             return pd.DataFrame({"item": [], "listener": [], **{name: [] for name in names}})
         if listener_scores is None or listener_ids is None:

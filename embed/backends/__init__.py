@@ -6,6 +6,6 @@ Importing this package registers every built-in embedder. Heavy dependencies
 
 from embed.backends.base import Embedder
 from embed.backends.registry import available_embedders, create_embedder, get_embedder_class, register
-from embed.backends import spectral  # noqa: F401  (registers "spectral")
+from embed.backends import clap, m2d, spectral  # noqa: F401  (register "clap", "m2d", "spectral")
 
 __all__ = ["Embedder", "available_embedders", "create_embedder", "get_embedder_class", "register"]

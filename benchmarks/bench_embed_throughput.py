@@ -1,0 +1,149 @@
+"""Throughput of ``embed --embedder clap`` against the bare model forward on the same windows.
+
+Setup: a LAION-CLAP model with random weights at full size (HTSAT-base audio tower,
+12-layer roberta-base text tower over a 50,265-token stand-in vocabulary), saved as a
+checkpoint; ``CLIPS`` wav files of 10 s at 16 kHz on disk, one prompt per six clips
+(MusicEval has one per seven); batches of ``BATCH`` windows. In one fresh process,
+with the model loaded once:
+
+* **forward only**: the windows read, resampled to 48 kHz, int16-rounded and padded in
+  memory beforehand; timed: ``CLAP.get_audio_embedding`` on batches of the same size.
+* **prompts**: the corpus's distinct prompts through the text tower.
+* **pipeline**: ``embed_corpus`` (what ``cli.py embed`` runs after loading the model)
+  on a fresh store: reader threads decode and soxr-resample, windows are batched
+  across clips, the prompts embedded, the store written.
+
+The three are repeated ``ROUNDS`` times, interleaved, and each keeps its fastest time:
+the machines are shared, and the fastest run is the one least disturbed by other
+work. The ratio pipeline / forward says how much of the reading and resampling the
+runner hides behind the model (1.0 = all). Writes the ``embed_throughput`` section of
+BENCHMARKS.md, with the process's peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_line, run_child, write_section  # noqa: E402
+
+CLIPS = 24
+BATCH = 8
+ROUNDS = 3
+SECONDS = 10.0
+RATE = 16_000
+PROMPTS = ["a calm piano piece", "an upbeat pop song with drums", "a slow ambient drone", "a jazz trio with brushes"]
+
+PREPARE = """
+import sys, numpy as np, pandas as pd, soundfile as sf, torch
+from pathlib import Path
+from unittest import mock
+from tokenizers.pre_tokenizers import ByteLevel
+from transformers import RobertaModel, RobertaTokenizer
+from embed.backends.laion_package import ROBERTA_BASE_VOCAB, import_laion_clap, roberta_base_config
+folder = Path({folder!r})
+tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
+tokens += [f"tok{{i}}" for i in range(ROBERTA_BASE_VOCAB - len(tokens) - 1)] + ["<mask>"]
+tokenizer = RobertaTokenizer(vocab={{t: i for i, t in enumerate(tokens)}}, merges=[])
+tokenizer.save_pretrained(folder / "tokenizer")
+torch.manual_seed(0)
+with mock.patch.object(RobertaModel, "from_pretrained", lambda *a, **k: RobertaModel(roberta_base_config())), \\
+     mock.patch.object(RobertaTokenizer, "from_pretrained", lambda *a, **k: tokenizer):
+    module = import_laion_clap().CLAP_Module(enable_fusion=False, amodel="HTSAT-base", device="cpu")
+torch.save({{"state_dict": {{f"module.{{k}}": v for k, v in module.model.state_dict().items()}}}}, folder / "random_htsat_base.pt")
+rng = np.random.default_rng(0)
+rows = []
+for i in range({clips}):
+    t = np.arange(int({seconds} * {rate})) / {rate}
+    audio = 0.3 * np.sin(2 * np.pi * (110 + 20 * i) * t) + 0.05 * rng.standard_normal(len(t))
+    sf.write(folder / f"clip{{i:03d}}.wav", audio.astype(np.float32), {rate})
+    rows.append({{"path": f"clip{{i:03d}}.wav", "text": {prompts!r}[i // 4 % {n_prompts}]}})
+pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+_result = {{}}
+"""
+
+MEASURE = """
+import time, numpy as np, torch
+from pathlib import Path
+from embed.audio import cut_windows, load_audio
+from embed.backends import create_embedder
+from embed.corpora import read_corpus
+from embed.runner import embed_corpus
+from embed.store import FeatureStore
+
+folder = Path({folder!r})
+started = time.perf_counter()
+model = create_embedder("clap", device="cpu", batch_size={batch}, checkpoint=folder / "random_htsat_base.pt", tokenizer=folder / "tokenizer")
+model.load()
+load_s = time.perf_counter() - started
+from laion_clap.training.data import float32_to_int16, get_audio_features, int16_to_float32  # imported by load()
+corpus = read_corpus("manifest", folder / "manifest.csv")
+module = model._module
+windows = [w for i in range({clips}) for w in cut_windows(load_audio(folder / f"clip{{i:03d}}.wav", 48000), 48000, 10.0, 10.0)]
+inputs = [get_audio_features({{}}, torch.from_numpy(int16_to_float32(float32_to_int16(w))), 480000, "rand_trunc", "repeatpad",
+                            module.model_cfg["audio_cfg"]) for w in windows]
+
+def forward():
+    with torch.inference_mode():
+        for i in range(0, len(inputs), {batch}):
+            module.model.get_audio_embedding(inputs[i : i + {batch}])
+
+def prompts():
+    model.embed_text(sorted(set(corpus.items["text"])))
+
+def pipeline():
+    store = FeatureStore.create(folder / "store.zarr", corpus, overwrite=True)
+    embed_corpus(store, model, workers=2, overwrite=True, progress=False)
+
+times = {{"forward": [], "prompts": [], "pipeline": []}}
+for _ in range({rounds}):
+    for name, run in (("forward", forward), ("prompts", prompts), ("pipeline", pipeline)):
+        started = time.perf_counter()
+        run()
+        times[name].append(time.perf_counter() - started)
+_result = {{"load_s": load_s, "times": times, "threads": torch.get_num_threads()}}
+"""
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="clapmos-bench-") as folder:
+        fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS, n_prompts=len(PROMPTS))
+        run_child(PREPARE.format(**fields))
+        result = run_child(MEASURE.format(**fields, rounds=ROUNDS))
+    print(json.dumps(result, indent=1))
+    best = {name: min(seconds) for name, seconds in result["times"].items()}
+    rate = {name: CLIPS / seconds for name, seconds in best.items()}
+    ratio = rate["pipeline"] / rate["forward"]
+    ratio_with_prompts = (best["forward"] + best["prompts"]) / best["pipeline"]
+    write_section(
+        "embed_throughput",
+        f"""
+## `embed --embedder clap` throughput
+
+{CLIPS} wav files of {SECONDS:.0f} s at {RATE // 1000} kHz ({len(PROMPTS)} distinct prompts), batches of {BATCH} windows,
+CPU, fp32 ({result['threads']} torch threads); LAION-CLAP at full size with random weights (HTSAT-base + 12-layer
+RoBERTa). One process, model loaded once ({result['load_s']:.1f} s), each measurement repeated {ROUNDS} times
+interleaved, fastest kept. *Pipeline*: `embed_corpus` as `cli.py embed` runs it (reader threads decode and
+resample to 48 kHz with soxr, windows batched across clips, prompts embedded, store written). *Forward only*:
+the same windows prepared in memory beforehand, only the audio tower's forward timed.
+
+| | seconds | clips/s |
+|---|---:|---:|
+| pipeline (`embed --embedder clap`) | {best['pipeline']:.1f} | {rate['pipeline']:.2f} |
+| forward only (audio windows) | {best['forward']:.1f} | {rate['forward']:.2f} |
+| prompts through the text tower | {best['prompts']:.1f} | |
+
+**Ratio pipeline / forward only: {ratio:.2f}** (target ≥ 0.85). Counting the prompts as model work too,
+(forward + prompts) / pipeline = {ratio_with_prompts:.2f}. Peak memory of the process: {result['peak_mb'] / 1024:.2f} GB.
+All times per round: {json.dumps({k: [round(x, 1) for x in v] for k, v in result['times'].items()})}.
+
+Measured on {machine_line()}.
+""",
+    )
+
+
+if __name__ == "__main__":
+    main()
