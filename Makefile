@@ -31,7 +31,7 @@ demo: install
 	$(OFFLINE) $(PY) cli.py make-demo $(DEMO)/corpus
 	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
 	$(OFFLINE) $(PY) cli.py info $(DEMO)/store.zarr
-	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --out $(DEMO)/run
+	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
 	$(OFFLINE) $(PY) cli.py predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
 	$(OFFLINE) $(PY) cli.py evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
 	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/"
