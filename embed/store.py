@@ -358,7 +358,7 @@ class FeatureStore:
 
 
 # Attributes whose change makes existing features stale.
-IDENTITY_ATTRS = ("embedder", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256")
+IDENTITY_ATTRS = ("embedder", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256", "precision")
 
 
 def _decimal(values: np.ndarray) -> np.ndarray:
