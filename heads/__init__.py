@@ -6,6 +6,7 @@
 """
 
 from heads.conformance import EXPECTED_FAILED_CHECKS
+from heads.ensemble import CVEnsemble
 from heads.features import BLOCK_ORDER, PairedEmbeddingFeatures
 from heads.losses import SpoLoss, pairwise_hinge
 from heads.mlp import TorchMLPRegressor
@@ -26,6 +27,7 @@ from heads.spo import SpoCosineRegressor, SpoMLPRegressor
 
 __all__ = [
     "BLOCK_ORDER",
+    "CVEnsemble",
     "EXPECTED_FAILED_CHECKS",
     "HEAD_NAMES",
     "ItemTargets",

@@ -24,7 +24,10 @@ def check_instances():
         heads.TorchMLPRegressor(hidden_sizes=(16,), **FAST),
         heads.SpoMLPRegressor(hidden_sizes=(16,), **FAST),
         heads.SpoCosineRegressor(**FAST),
-        heads.PerTargetRegressor(LGBMRegressor(n_estimators=20, min_child_samples=2, verbose=-1, deterministic=True)),
+        heads.PerTargetRegressor(
+            LGBMRegressor(n_estimators=20, min_child_samples=2, n_jobs=1, verbose=-1, deterministic=True)
+        ),
+        heads.CVEnsemble(n_splits=3),
     ]
 
 
