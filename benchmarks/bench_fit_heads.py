@@ -52,16 +52,20 @@ if HEAD:
 _result = {"fit_s": fit_s, "epochs": epochs}
 """
 
-RUNS = [
-    ("(data only)", "", {}),
-    ("ridge", "ridge", {}),
-    ("lgbm", "lgbm", {}),
-    ("mlp", "mlp", {}),
-    ("spo_mlp", "spo_mlp", {}),
-    ("cosine", "cosine", {}),
-    ("mlp, no early stop", "mlp", {"patience": 10_000}),
-    ("spo_mlp, no early stop", "spo_mlp", {"patience": 10_000}),
+ONE_THREAD = "import torch; torch.set_num_threads(1)"
+RUNS = [  # label, head, settings, process setup
+    ("(data only)", "", {}, ""),
+    ("ridge", "ridge", {}, ""),
+    ("lgbm", "lgbm", {}, ""),
+    ("mlp", "mlp", {}, ""),
+    ("spo_mlp", "spo_mlp", {}, ""),
+    ("cosine", "cosine", {}, ""),
+    ("mlp, no early stop", "mlp", {"patience": 10_000}, ""),
+    ("spo_mlp, no early stop", "spo_mlp", {"patience": 10_000}, ""),
+    ("mlp, 1 torch thread", "mlp", {}, ONE_THREAD),
+    ("spo_mlp, 1 torch thread", "spo_mlp", {}, ONE_THREAD),
 ]
+REPEATS = 3
 
 
 def main() -> None:
@@ -70,18 +74,25 @@ def main() -> None:
         "",
         f"Random MusicEval-sized store: {N_ITEMS:,} items x {2 * HALF_DIM:,} paired features, two targets "
         f"(overall and textual, one model), {N_RATERS} of {POOL} raters per item; default settings, "
-        "one fresh process per head. Epochs: run (best kept); the last two rows disable early stopping "
-        "(worst case, every one of `max_epochs`).",
+        f"one fresh process per fit, {REPEATS} fits per row. Epochs: run (best kept). The \"no early stop\" "
+        "rows run every one of `max_epochs` (the worst case); the \"1 torch thread\" rows call "
+        "`torch.set_num_threads(1)` in the process first (the heads never change thread settings). "
+        "On a machine busy with other jobs, two-thread torch fits stalled (up to 10x slower, as did "
+        "LightGBM with `n_jobs=2`) while one-thread fits did not: set one thread there.",
         "",
         f"Machine: {machine_line()}",
         "",
-        "| head | fit (s) | peak memory (MB) | epochs |",
-        "|---|---:|---:|---|",
+        "| head | fit (s), best | fit (s), worst | peak memory (MB) | epochs |",
+        "|---|---:|---:|---:|---|",
     ]
-    for label, head, params in RUNS:
-        result = run_child(f"{DATA}\nHEAD, PARAMS = {head!r}, {params!r}\n{FIT}")
-        fit = f"{result['fit_s']:.1f}" if head else "-"
-        lines.append(f"| {label} | {fit} | {result['peak_mb']:.0f} | {result['epochs'] or '-'} |")
+    for label, head, params, setup in RUNS:
+        results = [
+            run_child(f"{setup}\n{DATA}\nHEAD, PARAMS = {head!r}, {params!r}\n{FIT}") for _ in range(REPEATS if head else 1)
+        ]
+        times = [r["fit_s"] for r in results]
+        best, worst = (f"{min(times):.1f}", f"{max(times):.1f}") if head else ("-", "-")
+        peak = max(r["peak_mb"] for r in results)
+        lines.append(f"| {label} | {best} | {worst} | {peak:.0f} | {results[0]['epochs'] or '-'} |")
         print(lines[-1], flush=True)
     write_section("fit_heads", "\n".join(lines))
 

@@ -152,7 +152,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         """A fresh network shaped like ``module_`` (float64, eval mode), to load saved weights into."""
         return self._build_network().double().eval()
 
-    def _training_options(self, monitor: str = "srcc") -> TrainingOptions:
+    def _training_options(self) -> TrainingOptions:
         return TrainingOptions(
             lr=self.lr,
             weight_decay=self.weight_decay,
@@ -161,7 +161,6 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             patience=self.patience,
             device=self.device,
-            monitor=monitor,
         )
 
     def _predict_network(self, X) -> np.ndarray:
