@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     targets = config.targets or store.targets
     if not targets:
         raise ClapmosError(f"{store.path} has no targets to fit (an unlabelled corpus). Embed a labelled split.")
+    config = replace(config, targets=list(targets))  # the saved configuration names them explicitly
     rows_all = store.rows(config.train_split)
     items = store.items()
     X_all = store.paired(config.embedder, config.train_split)
@@ -232,7 +233,7 @@ def load_run(folder: str | Path) -> FittedRun:
         provenance = json.loads((folder / "provenance.json").read_text())
     except (TypeError, json.JSONDecodeError) as error:
         raise ClapmosError(f"{folder}: config.json or provenance.json is damaged ({error}).") from None
-    targets = sorted(p.name for p in (folder / "model").iterdir()) if (folder / "model").is_dir() else []
+    targets = [t for t in config.targets or [] if (folder / "model" / t).is_dir()]
     if not targets:
         raise ClapmosError(f"{folder} holds no fitted model (model/<target>/ is missing).")
     models = {t: load_model(folder / "model" / t) for t in targets}
