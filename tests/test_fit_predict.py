@@ -135,3 +135,24 @@ def test_bad_fit_arguments_are_clear(store_path, tmp_path):
     assert "no split test" in invoke(*base, "--head", "ridge", "--train-split", "test").output
     assert "no features of embedder 'clap'" in invoke("fit", "--store", store_path, "--head", "ridge", "--out", tmp_path / "r").output
     assert "expected key=value" in invoke(*base, "--head", "ridge", "--param", "oops").output
+
+
+def test_zero_shot_clapscore_is_the_cosine_of_audio_and_text(store_path, tmp_path):
+    from heads.features import paired_cosine
+
+    result = invoke("score-zero-shot", "--store", store_path, "--embedder", "spectral", "--split", "dev", "--out", tmp_path / "cos.csv")
+    assert result.exit_code == 0, result.output
+    assert "zero-shot cosine against the labels" in result.output and "| system | overall |" in result.output
+    written = pd.read_csv(tmp_path / "cos.csv", dtype={"id": str})
+    store = FeatureStore.open(store_path)
+    assert written["id"].tolist() == store.items("dev")["id"].tolist()
+    np.testing.assert_allclose(written["cosine"], paired_cosine(store.paired("spectral", "dev")), rtol=1e-6)  # float32 vectors
+
+
+def test_the_readme_baseline_recipe_fits_affine_layers_with_l1(store_path, tmp_path):
+    result = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "mlp", "--target", "overall",
+                    "--features", "audio", "--param", "hidden_sizes=[256, 64]", "--param", "activation=identity",
+                    "--param", "loss=l1", "--param", "dropout=0", "--param", "max_epochs=5", "--cv", 2, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    model = load_run(tmp_path / "run").models["overall"].models_["mlp"][0].named_steps["model"]
+    assert (model.hidden_sizes, model.activation, model.loss, model.dropout) == ((256, 64), "identity", "l1", 0)
