@@ -29,7 +29,7 @@ SLOW_EMBED = textwrap.dedent(
 
     class SlowSpectral(SpectralEmbedder):
         def embed_audio(self, windows):
-            time.sleep(0.01 * len(windows))
+            time.sleep(0.04 * len(windows))  # 2.5 s per block: room to kill between blocks
             return super().embed_audio(windows)
 
     corpus = pickle.load(open(sys.argv[1], "rb"))
