@@ -249,7 +249,10 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> audio = rng.normal(size=(50, 8)); X = np.hstack([audio, audio + rng.normal(size=(50, 8))])
     >>> y = 10 * paired_cosine(X)
-    >>> model = SpoCosineRegressor(score_top=10, max_epochs=0).fit(X, y)
+    >>> import warnings
+    >>> from heads.ratings import NoListenerRatingsWarning
+    >>> with warnings.catch_warnings(action="ignore", category=NoListenerRatingsWarning):
+    ...     model = SpoCosineRegressor(score_top=10, max_epochs=0).fit(X, y)
     >>> bool(np.allclose(model.predict(X), y))
     True
     """
