@@ -330,10 +330,6 @@ def evaluate(
 
     Clips present on one side only are left out with a warning. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
-    import warnings
-
-    from rich.markup import escape
-
     from evaluation.metrics import format_line, markdown_table
     from evaluation.report import default_out_dir, evaluate_file, write_outputs
     from evaluation.submissions import validate_submission
@@ -341,21 +337,16 @@ def evaluate(
 
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
-            if system_truth is not None:
-                reference = reference.with_system_means(read_system_truth(system_truth))
-            if check:
-                validate_submission(pred, reference.clips["id"], format)
-                out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
-                if not reference.labelled:
-                    return
-            report = evaluate_file(pred, reference, format)
-        finally:
-            for warning in caught:
-                err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", highlight=False, soft_wrap=True)
+    with reported_warnings():
+        reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
+        if system_truth is not None:
+            reference = reference.with_system_means(read_system_truth(system_truth))
+        if check:
+            validate_submission(pred, reference.clips["id"], format)
+            out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
+            if not reference.labelled:
+                return
+        report = evaluate_file(pred, reference, format)
     out.print(markdown_table(report.results), markup=False, highlight=False, soft_wrap=True)
     out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
     written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)

@@ -29,7 +29,9 @@ SLOW_EMBED = textwrap.dedent(
 
     class SlowSpectral(SpectralEmbedder):
         def embed_audio(self, windows):
-            time.sleep(0.04 * len(windows))  # 2.5 s per block: room to kill between blocks
+            time.sleep(0.04 * len(windows))  # 0.3 s per batch: room to kill mid-run
+            with open(sys.argv[3], "a") as progress:  # one byte per batch, for the test to time its kill
+                progress.write("b")
             return super().embed_audio(windows)
 
     corpus = pickle.load(open(sys.argv[1], "rb"))
@@ -50,31 +52,30 @@ def corpus_and_reference(tmp_path_factory):
     return folder, corpus, reference
 
 
-def _start(folder: Path, store: Path) -> subprocess.Popen:
+def _start(folder: Path, store: Path, progress: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.Popen([sys.executable, "-c", SLOW_EMBED, str(folder / "corpus.pkl"), str(store)], env=env)
+    return subprocess.Popen([sys.executable, "-c", SLOW_EMBED, str(folder / "corpus.pkl"), str(store), str(progress)], env=env)
 
 
-def _done_rows(store: Path) -> int:
-    try:
-        return int(FeatureStore.open(store).done("spectral").sum())
-    except Exception:
-        return 0
+def _batches(progress: Path) -> int:
+    return len(progress.read_text()) if progress.exists() else 0
 
 
-@pytest.mark.parametrize("kill_after_rows", [0, FEATURE_CHUNK, 2 * FEATURE_CHUNK])
-def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path, kill_after_rows):
+# Batches of 8 clips, 8 per block: kill before any block, inside the second, inside the third.
+@pytest.mark.parametrize("kill_after_batches", [0, 12, 20])
+def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path, kill_after_batches):
     folder, corpus, reference = corpus_and_reference
-    store_path = tmp_path / "killed.zarr"
-    proc = _start(folder, store_path)
-    deadline = time.monotonic() + 60
-    while _done_rows(store_path) < kill_after_rows and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    store_path, progress = tmp_path / "killed.zarr", tmp_path / "progress.txt"
+    proc = _start(folder, store_path, progress)
+    deadline = time.monotonic() + 120
+    while _batches(progress) < kill_after_batches and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed; slow it down"
-    written = _done_rows(store_path)
-    assert written < N_CLIPS
+    written = int(FeatureStore.open(store_path).done("spectral").sum()) if kill_after_batches else 0
+    assert FEATURE_CHUNK * (kill_after_batches // 8) <= written < N_CLIPS
+    assert written % FEATURE_CHUNK == 0  # only whole blocks are ever marked done
 
     store = FeatureStore.create(store_path, corpus)  # the same command again
     embed_corpus(store, "spectral", progress=False)
