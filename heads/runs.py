@@ -146,19 +146,16 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, ratings, len(store), rows)
-        groups = _groups(config.group, items.iloc[rows])
-        with sklearn.config_context(enable_metadata_routing=True):
-            _request_listener_ratings(ensemble, fit_params)
-            ensemble.fit(X, y, groups=groups, **fit_params)
+        with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
+            ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
         models[target] = ensemble
-        oof[target] = np.nan
-        oof.loc[np.flatnonzero(known), target] = labels[target].to_numpy(np.float64)[known]
-        oof[f"{target}_pred"] = np.nan
-        oof.loc[np.flatnonzero(known), f"{target}_pred"] = ensemble.oof_prediction_
-        for name, member_oof in ensemble.oof_members_.items():
-            if len(ensemble.oof_members_) > 1:
-                oof[f"{target}_pred_{name}"] = np.nan
-                oof.loc[np.flatnonzero(known), f"{target}_pred_{name}"] = member_oof
+        oof[target] = labels[target].to_numpy(np.float64)
+        predictions = {"": ensemble.oof_prediction_}
+        if len(ensemble.oof_members_) > 1:
+            predictions |= {f"_{name}": member for name, member in ensemble.oof_members_.items()}
+        for suffix, values in predictions.items():
+            oof[f"{target}_pred{suffix}"] = np.nan
+            oof.loc[known, f"{target}_pred{suffix}"] = values
     provenance = {**store.embedder_attrs(config.embedder), "store": str(store.path), "corpus": store.corpus}
     return FittedRun(config, models, provenance, oof)
 
@@ -191,13 +188,6 @@ def _head_params(config: RunConfig, head: str) -> dict[str, Any]:
         elif scope not in HEAD_NAMES:
             raise ClapmosError(f"--param {key}: {scope!r} is not a head name ({', '.join(HEAD_NAMES)})")
     return params
-
-
-def _request_listener_ratings(ensemble: CVEnsemble, fit_params: dict[str, Any]) -> None:
-    wanted = bool(fit_params)
-    for name, member in ensemble.estimators:
-        if name in LISTENER_HEADS:
-            member.named_steps["model"].set_fit_request(listener_scores=wanted, listener_ids=wanted)
 
 
 def _groups(group: str, items: pd.DataFrame) -> np.ndarray | None:

@@ -156,3 +156,13 @@ def test_the_readme_baseline_recipe_fits_affine_layers_with_l1(store_path, tmp_p
     assert result.exit_code == 0, result.output
     model = load_run(tmp_path / "run").models["overall"].models_["mlp"][0].named_steps["model"]
     assert (model.hidden_sizes, model.activation, model.loss, model.dropout) == ((256, 64), "identity", "l1", 0)
+
+
+def test_spo_fold_models_are_trained_on_the_listener_ratings_of_their_fold(store_path):
+    from heads.runs import RunConfig, fit_run
+
+    store = FeatureStore.open(store_path)
+    run = fit_run(store, RunConfig(embedder="spectral", heads=["spo_mlp", "ridge"], cv=2, params={"spo_mlp.max_epochs": 2}))
+    fold_models = run.models["overall"].models_["spo_mlp"]
+    ratings_in = [m.named_steps["model"].screening_counts_[0]["ratings_in"] for m in fold_models]
+    assert sum(ratings_in) == len(store.ratings("train"))  # each rating seen by exactly one training fold of 2
