@@ -195,7 +195,7 @@ def _print_table(title: str, text: str) -> None:
 def fit(
     store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots).")],
-    embedder: Annotated[str, typer.Option(help="Which embedder's features to use (see `info STORE`).")] = "clap",
+    embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
     head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine. Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine (default: audio for overall, audio,text,cosine otherwise).")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's).")] = None,
@@ -219,7 +219,7 @@ def fit(
     from heads.runs import RunConfig, fit_run, save_run
 
     config = RunConfig(
-        embedder=embedder,
+        embedders=_split_list(embedder) or [],
         heads=_split_list(head) or [],
         targets=list(target) if target else None,
         features=_split_list(features),

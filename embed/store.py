@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import shutil
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -231,6 +232,42 @@ class FeatureStore:
         """``hstack(audio, text)``: the input the heads take (see ``heads.PairedEmbeddingFeatures``)."""
         return np.hstack([self.audio(embedder, split), self.text(embedder, split)])
 
+    def has_text(self, embedder: str) -> bool:
+        """Whether ``embedder`` wrote text embeddings (audio-only embedders do not)."""
+        group = self._features_group(embedder)
+        return "text" in group and int(group.attrs.get("text_dim", group["text"].shape[1])) > 0
+
+    def layout(self, embedders: str | Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+        """``(embedder, audio_dim, text_dim)`` per embedder (``text_dim`` 0 for an audio-only one), read from the attributes."""
+        names = [embedders] if isinstance(embedders, str) else list(embedders)
+        missing = [name for name in names if name not in self.embedders]
+        if missing:
+            have = ", ".join(self.embedders) or "none"
+            raise ClapmosError(
+                f"{self.path} has no features of embedder{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} (it has: {have}). "
+                f"Run `python cli.py embed --embedder {missing[0]} --out {self.path} ...` first."
+            )
+        layout = []
+        for name in names:
+            group = self._features_group(name)
+            layout.append((name, int(group["audio"].shape[1]), int(group["text"].shape[1]) if self.has_text(name) else 0))
+        return tuple(layout)
+
+    def stacked(
+        self, embedders: str | Sequence[str], split: str | list[str] | None = None
+    ) -> tuple[np.ndarray, tuple[tuple[str, int, int], ...]]:
+        """Several embedders' vectors side by side, and the :meth:`layout` that names the columns.
+
+        Per embedder, in the order given: its audio vector, then its text vector when it
+        has one; this is what ``heads.make_head(..., layout=...)`` reads. One embedder
+        with text gives :meth:`paired`.
+        """
+        layout = self.layout(embedders)
+        blocks = []
+        for name, _, text_dim in layout:
+            blocks += [self.audio(name, split)] + ([self.text(name, split)] if text_dim else [])
+        return np.hstack(blocks), layout
+
     def _features_group(self, embedder: str) -> zarr.Group:
         if embedder not in self.embedders:
             have = ", ".join(self.embedders) or "none"
@@ -268,12 +305,8 @@ class FeatureStore:
             group = features[embedder]
             complete = all(k in group for k in ("audio", "text", "done")) and "embedder" in group.attrs
             if complete:
-                old = dict(group.attrs)
-                changed = {
-                    k: (old.get(k), v)
-                    for k, v in attrs.items()
-                    if k in IDENTITY_ATTRS and _normalise(old.get(k)) != _normalise(v)
-                }
+                old = identity_of(dict(group.attrs))
+                changed = {k: (old.get(k), v) for k, v in identity_of(attrs).items() if old.get(k) != v}
                 if group["audio"].shape != (n, audio_dim) or group["text"].shape != (n, text_dim):
                     changed["dims"] = (
                         f"{group['audio'].shape[1]}/{group['text'].shape[1]}",
@@ -357,8 +390,27 @@ class FeatureStore:
         return "\n".join(lines)
 
 
-# Attributes whose change makes existing features stale.
-IDENTITY_ATTRS = ("embedder", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256", "precision")
+#: Provenance that makes two sets of features interchangeable: a change in any of them makes
+#: stored features stale (``embed`` refuses to mix them) and a fitted model refuses them
+#: (``heads.runs``). So are every ``*_sha256`` attribute (checkpoints, weights, plugin files)
+#: and the keys an embedder lists in its provenance under ``identity_keys`` (e.g. a layer).
+IDENTITY_ATTRS = (
+    "embedder", "audio_dim", "text_dim", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256", "precision",
+)
+
+
+def identity_of(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The part of an embedder's provenance that decides whether features are interchangeable.
+
+    >>> identity_of({"embedder": "clap", "created": "today", "checkpoint_sha256": "ab", "layer": 3, "identity_keys": ["layer"]})
+    {'embedder': 'clap', 'checkpoint_sha256': 'ab', 'layer': 3.0}
+    """
+    extra = set(attrs.get("identity_keys") or ())
+    return {
+        key: _normalise(value)
+        for key, value in attrs.items()
+        if key in IDENTITY_ATTRS or key.endswith("_sha256") or key in extra
+    }
 
 
 def _decimal(values: np.ndarray) -> np.ndarray:

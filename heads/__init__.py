@@ -1,51 +1,57 @@
-"""The fit stage: scikit-learn heads on cached paired (audio | text) embeddings.
+"""The fit stage: scikit-learn heads on cached embeddings.
 
->>> head = make_head("ridge", target="overall")
->>> sorted(HEAD_NAMES)
+Names are imported on first use (PEP 562), so ``import heads`` stays cheap and torch
+is loaded only by the heads that need it.
+
+>>> import heads
+>>> head = heads.make_head("ridge", target="overall")
+>>> sorted(heads.HEAD_NAMES)
 ['cosine', 'lgbm', 'mlp', 'ridge', 'spo_mlp']
 """
 
-from heads.conformance import EXPECTED_FAILED_CHECKS
-from heads.ensemble import CVEnsemble
-from heads.features import BLOCK_ORDER, PairedEmbeddingFeatures
-from heads.losses import SpoLoss, pairwise_hinge
-from heads.mlp import TorchMLPRegressor
-from heads.per_target import PerTargetRegressor
-from heads.ratings import (
-    ItemTargets,
-    ListenerStatistics,
-    NoListenerRatingsWarning,
-    item_targets,
-    listener_matrices,
-    listener_statistics,
-    ratings_from_matrices,
-    screen_ratings,
-    standardize,
-)
-from heads.registry import HEAD_NAMES, default_blocks, make_head
-from heads.spo import SpoCosineRegressor, SpoMLPRegressor
+from __future__ import annotations
 
-__all__ = [
-    "BLOCK_ORDER",
-    "CVEnsemble",
-    "EXPECTED_FAILED_CHECKS",
-    "HEAD_NAMES",
-    "ItemTargets",
-    "ListenerStatistics",
-    "NoListenerRatingsWarning",
-    "PairedEmbeddingFeatures",
-    "PerTargetRegressor",
-    "SpoCosineRegressor",
-    "SpoLoss",
-    "SpoMLPRegressor",
-    "TorchMLPRegressor",
-    "default_blocks",
-    "item_targets",
-    "listener_matrices",
-    "listener_statistics",
-    "make_head",
-    "pairwise_hinge",
-    "ratings_from_matrices",
-    "screen_ratings",
-    "standardize",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EXPECTED_FAILED_CHECKS": "heads.conformance",
+    "CVEnsemble": "heads.ensemble",
+    "BLOCK_ORDER": "heads.features",
+    "PairedEmbeddingFeatures": "heads.features",
+    "SpoLoss": "heads.losses",
+    "pairwise_hinge": "heads.losses",
+    "TorchMLPRegressor": "heads.mlp",
+    "PerTargetRegressor": "heads.per_target",
+    "ItemTargets": "heads.ratings",
+    "ListenerStatistics": "heads.ratings",
+    "NoListenerRatingsWarning": "heads.ratings",
+    "item_targets": "heads.ratings",
+    "listener_matrices": "heads.ratings",
+    "listener_statistics": "heads.ratings",
+    "ratings_from_matrices": "heads.ratings",
+    "screen_ratings": "heads.ratings",
+    "standardize": "heads.ratings",
+    "HEAD_NAMES": "heads.registry",
+    "HeadSpec": "heads.registry",
+    "default_blocks": "heads.registry",
+    "head_spec": "heads.registry",
+    "head_specs": "heads.registry",
+    "make_head": "heads.registry",
+    "register_head": "heads.registry",
+    "SpoCosineRegressor": "heads.spo",
+    "SpoMLPRegressor": "heads.spo",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'heads' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

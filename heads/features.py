@@ -1,9 +1,11 @@
-"""Model inputs built from a paired embedding matrix (audio | text per item).
+"""Model inputs built from embedding matrices (audio | text per item, per embedder).
 
 Every head reads the same input: ``X = hstack(audio, text)``, one row per item, as
-returned by ``FeatureStore.paired``. :class:`PairedEmbeddingFeatures` splits it into
-its halves and builds the blocks a head asks for, always in the order of
-:data:`BLOCK_ORDER` whatever order they were requested in:
+returned by ``FeatureStore.paired`` — or, from several embedders, their pairs side by
+side with a *layout* naming the segments (``FeatureStore.stacked``).
+:class:`PairedEmbeddingFeatures` splits X into its parts and builds the blocks a head
+asks for, per embedder, always in the order of :data:`BLOCK_ORDER` whatever order they
+were requested in:
 
 ``audio``    the audio embedding
 ``text``     the text embedding
@@ -56,11 +58,46 @@ def paired_cosine(X: np.ndarray, audio_dim: int | None = None) -> np.ndarray:
     audio, text = split_halves(X, audio_dim)
     if audio.shape[1] != text.shape[1]:
         raise ValueError(f"the cosine needs audio and text of one size, got {audio.shape[1]} and {text.shape[1]}")
-    return np.einsum("ij,ij->i", normalize(audio), normalize(text))
+    return _cosine(audio, text)
+
+
+Layout = tuple[tuple[str, int, int], ...]
+_NEEDS_TEXT = {"text", "product", "absdiff", "cosine"}
+
+
+def resolve_layout(n_features: int, audio_dim: int | None = None, layout=None) -> Layout:
+    """The ``(embedder, audio_dim, text_dim)`` segments of a matrix of ``n_features`` columns.
+
+    Without ``layout``, the matrix is one audio | text pair split at ``audio_dim`` (the
+    middle when ``None``).
+
+    >>> resolve_layout(6, layout=[("clap", 2, 2), ("whisper", 2, 0)])
+    (('clap', 2, 2), ('whisper', 2, 0))
+    >>> resolve_layout(6)
+    (('', 3, 3),)
+    """
+    if layout is None:
+        audio, _ = split_halves(np.empty((0, n_features)), audio_dim)
+        return (("", audio.shape[1], n_features - audio.shape[1]),)
+    segments = tuple((str(name), int(a), int(t)) for name, a, t in layout)
+    if not segments or any(a < 1 or t < 0 for _, a, t in segments):
+        raise ValueError(f"layout must be non-empty (embedder, audio_dim >= 1, text_dim >= 0) segments, got {layout}")
+    width = sum(a + t for _, a, t in segments)
+    if width != n_features:
+        raise ValueError(f"layout {segments} describes {width} columns but X has {n_features} feature(s)")
+    return segments
+
+
+def layout_segments(X: np.ndarray, layout: Layout):
+    """Yield ``(name, audio, text)`` column views of X, one per segment of ``layout``."""
+    start = 0
+    for name, audio_dim, text_dim in layout:
+        yield name, X[:, start : start + audio_dim], X[:, start + audio_dim : start + audio_dim + text_dim]
+        start += audio_dim + text_dim
 
 
 class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
-    """Build the blocks a head reads from a paired (audio | text) embedding matrix.
+    """Build the blocks a head reads from the audio and text embeddings of one or several embedders.
 
     Parameters
     ----------
@@ -68,15 +105,22 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
         Any non-empty combination of ``audio``, ``text``, ``product``, ``absdiff``
         and ``cosine``; the output always follows :data:`BLOCK_ORDER`.
     audio_dim : int or None, default=None
-        Number of leading columns that hold the audio embedding; ``None`` splits X in
-        half (CLAP: 512 | 512, M2D-CLAP: 768 | 768). ``product``, ``absdiff`` and
-        ``cosine`` need both halves of one size.
+        For one audio | text pair without ``layout``: the number of leading columns
+        that hold the audio embedding; ``None`` splits X in half (CLAP: 512 | 512,
+        M2D-CLAP: 768 | 768). ``product``, ``absdiff`` and ``cosine`` need both halves
+        of one size.
+    layout : sequence of (embedder, audio_dim, text_dim) or None, default=None
+        X made of several embedders' vectors, side by side (``FeatureStore.stacked``
+        returns it). The blocks are built per embedder, embedder after embedder; an
+        audio-only embedder (``text_dim`` 0) contributes only its ``audio`` block.
 
     Attributes
     ----------
     n_features_in_ : int
+    layout_ : tuple of (embedder, audio_dim, text_dim)
+        The resolved segments of X.
     audio_dim_ : int
-        The resolved split point.
+        The audio width of the first segment.
     blocks_ : tuple of str
         The requested blocks in output order.
 
@@ -85,53 +129,85 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
     >>> X = np.array([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
     >>> PairedEmbeddingFeatures(blocks=("cosine", "audio")).fit_transform(X).round(6).tolist()
     [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+
+    Two embedders, the second audio-only:
+
+    >>> X = np.array([[1.0, 0.0, 1.0, 0.0, 7.0]])
+    >>> f = PairedEmbeddingFeatures(blocks=("audio", "cosine"), layout=[("a", 2, 2), ("b", 1, 0)]).fit(X)
+    >>> f.transform(X).tolist(), f.get_feature_names_out().tolist()
+    ([[1.0, 0.0, 1.0, 7.0]], ['a.audio_0', 'a.audio_1', 'a.cosine', 'b.audio_0'])
     """
 
-    def __init__(self, blocks: Sequence[str] = ("audio",), audio_dim: int | None = None):
+    layout = None  # the default for models saved before the parameter existed
+
+    def __init__(self, blocks: Sequence[str] = ("audio",), audio_dim: int | None = None, layout=None):
         self.blocks = blocks
         self.audio_dim = audio_dim
+        self.layout = layout
 
     def fit(self, X, y=None):
-        """Check the blocks against the width of X."""
+        """Check the blocks against the width and layout of X."""
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         self.blocks_ = _ordered_blocks(self.blocks)
-        audio, text = split_halves(X, self.audio_dim)
-        self.audio_dim_ = audio.shape[1]
-        needs_equal = _ELEMENTWISE.intersection(self.blocks_)
-        if needs_equal and audio.shape[1] != text.shape[1]:
-            raise ValueError(
-                f"blocks {sorted(needs_equal)} need audio and text of one size, got {audio.shape[1]} and {text.shape[1]}"
-            )
+        self.layout_ = resolve_layout(X.shape[1], self.audio_dim, self.layout)
+        self.audio_dim_ = self.layout_[0][1]
+        with_text = [segment for segment in self.layout_ if segment[2] > 0]
+        needs_text = sorted(_NEEDS_TEXT.intersection(self.blocks_))
+        if needs_text and not with_text:
+            names = ", ".join(name or "the embedder" for name, _, _ in self.layout_)
+            raise ValueError(f"blocks {needs_text} need text embeddings, but {names} have none (audio-only)")
+        needs_equal = sorted(_ELEMENTWISE.intersection(self.blocks_))
+        for name, audio_dim, text_dim in with_text:
+            if needs_equal and audio_dim != text_dim:
+                raise ValueError(
+                    f"blocks {needs_equal} need audio and text of one size, got {audio_dim} and {text_dim}"
+                    + (f" for {name}" if name else "")
+                )
         return self
 
     def transform(self, X):
-        """The requested blocks side by side, in :data:`BLOCK_ORDER`."""
+        """The requested blocks side by side: per embedder, in :data:`BLOCK_ORDER`."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        audio, text = split_halves(X, self.audio_dim_)
-        build = {
-            "audio": lambda: audio,
-            "text": lambda: text,
-            "product": lambda: audio * text,
-            "absdiff": lambda: np.abs(audio - text),
-            "cosine": lambda: paired_cosine(X, self.audio_dim_)[:, None].astype(X.dtype),
-        }
-        return np.hstack([build[block]() for block in self.blocks_])
+        parts = []
+        for _, audio, text in layout_segments(X, self._layout()):
+            build = {
+                "audio": lambda: audio,
+                "text": lambda: text,
+                "product": lambda: audio * text,
+                "absdiff": lambda: np.abs(audio - text),
+                "cosine": lambda: _cosine(audio, text)[:, None].astype(X.dtype),
+            }
+            parts += [build[block]() for block in self.blocks_ if text.shape[1] or block not in _NEEDS_TEXT]
+        return np.hstack(parts)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names like ``audio_0``, ``text_511``, ``product_3``, ``cosine``."""
+        """Names like ``audio_0``, ``text_511``, ``product_3``, ``cosine`` (``clap.audio_0`` with several embedders)."""
         check_is_fitted(self)
-        n_text = self.n_features_in_ - self.audio_dim_
-        sizes = {"audio": self.audio_dim_, "text": n_text, "product": n_text, "absdiff": n_text}
+        layout = self._layout()
         names = []
-        for block in self.blocks_:
-            names += ["cosine"] if block == "cosine" else [f"{block}_{i}" for i in range(sizes[block])]
+        for name, audio_dim, text_dim in layout:
+            prefix = f"{name}." if len(layout) > 1 else ""
+            sizes = {"audio": audio_dim, "text": text_dim, "product": text_dim, "absdiff": text_dim}
+            for block in self.blocks_:
+                if text_dim or block not in _NEEDS_TEXT:
+                    names += [f"{prefix}cosine"] if block == "cosine" else [f"{prefix}{block}_{i}" for i in range(sizes[block])]
         return np.asarray(names, dtype=object)
+
+    def _layout(self) -> Layout:
+        # models saved before layouts existed hold only audio_dim_
+        if hasattr(self, "layout_"):
+            return self.layout_
+        return (("", self.audio_dim_, self.n_features_in_ - self.audio_dim_),)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _cosine(audio: np.ndarray, text: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", normalize(audio), normalize(text))
 
 
 def _ordered_blocks(blocks: Sequence[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from torch import nn
 
 from heads._training import Loss, TrainingOptions, seed_from, train_module
 from heads.losses import POINTWISE_LOSSES
+from heads.registry import HeadSpec, register_head
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
@@ -176,3 +177,14 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+register_head(
+    HeadSpec(
+        name="mlp",
+        summary="torch MLP (hidden sizes, activation, dropout, mse/l1), AdamW, early stopping on validation SRCC",
+        build=lambda random_state=None, **_: TorchMLPRegressor(random_state=random_state),
+        types=(TorchMLPRegressor,),
+        quick={"hidden_sizes": (16,), "max_epochs": 20, "patience": 5, "lr": 1e-2},
+    )
+)

@@ -9,7 +9,7 @@ A saved model is a folder::
     lightgbm-<k>.txt       each LightGBM booster as LightGBM writes it
 
 Loading checks the hashes, refuses any type in ``model.skops`` outside
-:data:`TRUSTED_TYPES` (so a tampered file cannot run code), then rebuilds torch
+:func:`trusted_types` (so a tampered file cannot run code), then rebuilds torch
 modules through their owner's ``_new_module()`` and loads the weights with
 ``safetensors``; no ``pickle.load`` and no ``torch.load`` of pickles happen anywhere.
 
@@ -38,18 +38,24 @@ from embed.errors import ClapmosError
 MODEL_FORMAT = "clapmos-model"
 MODEL_VERSION = 1
 
-#: Types, beyond skops' defaults (scikit-learn, numpy, scipy, builtins), that a model file may hold.
-TRUSTED_TYPES = [
+#: Types, beyond skops' defaults (scikit-learn, numpy, scipy, builtins), that any model file may hold;
+#: each head adds its own (``HeadSpec.types``), see :func:`trusted_types`.
+BASE_TRUSTED_TYPES = (
     "collections.OrderedDict",
     "heads.persistence.PartReference",
-    "lightgbm.sklearn.LGBMRegressor",
     "heads.ensemble.CVEnsemble",
     "heads.features.PairedEmbeddingFeatures",
-    "heads.per_target.PerTargetRegressor",
-    "heads.mlp.TorchMLPRegressor",
-    "heads.spo.SpoMLPRegressor",
-    "heads.spo.SpoCosineRegressor",
-]
+)
+
+
+def trusted_types() -> list[str]:
+    """Every type a model file may hold: the base ones and those of every registered head."""
+    from heads.registry import head_specs
+
+    names = set(BASE_TRUSTED_TYPES)
+    for spec in head_specs().values():
+        names |= {f"{cls.__module__}.{cls.__qualname__}" for cls in spec.types}
+    return sorted(names)
 
 
 class PartReference:
@@ -116,13 +122,14 @@ def load_model(folder: str | Path) -> Any:
                 f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
                 "Refusing to load a tampered model; fit it again."
             )
-    untrusted = sorted(set(sio.get_untrusted_types(file=folder / "model.skops")) - set(TRUSTED_TYPES))
+    trusted = trusted_types()
+    untrusted = sorted(set(sio.get_untrusted_types(file=folder / "model.skops")) - set(trusted))
     if untrusted:
         raise ClapmosError(
             f"{folder / 'model.skops'} holds types clapmos does not trust: {', '.join(untrusted)}. "
             "Refusing to load it (it could run code)."
         )
-    tree = sio.load(folder / "model.skops", trusted=TRUSTED_TYPES)
+    tree = sio.load(folder / "model.skops", trusted=trusted)
     files = {p["key"]: folder / p["file"] for p in manifest["parts"]}
     for owner, attr, value in list(_walk(tree)):
         if not isinstance(value, PartReference):

@@ -1,56 +1,107 @@
 """The heads by name: ``make_head("spo_mlp", target="overall")`` gives a ready scikit-learn pipeline.
 
-Every head reads the paired (audio | text) embedding matrix and is a
-:class:`~sklearn.pipeline.Pipeline` with the steps ``features``
-(:class:`~heads.features.PairedEmbeddingFeatures`), ``scale`` (a
-:class:`~sklearn.preprocessing.StandardScaler`, where the model needs it) and
-``model``:
+Every head is a :class:`~sklearn.pipeline.Pipeline` on the embedding matrix a store
+gives (``FeatureStore.stacked``: per embedder its audio and, when it has one, its text
+vector): ``features`` (:class:`~heads.features.PairedEmbeddingFeatures`, the blocks the
+head reads), ``scale`` (a :class:`~sklearn.preprocessing.StandardScaler`, where the
+model needs it) and ``model``.
 
-- ``ridge``: scaler, ``RidgeCV`` (efficient leave-one-out over a log grid of alphas,
-  one alpha per target);
-- ``lgbm``: ``PerTargetRegressor(LGBMRegressor)``, one booster per target, single
-  thread, deterministic;
-- ``mlp``: scaler, :class:`~heads.mlp.TorchMLPRegressor`;
-- ``spo_mlp``: scaler, :class:`~heads.spo.SpoMLPRegressor`;
-- ``cosine``: :class:`~heads.spo.SpoCosineRegressor` alone.
+**Adding a head is one module and one line.** The module builds its model and calls
+:func:`register_head` with a :class:`HeadSpec`; the line is its entry in
+:data:`HEAD_MODULES`. Modules are imported only when their head is asked for, so
+listing the names (``HEAD_NAMES``) imports neither torch nor LightGBM.
 
-The ``cosine`` head reads the paired matrix itself, so it has only the ``model`` step.
+>>> HEAD_NAMES[:3]
+('ridge', 'lgbm', 'mlp')
+>>> head_spec("ridge").summary
+'RidgeCV, one alpha per target (leave-one-out over a log grid)'
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-from lightgbm import LGBMRegressor
-from sklearn.linear_model import RidgeCV
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from embed.errors import ClapmosError
-from heads.features import BLOCK_ORDER, PairedEmbeddingFeatures
-from heads.mlp import TorchMLPRegressor
-from heads.per_target import PerTargetRegressor
-from heads.spo import SpoCosineRegressor, SpoMLPRegressor
 
-HEAD_NAMES = ("ridge", "lgbm", "mlp", "spo_mlp", "cosine")
-
-RIDGE_ALPHAS = tuple(np.logspace(-1, 5, 13))
-LGBM_DEFAULTS = {
-    "n_estimators": 300,
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_child_samples": 20,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.3,
-    "reg_lambda": 1.0,
-    "n_jobs": 1,
-    "max_bin": 63,
-    "deterministic": True,
-    "force_col_wise": True,
-    "verbose": -1,
+#: One line per head: its name and the module that registers it (imported on first use).
+HEAD_MODULES: dict[str, str] = {
+    "ridge": "heads.ridge",
+    "lgbm": "heads.lgbm",
+    "mlp": "heads.mlp",
+    "spo_mlp": "heads.spo",
+    "cosine": "heads.spo",
 }
+HEAD_NAMES = tuple(HEAD_MODULES)
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What the registry knows about a head.
+
+    Attributes
+    ----------
+    name : str
+        The name used by ``make_head`` and ``fit --head``.
+    summary : str
+        One line for listings and ``--help``.
+    build : callable
+        ``build(random_state=..., audio_dim=..., layout=...) -> estimator``: the model step
+        (take what you need, ignore the rest with ``**_``).
+    scaled : bool
+        Put a ``StandardScaler`` between the feature blocks and the model.
+    reads_blocks : bool
+        ``False`` for a model that reads the embedding matrix itself (no ``features`` step).
+    listener_ratings : bool
+        ``fit`` takes the per-listener ratings (``listener_scores``, ``listener_ids``).
+    param_prefix : str
+        Where a plain ``--param name=value`` goes (``model__``; LightGBM's inner model:
+        ``model__estimator__``).
+    types : tuple of type
+        Classes a saved model of this head holds beyond scikit-learn's own: the files are
+        loaded only when every type in them is trusted (:mod:`heads.persistence`).
+    quick : dict
+        Settings that make a fit take well under a second (tests, docs).
+    """
+
+    name: str
+    summary: str
+    build: Callable[..., Any]
+    scaled: bool = True
+    reads_blocks: bool = True
+    listener_ratings: bool = False
+    param_prefix: str = "model__"
+    types: tuple[type, ...] = ()
+    quick: Mapping[str, Any] = field(default_factory=dict)
+
+
+_SPECS: dict[str, HeadSpec] = {}
+
+
+def register_head(spec: HeadSpec) -> HeadSpec:
+    """Add ``spec`` to the registry (called by the head's module when it is imported)."""
+    if spec.name not in HEAD_MODULES:
+        raise ValueError(f"head {spec.name!r} is not listed in heads.registry.HEAD_MODULES; add one line there")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def head_spec(name: str) -> HeadSpec:
+    """The :class:`HeadSpec` of ``name``, importing its module on first use."""
+    if name not in HEAD_MODULES:
+        raise ClapmosError(f"unknown head {name!r}; choose one of {', '.join(HEAD_NAMES)}")
+    if name not in _SPECS:
+        importlib.import_module(HEAD_MODULES[name])
+    if name not in _SPECS:
+        raise RuntimeError(f"module {HEAD_MODULES[name]} did not register the head {name!r}")
+    return _SPECS[name]
+
+
+def head_specs() -> dict[str, HeadSpec]:
+    """Every registered head (imports all head modules)."""
+    return {name: head_spec(name) for name in HEAD_NAMES}
 
 
 def default_blocks(target: str | Sequence[str] | None = None) -> tuple[str, ...]:
@@ -63,6 +114,8 @@ def default_blocks(target: str | Sequence[str] | None = None) -> tuple[str, ...]
     >>> default_blocks(["overall", "textual"])
     ('audio', 'text', 'cosine')
     """
+    from heads.features import BLOCK_ORDER
+
     targets = [target] if target is None or isinstance(target, str) else list(target)
     wanted = set()
     for name in targets:
@@ -76,9 +129,10 @@ def make_head(
     target: str | Sequence[str] | None = None,
     random_state: int | None = 0,
     audio_dim: int | None = None,
-    **params,
-) -> Pipeline:
-    """A head pipeline: paired embeddings -> feature blocks -> [scaler] -> model.
+    layout: Sequence[tuple[str, int, int]] | None = None,
+    **params: Any,
+):
+    """A head pipeline: embeddings -> feature blocks -> [scaler] -> model.
 
     Parameters
     ----------
@@ -86,13 +140,17 @@ def make_head(
         One of :data:`HEAD_NAMES`.
     blocks : sequence of str or None
         Feature blocks (see :mod:`heads.features`); ``None`` uses
-        :func:`default_blocks` of ``target``. Not used by ``cosine``.
+        :func:`default_blocks` of ``target``. Not used by heads that read the matrix
+        themselves (``cosine``).
     target : str, sequence of str or None
         Target name(s) the head will predict, used only for the default blocks.
     random_state : int or None, default=0
         Seed of the model (ridge has none).
     audio_dim : int or None
-        Split point of the paired matrix (``None``: the middle).
+        Split point of a single audio | text matrix (``None``: the middle).
+    layout : sequence of (embedder, audio_dim, text_dim) or None
+        How the columns of X are made when they come from several embedders (what
+        ``FeatureStore.stacked`` returns); ``None`` is one audio | text pair.
     **params
         Model settings. A plain name sets a parameter of the model itself (for
         ``lgbm``, of the inner ``LGBMRegressor``): ``max_epochs=50``,
@@ -105,27 +163,27 @@ def make_head(
     >>> [step for step, _ in head.steps], head.named_steps["model"].hidden_sizes
     (['features', 'scale', 'model'], (64,))
     """
-    if name not in HEAD_NAMES:
-        raise ClapmosError(f"unknown head {name!r}; choose one of {', '.join(HEAD_NAMES)}")
-    if name == "cosine" and blocks is not None:
-        raise ClapmosError("the cosine head reads the audio and text halves itself: do not pass blocks")
-    features = PairedEmbeddingFeatures(blocks=tuple(blocks or default_blocks(target)), audio_dim=audio_dim)
-    models = {
-        "ridge": lambda: RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True, gcv_mode="svd"),
-        "lgbm": lambda: PerTargetRegressor(LGBMRegressor(**LGBM_DEFAULTS, random_state=random_state)),
-        "mlp": lambda: TorchMLPRegressor(random_state=random_state),
-        "spo_mlp": lambda: SpoMLPRegressor(random_state=random_state),
-        "cosine": lambda: SpoCosineRegressor(audio_dim=audio_dim, random_state=random_state),
-    }
-    steps = [] if name == "cosine" else [("features", features)]
-    steps += [("scale", StandardScaler())] if name in ("ridge", "mlp", "spo_mlp") else []
-    head = Pipeline(steps + [("model", models[name]())])
-    prefix = "model__estimator__" if name == "lgbm" else "model__"
-    settings = {key if "__" in key else prefix + key: value for key, value in params.items()}
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from heads.features import PairedEmbeddingFeatures
+
+    spec = head_spec(name)
+    if not spec.reads_blocks and blocks is not None:
+        raise ClapmosError(f"the {name} head reads the audio and text embeddings itself: do not pass feature blocks")
+    steps = []
+    if spec.reads_blocks:
+        blocks = tuple(blocks or default_blocks(target))
+        layout = None if layout is None else tuple(tuple(segment) for segment in layout)
+        steps.append(("features", PairedEmbeddingFeatures(blocks=blocks, audio_dim=audio_dim, layout=layout)))
+    if spec.scaled:
+        steps.append(("scale", StandardScaler()))
+    steps.append(("model", spec.build(random_state=random_state, audio_dim=audio_dim, layout=layout)))
+    head = Pipeline(steps)
+    settings = {key if "__" in key else spec.param_prefix + key: value for key, value in params.items()}
     try:
         return head.set_params(**settings)
     except ValueError as error:
-        valid = sorted(k for k in head.get_params() if k.startswith(prefix) and "__" not in k[len(prefix) :])
-        raise ClapmosError(
-            f"head {name!r}: {error}\nsettable by plain name: {', '.join(k[len(prefix):] for k in valid)}"
-        ) from None
+        prefix = spec.param_prefix
+        valid = sorted(k[len(prefix) :] for k in head.get_params() if k.startswith(prefix) and "__" not in k[len(prefix) :])
+        raise ClapmosError(f"head {name!r}: {error}\nsettable by plain name: {', '.join(valid)}") from None

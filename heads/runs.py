@@ -2,7 +2,7 @@
 
 This is what ``cli.py fit`` and ``cli.py predict`` do, as plain functions for notebooks:
 
->>> config = RunConfig(embedder="spectral", heads=["ridge"], cv=3)        # doctest: +SKIP
+>>> config = RunConfig(embedders=["spectral"], heads=["ridge"], cv=3)        # doctest: +SKIP
 >>> run = fit_run(FeatureStore.open("demo/store.zarr"), config)           # doctest: +SKIP
 >>> save_run(run, "runs/ridge"); load_run("runs/ridge").predict(store, "dev")  # doctest: +SKIP
 
@@ -31,24 +31,25 @@ import pandas as pd
 import sklearn
 
 from embed.errors import ClapmosError
-from embed.store import FeatureStore
+from embed.store import FeatureStore, identity_of
 from heads.ensemble import CVEnsemble
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
-from heads.registry import HEAD_NAMES, make_head
+from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head
 
 log = logging.getLogger(__name__)
-LISTENER_HEADS = ("spo_mlp", "cosine")  # heads whose fit takes listener ratings
 GROUPINGS = ("none", "system", "prompt")
-#: Provenance that must match between the training store and a store to predict on.
-COMPATIBLE_ATTRS = ("embedder", "audio_dim", "text_dim", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256")
 
 
 @dataclass
 class RunConfig:
-    """Everything ``fit`` needs besides the store; saved as ``config.json``."""
+    """Everything ``fit`` needs besides the store; saved as ``config.json``.
 
-    embedder: str
+    ``embedders`` names one embedder or several, whose features are used side by side
+    (each embedder's feature blocks, one after the other).
+    """
+
+    embedders: list[str]
     heads: list[str] = field(default_factory=lambda: ["spo_mlp"])
     targets: list[str] | None = None
     features: list[str] | None = None
@@ -75,7 +76,32 @@ class RunConfig:
         store.rows(self.train_split)  # names unknown splits
         if self.eval_split:
             store.rows(self.eval_split)
-        store.embedder_attrs(self.embedder)  # names a missing embedder
+        if not self.embedders or len(set(self.embedders)) != len(self.embedders):
+            raise ClapmosError(f"--embedder must name one or more different embedders, got {','.join(self.embedders) or 'none'}")
+        layout = store.layout(self.embedders)  # names a missing embedder
+        self._check_text(layout, self.targets or store.targets)
+
+    def _check_text(self, layout, targets: list[str]) -> None:
+        """Refuse heads and feature blocks that need text when every embedder is audio-only."""
+        if any(text_dim for _, _, text_dim in layout):
+            return
+        names = ", ".join(name for name, _, _ in layout)
+        problem = f"but {names} has no text embeddings (audio-only). Add an embedder with text (--embedder {','.join([*self.embedders, 'clap'])})"
+        for head in self.heads:
+            if not head_spec(head).reads_blocks:
+                raise ClapmosError(f"--head {head} compares audio with text, {problem}.")
+        for target in targets:
+            needs = [block for block in (self.features or default_blocks(target)) if block != "audio"]
+            if needs:
+                raise ClapmosError(f"target {target!r}: feature blocks {', '.join(needs)} need text, {problem} or use --features audio.")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """A configuration from ``config.json`` (runs saved before several embedders named one ``embedder``)."""
+        values = dict(values)
+        if "embedder" in values:
+            values["embedders"] = [values.pop("embedder")]
+        return cls(**values)
 
 
 @dataclass
@@ -88,31 +114,29 @@ class FittedRun:
     oof: pd.DataFrame
 
     def check_store(self, store: FeatureStore) -> None:
-        """Refuse a store whose embeddings differ from the training store's (embedder, dims, checkpoint...)."""
-        embedder = self.config.embedder
-        if embedder not in store.embedders:
+        """Refuse a store whose embeddings differ from the training store's, naming the embedder that differs."""
+        absent = [e for e in self.config.embedders if e not in store.embedders]
+        if absent:
             raise ClapmosError(
-                f"the model was trained on {embedder!r} features but {store.path} has "
-                f"{', '.join(store.embedders) or 'none'}. Embed this store with --embedder {embedder} first."
+                f"the model was trained on {', '.join(self.config.embedders)} features but {store.path} has "
+                f"{', '.join(store.embedders) or 'none'}. Embed this store with --embedder {absent[0]} first."
             )
-        theirs = store.embedder_attrs(embedder)
-        differ = [
-            f"{k}: model {self.provenance.get(k)!r}, store {theirs.get(k)!r}"
-            for k in COMPATIBLE_ATTRS
-            if k in self.provenance and _same(self.provenance.get(k), theirs.get(k)) is False
-        ]
-        if differ:
-            raise ClapmosError(
-                f"{store.path}: its {embedder!r} features were made differently from the model's training features:\n  "
-                + "\n  ".join(differ)
-                + "\nEmbed it with the same embedder settings, or fit a model on this store."
-            )
+        for embedder in self.config.embedders:
+            ours = identity_of(self.provenance["embedders"][embedder])
+            theirs = identity_of(store.embedder_attrs(embedder))
+            differ = [f"{k}: model {v!r}, store {theirs.get(k)!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
+            if differ:
+                raise ClapmosError(
+                    f"{store.path}: its {embedder!r} features were made differently from the model's training features:\n  "
+                    + "\n  ".join(differ)
+                    + "\nEmbed it with the same embedder settings, or fit a model on this store."
+                )
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
         """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``."""
         self.check_store(store)
         items = store.items(split)
-        X = store.paired(self.config.embedder, split)
+        X, _ = store.stacked(self.config.embedders, split)
         frame = items[["id", "system"]].reset_index(drop=True)
         for target, model in self.models.items():
             mean, std = model.predict(X, return_std=True)
@@ -134,7 +158,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     config = replace(config, targets=list(targets))  # the saved configuration names them explicitly
     rows_all = store.rows(config.train_split)
     items = store.items()
-    X_all = store.paired(config.embedder, config.train_split)
+    X_all, layout = store.stacked(config.embedders, config.train_split)
     labels = store.labels(config.train_split)
     ratings = store.ratings()
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
@@ -145,7 +169,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         if not known.all():
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all[known], labels[target].to_numpy(np.float64)[known]
-        ensemble, fit_params = _ensemble(config, target, ratings, len(store), rows)
+        ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows)
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
         models[target] = ensemble
@@ -156,20 +180,25 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         for suffix, values in predictions.items():
             oof[f"{target}_pred{suffix}"] = np.nan
             oof.loc[known, f"{target}_pred{suffix}"] = values
-    provenance = {**store.embedder_attrs(config.embedder), "store": str(store.path), "corpus": store.corpus}
+    provenance = {
+        "embedders": {e: store.embedder_attrs(e) for e in config.embedders},
+        "store": str(store.path),
+        "corpus": store.corpus,
+    }
     return FittedRun(config, models, provenance, oof)
 
 
-def _ensemble(config: RunConfig, target: str, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
     members = []
+    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     for head in config.heads:
         params = _head_params(config, head)
-        if head in LISTENER_HEADS and config.screening_tau is not None:
+        if head in listener_heads and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
-        blocks = None if head == "cosine" else config.features
-        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, **params)))
+        blocks = config.features if head_spec(head).reads_blocks else None
+        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)))
     fit_params = {}
-    if any(h in LISTENER_HEADS for h in config.heads) and len(ratings) and ratings[target].notna().any():
+    if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
         fit_params = {"listener_scores": scores[rows], "listener_ids": ids[rows]}
     ensemble = CVEnsemble(members, n_splits=config.cv, n_seeds=config.seeds, stack=config.stack, random_state=config.random_state)
@@ -219,22 +248,18 @@ def load_run(folder: str | Path) -> FittedRun:
         if not (folder / name).is_file():
             raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `cli.py fit --out`.")
     try:
-        config = RunConfig(**json.loads((folder / "config.json").read_text()))
+        config = RunConfig.from_dict(json.loads((folder / "config.json").read_text()))
         provenance = json.loads((folder / "provenance.json").read_text())
     except (TypeError, json.JSONDecodeError) as error:
         raise ClapmosError(f"{folder}: config.json or provenance.json is damaged ({error}).") from None
+    if "embedders" not in provenance:  # a run saved before several embedders: one embedder's attributes
+        provenance = {
+            "embedders": {config.embedders[0]: {k: v for k, v in provenance.items() if k not in ("store", "corpus")}},
+            **{k: provenance[k] for k in ("store", "corpus") if k in provenance},
+        }
     targets = [t for t in config.targets or [] if (folder / "model" / t).is_dir()]
     if not targets:
         raise ClapmosError(f"{folder} holds no fitted model (model/<target>/ is missing).")
     models = {t: load_model(folder / "model" / t) for t in targets}
     oof = pd.read_csv(folder / "oof_predictions.csv", dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""]) if (folder / "oof_predictions.csv").is_file() else pd.DataFrame()
     return FittedRun(config, models, provenance, oof)
-
-
-def _same(a: Any, b: Any) -> bool | None:
-    """Equal (numbers compared as floats); ``None`` when the store does not record the attribute."""
-    if b is None:
-        return None
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    return a == b

@@ -21,11 +21,14 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from embed.errors import ClapmosError
+
 from heads._training import TrainingOptions, seed_from, train_module
 from heads.features import paired_cosine
 from heads.losses import SpoLoss
 from heads.mlp import TorchMLPRegressor
 from heads.ratings import ListenerStatistics, item_targets, ratings_from_matrices
+from heads.registry import HeadSpec, register_head
 
 
 class _ScoreScaleMixin:
@@ -342,3 +345,43 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         # Two parameters on one fixed score: it cannot fit arbitrary data well, by design.
         tags.regressor_tags.poor_score = True
         return tags
+
+
+def _cosine_split(audio_dim: int | None, layout) -> int | None:
+    """Where the audio half ends: from the one embedder of ``layout``, else ``audio_dim``."""
+    if layout is None:
+        return audio_dim
+    if len(layout) != 1 or not layout[0][2]:
+        names = ", ".join(str(segment[0]) for segment in layout)
+        raise ClapmosError(
+            f"the cosine head compares one embedder's audio and text vectors; got embedder(s) {names}. "
+            "Fit it with one --embedder that has text, or use another head for fused embeddings."
+        )
+    return int(layout[0][1])
+
+
+_QUICK = {"max_epochs": 20, "patience": 5, "lr": 1e-2}
+register_head(
+    HeadSpec(
+        name="spo_mlp",
+        summary="SPO: screening, per-listener z targets, MSE + pairwise hinge, output mapped back to the score scale",
+        build=lambda random_state=None, **_: SpoMLPRegressor(random_state=random_state),
+        listener_ratings=True,
+        types=(SpoMLPRegressor,),
+        quick={"hidden_sizes": (16,), **_QUICK},
+    )
+)
+register_head(
+    HeadSpec(
+        name="cosine",
+        summary="SPO-CLAPScore: z = a*cos(audio, text) + b, trained with the SPO targets and loss",
+        build=lambda random_state=None, audio_dim=None, layout=None, **_: SpoCosineRegressor(
+            audio_dim=_cosine_split(audio_dim, layout), random_state=random_state
+        ),
+        scaled=False,
+        reads_blocks=False,
+        listener_ratings=True,
+        types=(SpoCosineRegressor,),
+        quick=_QUICK,
+    )
+)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from embed.errors import ClapmosError
-from heads import HEAD_NAMES, NoListenerRatingsWarning, default_blocks, make_head
+from heads import HEAD_NAMES, HeadSpec, NoListenerRatingsWarning, default_blocks, head_spec, make_head, register_head
+from heads.registry import HEAD_MODULES
 
-# Small settings per head so that every test stays well under a second.
-QUICK = {
-    "ridge": {},
-    "lgbm": {"n_estimators": 20, "min_child_samples": 5},
-    "mlp": {"hidden_sizes": (16,), "max_epochs": 8, "lr": 1e-2},
-    "spo_mlp": {"hidden_sizes": (16,), "max_epochs": 8, "lr": 1e-2},
-    "cosine": {"max_epochs": 5},
-}
+ROOT = Path(__file__).resolve().parent.parent
+
+# Small settings per head (each head's registered ``quick`` settings) so every test stays well under a second.
+QUICK = {name: dict(head_spec(name).quick) for name in HEAD_NAMES}
 
 
 @pytest.fixture
@@ -147,3 +148,40 @@ def test_grid_search_tunes_blocks_and_network_together(paired):
     ).fit(X, Y[:, 0])
     assert len(search.cv_results_["params"]) == 4
     assert search.best_estimator_.predict(X).shape == (80,)
+
+
+def test_every_listed_module_registers_its_head_with_a_summary():
+    for name, module in HEAD_MODULES.items():
+        spec = head_spec(name)
+        assert spec.name == name and spec.summary, module
+        assert isinstance(make_head(name, **spec.quick), Pipeline)
+
+
+def test_registering_a_head_not_listed_in_the_registry_is_refused():
+    with pytest.raises(ValueError, match="add one line there"):
+        register_head(HeadSpec(name="unlisted", summary="x", build=lambda **_: None))
+
+
+def test_listing_the_heads_imports_neither_torch_nor_lightgbm():
+    code = "import sys, heads; heads.HEAD_NAMES; heads.head_spec('ridge'); print('torch' in sys.modules, 'lightgbm' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_runs_saved_before_the_registry_still_load_and_predict_the_same(tmp_path):
+    """``tests/data/run_v0_1`` was written by clapmos 0.1.0 (ridge, lgbm and spo_mlp stacked, one embedder)."""
+    from embed.corpora import read_corpus
+    from embed.corpora.demo import make_demo_corpus
+    from embed.runner import embed_corpus
+    from embed.store import FeatureStore
+    from heads.runs import load_run
+
+    make_demo_corpus(tmp_path / "corpus", n_clips=40, seed=0)
+    store = FeatureStore.create(tmp_path / "s.zarr", read_corpus("musiceval", tmp_path / "corpus"))
+    embed_corpus(store, "spectral", progress=False)
+    run = load_run(ROOT / "tests" / "data" / "run_v0_1")
+    assert run.config.embedders == ["spectral"] and run.config.heads == ["ridge", "lgbm", "spo_mlp"]
+    expected = pd.read_csv(ROOT / "tests" / "data" / "run_v0_1_predictions.csv")
+    predicted = run.predict(store)
+    assert predicted["id"].tolist() == expected["id"].tolist()
+    np.testing.assert_allclose(predicted[["overall", "overall_std"]], expected[["overall", "overall_std"]], rtol=1e-9)

@@ -1,0 +1,26 @@
+"""``ridge``: scikit-learn's ``RidgeCV`` behind a scaler, one alpha per target.
+
+Efficient leave-one-out over a log grid of alphas (``gcv_mode="svd"``): the fast, strong
+default to compare every other head against.
+
+>>> from heads.registry import make_head
+>>> make_head("ridge", target="overall").named_steps["model"].alpha_per_target
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import RidgeCV
+
+from heads.registry import HeadSpec, register_head
+
+RIDGE_ALPHAS = tuple(np.logspace(-1, 5, 13))
+
+
+def build_ridge(**_) -> RidgeCV:
+    """The model step of the ``ridge`` head."""
+    return RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True, gcv_mode="svd")
+
+
+register_head(HeadSpec(name="ridge", summary="RidgeCV, one alpha per target (leave-one-out over a log grid)", build=build_ridge))
