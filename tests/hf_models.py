@@ -61,12 +61,12 @@ def whisper_folder(folder: Path, seed: int = 0) -> Path:
 
 
 def wavlm_folder(folder: Path, seed: int = 0) -> Path:
-    """A small ``WavLMModel`` (two conv layers, 2 transformer layers) with a normalising waveform extractor."""
+    """A small ``WavLMModel`` (the real 320x conv front end, narrow; 2 transformer layers) with a normalising extractor."""
     from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
 
     config = WavLMConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(32, 32),
-        conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
+        conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
         feat_extract_norm="layer", do_stable_layer_norm=True,
     )
     torch.manual_seed(seed)

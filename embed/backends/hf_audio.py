@@ -30,7 +30,10 @@ input the convolutional front ends take.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -49,6 +52,19 @@ WHERE_HF_AUDIO = (
 )
 SHORTEST_S = 0.025
 AST = "audio-spectrogram-transformer"
+UPSTREAM_NOISE = (  # warnings transformers and torch raise for the published models themselves: nothing a user can act on
+    "At least one mel filter has all zero values",  # AST's own extractor settings
+    "Support for mismatched key_padding_mask and attn_mask",  # torch, inside WavLM's attention
+)
+
+
+@contextlib.contextmanager
+def quiet_upstream() -> Iterator[None]:
+    """Hide :data:`UPSTREAM_NOISE` inside the block."""
+    with warnings.catch_warnings():
+        for message in UPSTREAM_NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 def parse_layer(layer: Any) -> int | str:
@@ -106,7 +122,7 @@ class HfAudioEmbedder(Embedder):
                 f"not an audio encoder. {WHERE_HF_AUDIO}"
             )
         try:
-            with quiet_transformers():
+            with quiet_transformers(), quiet_upstream():
                 extractor = AutoFeatureExtractor.from_pretrained(str(folder), local_files_only=True)
         except Exception as error:
             raise ClapmosError(f"--model-path {folder}: cannot load its feature extractor ({error}). {WHERE_HF_AUDIO}") from None
@@ -160,7 +176,7 @@ class HfAudioEmbedder(Embedder):
         else:
             inputs = self._extractor(batch, sampling_rate=self.sample_rate, return_tensors="pt")
             feed = dict(inputs)
-        with torch.inference_mode(), autocast(self._device, self._precision):
+        with torch.inference_mode(), autocast(self._device, self._precision), quiet_upstream():
             output = self._encoder(**{k: v.to(self._device) for k, v in feed.items()}, output_hidden_states=True)
         hidden = tuple(h.float() for h in (getattr(output, "hidden_states", None) or ()))
         if self._kind == "whisper":
