@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from embed.store import FeatureStore
 from tests.hf_models import ast_folder, wavlm_folder, whisper_folder, write_clips
 
+pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter", "ignore:Support for mismatched key_padding_mask")
 TOLERANCE = 1e-5
 RATE = 16_000
 CLIPS = {"short_3s": (3.0, RATE), "exact_10s": (10.0, 22_050), "long_25s": (25.0, RATE), "two_whisper_windows_40s": (40.0, RATE)}
