@@ -280,9 +280,9 @@ class FeatureStore:
         """
         features = self.group.require_group("features")
         n = len(self)
-        arrays = ("audio", "text", "done") if text_dim else ("audio", "done")
         if embedder in features and not overwrite:
             group = features[embedder]
+            arrays = ("audio", "done") if group.attrs.get("text_dim") == 0 else ("audio", "text", "done")  # as it was made
             complete = all(k in group for k in arrays) and "embedder" in group.attrs
             if complete:
                 old = dict(group.attrs)
