@@ -83,6 +83,7 @@ def embed(
     tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     model_path: Annotated[Optional[Path], typer.Option(help="hf-clap, hf-audio (and plugins): model folder in Hugging Face format (`hf download REPO --local-dir FOLDER`).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the features in the store (default: the embedder's), e.g. whisper-base: two models of one embedder side by side.")] = None,
     layer: Annotated[Optional[str], typer.Option(help="hf-audio: hidden layer to time-average: N (0 = embeddings, -1 = last, the default) or mean (all layers).")] = None,
     precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
     overwrite: Annotated[bool, typer.Option(help="Replace a store built from other items, or this embedder's features.")] = False,
@@ -100,7 +101,8 @@ def embed(
     from embed.runner import embed_corpus
     from embed.store import FeatureStore
 
-    name = get_embedder_class(embedder).name  # a plugin file that is missing or broken stops here, before the store
+    features_name = get_embedder_class(embedder).name  # a missing or broken plugin file stops here, before the store
+    features_name = name or features_name
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -118,6 +120,7 @@ def embed(
         "m2d_portable": m2d_portable,
         "model_path": model_path,
         "layer": layer,
+        "name": name,
         "precision": precision,
     }
     table = read_corpus(corpus, root, splits=split)
@@ -131,7 +134,7 @@ def embed(
         workers=workers,
         overwrite=overwrite,
     )
-    out.print(f"wrote {name} features for {len(table)} clips to {out_store}", highlight=False)
+    out.print(f"wrote {features_name} features for {len(table)} clips to {out_store}", highlight=False)
 
 
 @app.command()

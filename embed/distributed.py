@@ -201,7 +201,8 @@ class LoadedEmbedder(WorkerPlugin):
         state = dict(self.__dict__)
         spec = plugin_spec(type(self.model))
         if spec is not None:  # a class from a user's file: the worker imports the file itself
-            state["model"] = (spec, {"device": self.model.device, "batch_size": self.model.batch_size, **self.model.options})
+            options = {"device": self.model.device, "batch_size": self.model.batch_size, "name": self.model.name, **self.model.options}
+            state["model"] = (spec, options)
         return state
 
     def _rebuild(self) -> None:

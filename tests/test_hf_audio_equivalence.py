@@ -137,3 +137,11 @@ def test_ast_average_of_the_patch_tokens_in_real_time_columns(manifest, folders,
     for clip in ("short_3s", "long_25s"):
         expected = np.mean([ast_by_hand(folders["ast"], w, 1) for w in windows_of(clip_at_16k(manifest, clip), 10.255)], axis=0)
         assert np.abs(stored(store, clip) - expected).max() <= TOLERANCE, clip
+
+
+def test_two_models_of_hf_audio_live_side_by_side_under_their_names(manifest, folders, whisper_store, workdir):
+    embed(manifest, folders["whisper"], workdir / "both.zarr", "--name", "whisper-tiny")
+    both = embed(manifest, folders["wavlm"], workdir / "both.zarr", "--name", "wavlm-tiny")
+    assert both.embedders == ["wavlm-tiny", "whisper-tiny"]
+    np.testing.assert_array_equal(both.audio("whisper-tiny"), whisper_store.audio("hf-audio"))
+    assert both.embedder_attrs("wavlm-tiny")["embedder"] == "wavlm-tiny" and both.audio("wavlm-tiny").shape[1] == 32

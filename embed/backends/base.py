@@ -27,10 +27,13 @@ An **audio-only** embedder declares ``text_dim = 0`` and need not implement
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+
+from embed.errors import ClapmosError
 
 
 class Embedder(ABC):
@@ -41,7 +44,8 @@ class Embedder(ABC):
     Attributes
     ----------
     name : str
-        Registry name, also the group name under ``features/`` in the store.
+        Registry name, also the group name under ``features/`` in the store (an instance
+        made with ``name=...`` stores its features under that name instead).
     sample_rate : int
         Rate (Hz) the audio windows must have; the runner resamples to it.
     audio_dim, text_dim : int
@@ -64,10 +68,14 @@ class Embedder(ABC):
     normalize: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
-    def __init__(self, device: str = "auto", batch_size: int = 8, **options: Any) -> None:
+    def __init__(self, device: str = "auto", batch_size: int = 8, name: str | None = None, **options: Any) -> None:
         self.device = device
         self.batch_size = batch_size
         self.options = options
+        if name is not None:  # the features' name in the store, so that two models of one backend can live side by side
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", str(name)):
+                raise ClapmosError(f"--name {name!r}: use letters, digits and _ . - only (it names a group of the store).")
+            self.name = str(name)
 
     def load(self) -> None:
         """Load weights (and fail early on a bad checkpoint). Called once, before any audio is read."""

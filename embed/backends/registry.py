@@ -64,11 +64,11 @@ def get_embedder_class(name: str) -> type[Embedder]:
     )
 
 
-def create_embedder(name: str, **options: Any) -> Embedder:
-    """Instantiate the embedder ``name`` with its options (not loaded yet)."""
+def create_embedder(embedder: str, /, **options: Any) -> Embedder:
+    """Instantiate the embedder ``embedder`` with its options (not loaded yet; ``name=`` renames its features)."""
     from embed.backends.plugins import plugin_source
 
-    cls = get_embedder_class(name)
+    cls = get_embedder_class(embedder)
     source = plugin_source(cls)
     if source is None:
         return cls(**options)
