@@ -133,3 +133,12 @@ def test_a_window_gets_the_same_vector_whatever_its_batch(case, manifest):
     alone = np.stack([model.embed_audio([w])[0] for w in windows])
     together = model.embed_audio(windows)
     assert np.abs(alone - together).max() <= TOLERANCE
+
+
+def test_info_lists_the_hugging_face_embedders_with_rates_and_sizes():
+    from cli import app
+
+    result = CliRunner().invoke(app, ["info", "--embedders"])
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "48000 Hz   512-d   512-d" in lines["hf-clap"]
+    assert "16000 Hz  hidden    none" in lines["hf-audio"] and "audio-only" in lines["hf-audio"]
