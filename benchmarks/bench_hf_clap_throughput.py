@@ -32,7 +32,7 @@ from _report import machine_line, run_child, write_section  # noqa: E402
 
 CLIPS = 24
 BATCH = 8
-ROUNDS = 3
+ROUNDS = 5
 SECONDS = 10.0
 RATE = 16_000
 PROMPTS = ["a calm piano piece", "an upbeat pop song with drums", "a slow ambient drone", "a jazz trio with brushes"]
@@ -104,7 +104,8 @@ for _ in range({rounds}):
         started = time.perf_counter()
         run()
         times[name].append(time.perf_counter() - started)
-_result = {{"load_s": load_s, "times": times, "threads": torch.get_num_threads()}}
+import os
+_result = {{"load_s": load_s, "times": times, "threads": torch.get_num_threads(), "load_average": os.getloadavg()[2]}}
 """
 
 
@@ -145,7 +146,8 @@ spectrogram is part of the torch forward, `transformers` computes CLAP's log-mel
 the model's thread), which the forward-only figure leaves out: pipeline / (extractor + forward) = **{ratio_model:.2f}**,
 i.e. reading, resampling, batching and writing are that well hidden. Counting the prompts as model work too,
 (forward + prompts) / pipeline = {ratio_with_prompts:.2f}. Peak memory of the process:
-{result['peak_mb'] / 1024:.2f} GB. All times per round:
+{result['peak_mb'] / 1024:.2f} GB. Load average of the machine over the last 15 minutes of the run:
+{result['load_average']:.1f} (2 cores; above 2, other jobs took turns with this one). All times per round:
 {json.dumps({k: [round(x, 1) for x in v] for k, v in result['times'].items()})}.
 
 Measured on {machine_line()}.
