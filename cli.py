@@ -72,7 +72,7 @@ def embed(
     corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
     out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete.")],
-    embedder: Annotated[str, typer.Option(help="Embedder name (see `info --embedders`).")] = "clap",
+    embedder: Annotated[str, typer.Option(help="Embedder name (see `info --embedders`), or your own class as path/to/file.py:ClassName.")] = "clap",
     split: Annotated[Optional[list[str]], typer.Option(help="Split(s) to embed; default: every split.")] = None,
     batch_size: Annotated[int, typer.Option(help="Audio windows per forward pass.")] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -82,6 +82,9 @@ def embed(
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
     tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
+    model_path: Annotated[Optional[Path], typer.Option(help="hf-clap, hf-audio (and plugins): model folder in Hugging Face format (`hf download REPO --local-dir FOLDER`).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the features in the store (default: the embedder's), e.g. whisper-base: two models of one embedder side by side.")] = None,
+    layer: Annotated[Optional[str], typer.Option(help="hf-audio: hidden layer to time-average: N (0 = embeddings, -1 = last, the default) or mean (all layers).")] = None,
     precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
     overwrite: Annotated[bool, typer.Option(help="Replace a store built from other items, or this embedder's features.")] = False,
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
@@ -93,10 +96,13 @@ def embed(
     An interrupted run picks up where it stopped when started again with the same arguments,
     with either engine.
     """
+    from embed.backends import get_embedder_class
     from embed.corpora import read_corpus
     from embed.runner import embed_corpus
     from embed.store import FeatureStore
 
+    features_name = get_embedder_class(embedder).name  # a missing or broken plugin file stops here, before the store
+    features_name = name or features_name
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -112,6 +118,9 @@ def embed(
         "checkpoint": checkpoint,
         "tokenizer": tokenizer,
         "m2d_portable": m2d_portable,
+        "model_path": model_path,
+        "layer": layer,
+        "name": name,
         "precision": precision,
     }
     table = read_corpus(corpus, root, splits=split)
@@ -125,7 +134,7 @@ def embed(
         workers=workers,
         overwrite=overwrite,
     )
-    out.print(f"wrote {embedder} features for {len(table)} clips to {out_store}")
+    out.print(f"wrote {features_name} features for {len(table)} clips to {out_store}", highlight=False)
 
 
 @app.command()
@@ -138,8 +147,11 @@ def info(
     if embedders or store is None:
         from embed.backends import available_embedders
 
+        out.print(f"{'name':10s} {'rate':>9s}  {'audio':>6s}  {'text':>6s}  description", highlight=False)
         for name, cls in available_embedders().items():
-            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  audio {cls.audio_dim:>4d}-d  text {cls.text_dim:>4d}-d  {cls.description}")
+            audio = f"{cls.audio_dim}-d" if cls.audio_dim else "hidden"  # hf-audio: the loaded encoder's hidden size
+            text = f"{cls.text_dim}-d" if cls.text_dim else "none"
+            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  {audio:>6s}  {text:>6s}  {cls.description}", highlight=False)
         return
     from embed.store import FeatureStore
 

@@ -20,7 +20,10 @@ Why this is safe to interrupt and to rerun anywhere:
 
 The provenance written to the store comes from a worker, not from this process: the
 model is loaded where it runs (the coordinator needs no GPU and no copy of the
-weights), and the attributes describe the model that made the numbers.
+weights), and the attributes describe the model that made the numbers. So do the
+dimensions and the default window, which only the loaded model knows for some
+embedders (``hf-audio``). A plugin class from a file is re-imported from its path on
+each worker (which must see it under the same path, like the audio).
 
 >>> task_ranges([(0, 64), (64, 128), (128, 192), (256, 320), (320, 330)], chunks_per_task=2)
 [(0, 128), (128, 192), (256, 330)]
@@ -43,6 +46,8 @@ import numpy as np
 
 from embed.audio import check_audio_files
 from embed.backends import Embedder, create_embedder
+from embed.backends.contract import load_embedder
+from embed.backends.plugins import plugin_spec
 from embed.errors import ClapmosError
 from embed.runner import BlockEncoder, EmbedProgress, embed_blocks, provenance, resolve_windows
 from embed.store import FeatureStore
@@ -92,10 +97,10 @@ def embed_corpus_dask(
     if scheduler is not None and n_workers is not None:
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
-    window_s, hop_s = resolve_windows(model, window_s, hop_s)
     with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model) as plugin:
-        attrs = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
-        store.prepare_features(model.name, model.audio_dim, model.text_dim, attrs, overwrite=overwrite)
+        loaded = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
+        attrs, window_s, hop_s = loaded["attrs"], loaded["window_s"], loaded["hop_s"]
+        store.prepare_features(model.name, loaded["audio_dim"], loaded["text_dim"], attrs, overwrite=overwrite)
         blocks = store.pending_blocks(model.name)
         if not blocks:
             log.info("%s: every row of %s is already embedded", store.path, model.name)
@@ -192,10 +197,24 @@ class LoadedEmbedder(WorkerPlugin):
         self.torch_threads = torch_threads
         self.error: Exception | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        spec = plugin_spec(type(self.model))
+        if spec is not None:  # a class from a user's file: the worker imports the file itself
+            options = {"device": self.model.device, "batch_size": self.model.batch_size, "name": self.model.name, **self.model.options}
+            state["model"] = (spec, options)
+        return state
+
+    def _rebuild(self) -> None:
+        if isinstance(self.model, tuple):
+            spec, options = self.model
+            self.model = create_embedder(spec, **options)
+        load_embedder(self.model)
+
     async def setup(self, worker: Any) -> None:
         try:
             # in a thread, so the worker keeps answering the scheduler during a long load
-            await asyncio.to_thread(self.model.load)
+            await asyncio.to_thread(self._rebuild)
         except Exception as error:  # a worker joining later has nobody to raise it to: the tasks do
             self.error = error
         # The nanny already sets OMP_NUM_THREADS=1 for its worker; torch, when the model
@@ -226,10 +245,13 @@ class LoadedEmbedder(WorkerPlugin):
                 client.unregister_worker_plugin(name)
 
 
-def describe(plugin: str, window_s: float, hop_s: float) -> dict[str, Any] | ClapmosError:
-    """Task: the provenance attributes of the embedder loaded on this worker."""
+def describe(plugin: str, window_s: float | None, hop_s: float | None) -> dict[str, Any] | ClapmosError:
+    """Task: the embedder loaded on this worker: its windows, dimensions and provenance attributes."""
     try:
-        return provenance(get_worker().plugins[plugin].loaded(), window_s, hop_s)
+        model = get_worker().plugins[plugin].loaded()
+        window_s, hop_s = resolve_windows(model, window_s, hop_s)
+        attrs = provenance(model, window_s, hop_s)
+        return {"attrs": attrs, "window_s": window_s, "hop_s": hop_s, "audio_dim": model.audio_dim, "text_dim": model.text_dim}
     except ClapmosError as error:
         return error  # returned, not raised: a raised error is logged with its traceback by the worker
 

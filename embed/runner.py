@@ -34,6 +34,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from embed.audio import check_audio_files, cut_windows, load_audio
 from embed.backends import Embedder, create_embedder
+from embed.backends.contract import checked_vectors, load_embedder
+from embed.backends.plugins import plugin_provenance
+from embed.errors import ClapmosError
 from embed.store import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -54,13 +57,14 @@ def embed_corpus(
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
-    The model is loaded (and a bad checkpoint refused) before any audio is read; then
-    every pending audio file is checked, and all unusable files are reported in one
-    error before any work starts.
+    The model is loaded (and a bad checkpoint or a plugin breaking the contract
+    refused) before any audio is read; windows are resolved after loading, since some
+    depend on the model (Whisper's 30 s). Then every pending audio file is checked,
+    and all unusable files are reported in one error before any work starts.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    load_embedder(model)
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
-    model.load()
     store.prepare_features(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
@@ -77,13 +81,16 @@ def embed_corpus(
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
-    """Window and hop in seconds: the embedder's defaults, and a hop equal to a custom window.
+    """Window and hop in seconds: the (loaded) embedder's defaults, and a hop equal to a custom window.
 
     >>> from embed.backends import create_embedder
     >>> resolve_windows(create_embedder("spectral"), 4.0, None)
     (4.0, 4.0)
     """
     window_s = float(window_s or model.window_s)
+    longest = getattr(model, "max_window_s", None)
+    if longest is not None and window_s > longest + 1e-9:
+        raise ClapmosError(f"--window-s {window_s:g}: {model.name} takes windows of at most {longest:g} s; pass --window-s {longest:g} or less.")
     return window_s, float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
 
 
@@ -105,7 +112,7 @@ def embed_blocks(
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
     for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local)):
-        text = encoder.text(np.asarray(texts)[a:b].tolist())
+        text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
         store.write_block(encoder.model.name, first_row + a, audio, text)
         if advance is not None:
             advance(b - a)
@@ -128,6 +135,7 @@ def provenance(model: Embedder, window_s: float, hop_s: float) -> dict[str, Any]
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions,
         **model.provenance(),
+        **plugin_provenance(type(model)),
     }
 
 
@@ -157,7 +165,8 @@ class BlockEncoder:
         flat = [w for windows in clips for w in windows]
         owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
         size = max(1, self.model.batch_size)
-        vectors = np.concatenate([self.model.embed_audio(flat[i : i + size]) for i in range(0, len(flat), size)])
+        batches = [flat[i : i + size] for i in range(0, len(flat), size)]
+        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio") for b in batches])
         pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, owner, vectors)
         pooled /= np.bincount(owner, minlength=len(clips))[:, None]
@@ -169,7 +178,8 @@ class BlockEncoder:
         """Embed texts once each (prompts repeat across systems) and spread them back."""
         unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
         size = max(1, self.model.batch_size)
-        vectors = np.concatenate([self.model.embed_text(unique[i : i + size].tolist()) for i in range(0, len(unique), size)])
+        batches = [unique[i : i + size].tolist() for i in range(0, len(unique), size)]
+        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_text(batch), len(batch), "text") for batch in batches])
         return vectors[inverse.ravel()].astype(np.float32)
 
 

@@ -7,6 +7,7 @@ The schema is written down once, in the README ("The store"). In short::
     labels/<target>                     (N,) float32, NaN = unknown
     ratings/item (R,) int64, ratings/listener (R,) str, ratings/<target> (R,) float32
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
+    (an audio-only embedder, attrs ``text_dim: 0``, has no ``text`` array)
 
 Readers accept any store with these fields, whoever wrote it. Embeddings are written
 in whole chunks of rows, data first and the ``done`` mask last, and zarr writes each
@@ -224,18 +225,27 @@ class FeatureStore:
         """Audio embeddings ``(n, Da)`` of ``split`` (float32)."""
         return self._read_features(embedder, "audio", split)
 
+    def has_text(self, embedder: str) -> bool:
+        """Whether ``embedder`` wrote text embeddings (``False`` for an audio-only encoder such as ``hf-audio``)."""
+        return "text" in self._features_group(embedder)
+
     def text(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
-        """Text embeddings ``(n, Dt)`` of ``split`` (float32)."""
+        """Text embeddings ``(n, Dt)`` of ``split`` (float32); an error for an audio-only embedder."""
+        self._require_text(embedder)
         return self._read_features(embedder, "text", split)
 
     def paired(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
         """``hstack(audio, text)``: the input the heads take (see ``heads.PairedEmbeddingFeatures``)."""
+        self._require_text(embedder)
         return np.hstack([self.audio(embedder, split), self.text(embedder, split)])
 
-    def has_text(self, embedder: str) -> bool:
-        """Whether ``embedder`` wrote text embeddings (audio-only embedders do not)."""
-        group = self._features_group(embedder)
-        return "text" in group and int(group.attrs.get("text_dim", group["text"].shape[1])) > 0
+    def _require_text(self, embedder: str) -> None:
+        if not self.has_text(embedder):
+            raise ClapmosError(
+                f"{self.path}: embedder {embedder!r} is audio-only: the store has no text embeddings of it, so it "
+                "cannot give text features, audio-text pairs or a zero-shot cosine on its own. Fuse it with a "
+                f"text-capable embedder (e.g. `--embedder {embedder},clap`), or use one that embeds text (clap, m2d, hf-clap)."
+            )
 
     def layout(self, embedders: str | Sequence[str]) -> tuple[tuple[str, int, int], ...]:
         """``(embedder, audio_dim, text_dim)`` per embedder (``text_dim`` 0 for an audio-only one), read from the attributes."""
@@ -297,21 +307,21 @@ class FeatureStore:
         """Create ``features/<embedder>`` (or check the existing one matches) before writing rows.
 
         An existing group made with different dimensions or provenance (another
-        checkpoint, window or hop) is an error unless ``overwrite``.
+        checkpoint, window or hop) is an error unless ``overwrite``. ``text_dim=0``
+        (an audio-only embedder) creates no ``text`` array.
         """
         features = self.group.require_group("features")
         n = len(self)
         if embedder in features and not overwrite:
             group = features[embedder]
-            complete = all(k in group for k in ("audio", "text", "done")) and "embedder" in group.attrs
+            arrays = ("audio", "done") if group.attrs.get("text_dim") == 0 else ("audio", "text", "done")  # as it was made
+            complete = all(k in group for k in arrays) and "embedder" in group.attrs
             if complete:
                 old = identity_of(dict(group.attrs))
                 changed = {k: (old.get(k), v) for k, v in identity_of(attrs).items() if old.get(k) != v}
-                if group["audio"].shape != (n, audio_dim) or group["text"].shape != (n, text_dim):
-                    changed["dims"] = (
-                        f"{group['audio'].shape[1]}/{group['text'].shape[1]}",
-                        f"{audio_dim}/{text_dim}",
-                    )
+                old_text_dim = group["text"].shape[1] if "text" in group else 0
+                if group["audio"].shape != (n, audio_dim) or old_text_dim != text_dim:
+                    changed["dims"] = (f"{group['audio'].shape[1]}/{old_text_dim}", f"{audio_dim}/{text_dim}")
                 if changed:
                     what = "; ".join(f"{k}: store has {a!r}, this run {b!r}" for k, (a, b) in changed.items())
                     raise ClapmosError(
@@ -324,7 +334,8 @@ class FeatureStore:
         group = features.create_group(embedder)
         chunk = min(FEATURE_CHUNK, max(n, 1))
         group.create_array("audio", shape=(n, audio_dim), dtype="float32", chunks=(chunk, audio_dim), fill_value=np.nan)
-        group.create_array("text", shape=(n, text_dim), dtype="float32", chunks=(chunk, text_dim), fill_value=np.nan)
+        if text_dim:
+            group.create_array("text", shape=(n, text_dim), dtype="float32", chunks=(chunk, text_dim), fill_value=np.nan)
         group.create_array("done", shape=(n,), dtype="bool", chunks=(chunk,), fill_value=False)
         # attributes last: a group without them is treated as unfinished and rebuilt
         group.attrs.update({**attrs, "audio_dim": audio_dim, "text_dim": text_dim, "chunk_rows": chunk})
@@ -345,15 +356,18 @@ class FeatureStore:
         step = self.chunk_rows(embedder)
         return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 
-    def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray) -> None:
-        """Write rows ``start:start+len(audio)`` (whole chunks), then mark them done."""
+    def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray | None = None) -> None:
+        """Write rows ``start:start+len(audio)`` (whole chunks), then mark them done (``text=None`` when audio-only)."""
         group = self._features_group(embedder)
         stop = start + len(audio)
         step = self.chunk_rows(embedder)
         if start % step or (stop % step and stop != len(self)):
             raise ValueError(f"block {start}:{stop} is not aligned to chunks of {step} rows")
+        if (text is None) == ("text" in group):
+            raise ValueError(f"{embedder}: text is {'missing' if text is None else 'given'} but the store {'has' if 'text' in group else 'has no'} text array")
         group["audio"][start:stop] = np.asarray(audio, dtype=np.float32)
-        group["text"][start:stop] = np.asarray(text, dtype=np.float32)
+        if text is not None:
+            group["text"][start:stop] = np.asarray(text, dtype=np.float32)
         group["done"][start:stop] = True
 
     # ------------------------------------------------------------------ summary
@@ -382,8 +396,9 @@ class FeatureStore:
             attrs = self.embedder_attrs(name)
             done = self.done(name)
             lines.append(
-                f"embedder   {name}: audio {attrs.get('audio_dim')}-d, text {attrs.get('text_dim')}-d, "
-                f"{attrs.get('sample_rate', '?')} Hz, window {attrs.get('window_s', '?')} s / hop {attrs.get('hop_s', '?')} s, "
+                f"embedder   {name}: audio {attrs.get('audio_dim')}-d, "
+                + (f"text {attrs.get('text_dim')}-d, " if self.has_text(name) else "no text (audio-only), ")
+                + f"{attrs.get('sample_rate', '?')} Hz, window {attrs.get('window_s', '?')} s / hop {attrs.get('hop_s', '?')} s, "
                 f"{int(done.sum())}/{len(done)} rows done"
                 + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
             )
@@ -395,15 +410,15 @@ class FeatureStore:
 #: (``heads.runs``). So are every ``*_sha256`` attribute (checkpoints, weights, plugin files)
 #: and the keys an embedder lists in its provenance under ``identity_keys`` (e.g. a layer).
 IDENTITY_ATTRS = (
-    "embedder", "audio_dim", "text_dim", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256", "precision",
+    "embedder", "audio_dim", "text_dim", "sample_rate", "window_s", "hop_s", "pooling", "checkpoint_sha256", "precision", "layer",
 )
 
 
 def identity_of(attrs: dict[str, Any]) -> dict[str, Any]:
     """The part of an embedder's provenance that decides whether features are interchangeable.
 
-    >>> identity_of({"embedder": "clap", "created": "today", "checkpoint_sha256": "ab", "layer": 3, "identity_keys": ["layer"]})
-    {'embedder': 'clap', 'checkpoint_sha256': 'ab', 'layer': 3.0}
+    >>> identity_of({"embedder": "clap", "created": "today", "checkpoint_sha256": "ab", "variant": 3, "identity_keys": ["variant"]})
+    {'embedder': 'clap', 'checkpoint_sha256': 'ab', 'variant': 3.0}
     """
     extra = set(attrs.get("identity_keys") or ())
     return {

@@ -1,5 +1,9 @@
 """The registry of embedders: name -> class, with sample rate and dimensions.
 
+Built-in backends register themselves with :func:`register`. A name may also be a
+plugin: ``path/to/file.py:ClassName``, or an installed package's entry point in the
+group ``clapmos.embedders`` (see :mod:`embed.backends.plugins`); built-in names win.
+
 >>> from embed.backends import available_embedders
 >>> "spectral" in available_embedders()
 True
@@ -9,11 +13,13 @@ True
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from embed.backends.base import Embedder
 from embed.errors import ClapmosError
 
+log = logging.getLogger(__name__)
 _REGISTRY: dict[str, type[Embedder]] = {}
 E = TypeVar("E", bound=type[Embedder])
 
@@ -27,18 +33,46 @@ def register(cls: E) -> E:
 
 
 def available_embedders() -> dict[str, type[Embedder]]:
-    """All registered embedders, by name."""
-    return dict(sorted(_REGISTRY.items()))
+    """All embedders by name: the built-in ones and installed packages' entry points (a broken one is skipped, logged)."""
+    from embed.backends.plugins import entry_points, load_entry_point
+
+    found = dict(_REGISTRY)
+    for name, point in entry_points().items():
+        if name in found:
+            continue
+        try:
+            found[name] = load_entry_point(point)
+        except ClapmosError as error:
+            log.warning("%s", error)
+    return dict(sorted(found.items()))
 
 
 def get_embedder_class(name: str) -> type[Embedder]:
-    """The class registered under ``name``; a clear error listing the names otherwise."""
-    try:
+    """The class of embedder ``name``: built-in, ``file.py:Class``, or entry point; a clear error otherwise."""
+    from embed.backends.plugins import entry_points, is_file_spec, load_entry_point, load_file_plugin
+
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ClapmosError(f"unknown embedder {name!r}; available: {', '.join(available_embedders())}") from None
+    if is_file_spec(name):
+        return load_file_plugin(name)
+    points = entry_points()
+    if name in points:
+        return load_entry_point(points[name])
+    raise ClapmosError(
+        f"unknown embedder {name!r}; available: {', '.join([*_REGISTRY, *points])}, "
+        "or your own class as path/to/file.py:ClassName"
+    )
 
 
-def create_embedder(name: str, **options: Any) -> Embedder:
-    """Instantiate the embedder ``name`` with its options (not loaded yet)."""
-    return get_embedder_class(name)(**options)
+def create_embedder(embedder: str, /, **options: Any) -> Embedder:
+    """Instantiate the embedder ``embedder`` with its options (not loaded yet; ``name=`` renames its features)."""
+    from embed.backends.plugins import plugin_source
+
+    cls = get_embedder_class(embedder)
+    source = plugin_source(cls)
+    if source is None:
+        return cls(**options)
+    try:
+        return cls(**options)
+    except Exception as error:
+        raise ClapmosError(f"{source}: {cls.__name__}({', '.join(f'{k}=...' for k in options)}) failed: {type(error).__name__}: {error}") from None
