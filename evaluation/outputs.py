@@ -50,9 +50,11 @@ def check_replaceable(paths: Mapping[Path, str]) -> None:
 
 
 def write_scores(scores: pd.DataFrame, path: Path) -> None:
-    """Write one row per input: ``.jsonl`` (NaN as ``null``) or ``.csv`` (NaN as an empty cell)."""
-    if path.suffix.lower() == ".jsonl":
-        _write_whole(path, lambda tmp: scores.to_json(tmp, orient="records", lines=True, force_ascii=False, double_precision=15))
+    """Write one row per input: ``.jsonl`` (NaN as ``null``) or ``.csv`` (NaN as an empty cell); numbers to the last digit."""
+    if path.suffix.lower() == ".jsonl":  # json writes floats by repr: every digit survives, unlike DataFrame.to_json
+        records = scores.astype(object).where(scores.notna(), None).to_dict("records")
+        text = "".join(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records)
+        _write_whole(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     else:
         _write_whole(path, lambda tmp: scores.to_csv(tmp, index=False))
 

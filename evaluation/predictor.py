@@ -143,7 +143,10 @@ class Predictor:
                 raise ClapmosError(f"none of the {len(problems)} input(s) can be scored:\n{listing(problems.values())}")
         keys = clip_keys(inputs, workers=max(4, self.workers))
         clips = inputs.assign(key=keys).drop_duplicates("key")
-        cached_before = self._cached(clips["key"])
+        cached = self._cached(clips["key"])
+        for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
+            if len(found) < len(clips):
+                self._model(embedder)
         for embedder in self.run.config.embedders:
             attrs = self.run.provenance["embedders"][embedder]
             self.cache.complete(
@@ -153,7 +156,8 @@ class Predictor:
         predicted = self.run.predict_features(self._features(clips["key"].tolist()))
         rows = pd.Index(clips["key"]).get_indexer(keys)
         scores, targets = self._table(inputs, predicted.iloc[rows].reset_index(drop=True))
-        return ScoreResult(scores, list(problems.values()), len(clips) - cached_before, cached_before, targets)
+        cached_everywhere = len(set.intersection(*cached.values()))
+        return ScoreResult(scores, list(problems.values()), len(clips) - cached_everywhere, cached_everywhere, targets)
 
     def compare_systems(self, scores: pd.DataFrame, n_draws: int = 2000, confidence: float = 0.95, seed: int = 0) -> SystemComparison:
         """Per-system means with bootstrap intervals, and pairwise shares ahead (:func:`evaluation.systems.compare_systems`)."""
@@ -163,12 +167,9 @@ class Predictor:
         return compare_systems(scores, targets, n_draws=n_draws, confidence=confidence, seed=seed)
 
     # ------------------------------------------------------------------ parts
-    def _cached(self, keys: pd.Series) -> int:
-        """How many of ``keys`` every embedder of the run finds in the cache."""
-        found = set(keys)
-        for embedder in self.run.config.embedders:
-            found &= set(self.cache.locate(embedder, identity_of(self.run.provenance["embedders"][embedder]), keys))
-        return len(found)
+    def _cached(self, keys: pd.Series) -> dict[str, set[str]]:
+        """Per embedder of the run, which of ``keys`` the cache holds."""
+        return {e: set(self.cache.locate(e, identity_of(self.run.provenance["embedders"][e]), keys)) for e in self.run.config.embedders}
 
     def _features(self, keys: list[str]) -> np.ndarray:
         """The run's input matrix for ``keys``: per embedder its audio, then its text vector (the store's ``stacked`` layout)."""

@@ -95,7 +95,12 @@ def compare_runs(paths: Sequence[str | Path], sort: str | None = None) -> RunCom
         sort = next((c for c in (f"held-out.system.SRCC.{first_target}", f"oof.system.SRCC.{first_target}")
                      if c in table and table[c].notna().any()), None)
     elif sort not in metric_columns:
-        raise ClapmosError(f"--sort {sort}: no run has that metric; choose one of:\n{listing(sorted(metric_columns))}")
+        targets = sorted({c.split(".", 3)[3] for c in metric_columns})
+        raise ClapmosError(
+            f"--sort {sort}: no run has that metric. Metrics are WHERE.LEVEL.METRIC.TARGET with WHERE {' or '.join(WHERE.values())}, "
+            f"LEVEL {' or '.join(LEVELS)}, METRIC one of {', '.join(METRICS)} and TARGET one of {', '.join(targets) or 'none'}; "
+            f"e.g. oof.system.SRCC.{targets[0] if targets else 'overall'}."
+        )
     if sort is not None:
         table = table.sort_values(sort, ascending=sort.split(".")[2] in LOWER_IS_BETTER, na_position="last", kind="stable")
     setting_columns = [c for c in table.columns if c in SETTINGS or c.startswith(("param:", "checkpoint:", "window_s:", "corpus"))]
