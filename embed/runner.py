@@ -51,12 +51,14 @@ def embed_corpus(
     workers: int = 2,
     overwrite: bool = False,
     progress: bool = True,
+    only: np.ndarray | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
     The model is loaded (and a bad checkpoint refused) before any audio is read; then
     every pending audio file is checked, and all unusable files are reported in one
-    error before any work starts.
+    error before any work starts. ``only`` (a boolean mask of rows) restricts the work to
+    the pending blocks that hold a marked row.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
@@ -65,13 +67,16 @@ def embed_corpus(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
     blocks = store.pending_blocks(model.name)
+    if only is not None:
+        blocks = [(a, b) for a, b in blocks if only[a:b].any()]
     if not blocks:
         log.info("%s: every row of %s is already embedded", store.path, model.name)
         return
     items = store.items()
     rows = np.concatenate([np.arange(a, b) for a, b in blocks])
     check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-    with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
+    total = len(store) if only is None else len(rows)
+    with EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
         encoder = BlockEncoder(model, window_s, hop_s, workers)
         embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance, segments=store.segments())
 

@@ -9,8 +9,9 @@ A shard's item ``id`` is the clip's *key*: the sha256 of the audio file's bytes,
 and its text (:func:`clip_keys`), so a copied or renamed file is found again and an edited
 one is not. Its ``path`` is where the file was, its optional ``items/start_s``/``end_s`` the
 segment. Rows are written by :func:`embed.runner.embed_corpus`, whole chunks with the
-``done`` mask last, so a ``score`` stopped at any point loses nothing: a shard whose
-unfinished rows are all wanted again is completed, and other new clips go to a new shard.
+``done`` mask last, so a ``score`` stopped at any point loses nothing: the unfinished blocks
+of a shard are completed when they hold clips wanted again (and nothing that is not being
+scored now), and other new clips go to a new shard.
 A row serves an embedder only when its features were made like the run's training
 features (:func:`embed.store.identity_of`); shards are never rewritten or deleted.
 
@@ -163,18 +164,15 @@ class EmbeddingCache:
             return 0
         model = load_model()
         made = identity_of(provenance(model, window_s, hop_s))
-        wanted = set(zip(missing["key"], missing["file"]))
+        current = set(zip(clips["key"], clips["file"]))  # each key checked against its file's bytes just now
+        remaining = set(missing["key"])
         run = dict(window_s=window_s, hop_s=hop_s, workers=workers, progress=progress)
-        for shard in self.shards():  # resume interrupted shards whose unfinished rows are all wanted now
-            pending = _pending(shard, embedder, made)
-            if pending is None or not pending.any():
-                continue
-            items = shard.items()
-            rows = set(zip(items["id"].to_numpy()[pending], items["path"].to_numpy()[pending]))
-            if rows <= wanted:
-                embed_corpus(shard, model, **run)
-                wanted -= rows
-        rest = missing[[pair in wanted for pair in zip(missing["key"], missing["file"])]]
+        for shard in self.shards():  # resume unfinished shards where that embeds only clips checked now
+            blocks = _resumable_blocks(shard, embedder, made, current, remaining)
+            if blocks is not None and blocks.any():
+                embed_corpus(shard, model, only=blocks, **run)
+                remaining -= set(shard.items()["id"].to_numpy()[blocks])
+        rest = missing[missing["key"].isin(remaining)]
         if len(rest):
             embed_corpus(self._new_shard(rest), model, **run)
         return len(missing)
@@ -205,11 +203,29 @@ def _made_like(shard: FeatureStore, embedder: str, identity: dict[str, Any]) -> 
     return attrs.get("embedder") == embedder and all(theirs[k] == v for k, v in identity.items() if k in theirs)
 
 
-def _pending(shard: FeatureStore, embedder: str, made: dict[str, Any]) -> np.ndarray | None:
-    """Rows of ``shard`` this model would embed (``None``: its features of ``embedder`` were made otherwise)."""
-    if embedder not in shard.embedders:
-        return np.ones(len(shard), dtype=bool)
-    theirs = identity_of(shard.embedder_attrs(embedder))
-    if any(theirs.get(k) != v for k, v in made.items()):
-        return None
-    return ~shard.done(embedder)
+def _resumable_blocks(
+    shard: FeatureStore, embedder: str, made: dict[str, Any], current: set[tuple[str, str]], remaining: set[str]
+) -> np.ndarray | None:
+    """Rows of the unfinished blocks of ``shard`` worth completing now, as a mask (``None``: made by another model).
+
+    A block is completed when it holds a clip still ``remaining`` and every unfinished row
+    in it is a clip of this run (its ``(key, file)`` pair is in ``current``): a row is
+    never embedded from a file whose bytes were not just checked against its key.
+    """
+    if embedder in shard.embedders:
+        theirs = identity_of(shard.embedder_attrs(embedder))
+        if any(theirs.get(k) != v for k, v in made.items()):
+            return None
+        pending = ~shard.done(embedder)
+        step = shard.chunk_rows(embedder)
+    else:
+        pending, step = np.ones(len(shard), dtype=bool), len(shard)  # no features yet: all or nothing
+    items = shard.items()
+    checked = np.array([pair in current for pair in zip(items["id"], items["path"])], dtype=bool)
+    wanted = items["id"].isin(remaining).to_numpy()
+    chosen = np.zeros(len(shard), dtype=bool)
+    for start in range(0, len(shard), step):
+        block = slice(start, start + step)
+        if (pending[block] & wanted[block]).any() and (checked[block] | ~pending[block]).all():
+            chosen[block] = pending[block]
+    return chosen
