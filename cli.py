@@ -387,10 +387,10 @@ def score(
               f"{result.embedded} clip(s) embedded now, {result.cached} read from the cache {predictor.cache.folder}", highlight=False, soft_wrap=True)
     written = [out_file]
     if comparison is not None:
-        _print_table(f"systems: mean predicted score, {comparison.confidence:.0%} bootstrap interval over clips ({draws} draws, seed {seed})",
+        _print_table(f"systems (mean predicted score, {comparison.confidence:.0%} interval over clips; {draws} draws, seed {seed})",
                      comparison.markdown())
         for target in comparison.targets:
-            _print_table(f"{target}: share of draws in which the row system is ahead of the column system", comparison.matrix_markdown(target))
+            _print_table(f"{target}: share of draws in which the row system is ahead", comparison.matrix_markdown(target))
         written += comparison.write(out_file, plots=plots)
     out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
 
