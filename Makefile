@@ -34,7 +34,8 @@ demo: install
 	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
 	$(OFFLINE) $(PY) cli.py predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
 	$(OFFLINE) $(PY) cli.py evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
-	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/"
+	$(OFFLINE) $(PY) cli.py score --model $(DEMO)/run $(DEMO)/corpus/wav --system-from '-(S\d+)_' --out $(DEMO)/scores.csv
+	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/, scores $(DEMO)/scores.csv"
 
 benchmarks: install
 	$(OFFLINE) $(PY) benchmarks/run_all.py

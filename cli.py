@@ -223,12 +223,10 @@ def fit(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
-    from embed.store import FeatureStore
-    from evaluation.fit_report import heads_markdown, heads_table, oof_report, write_fit_report
+    from evaluation.fit_report import heads_markdown
     from evaluation.metrics import markdown_table
-    from evaluation.report import evaluate_predictions
-    from evaluation.truth import truth_from_store
-    from heads.runs import RunConfig, fit_run, save_run
+    from evaluation.pipeline import fit_and_report
+    from heads.runs import RunConfig
 
     config = RunConfig(
         embedders=_split_list(embedder) or [],
@@ -245,25 +243,16 @@ def fit(
         params=_parse_params(param),
         random_state=seed,
     )
-    features_store = FeatureStore.open(store)
     with reported_warnings():
         with err.status(f"fitting {', '.join(config.heads)} with {cv}-fold cross-validation..."):
-            run = fit_run(features_store, config)
-        save_run(run, out_dir)
-        held_out = None
-        if config.eval_split:
-            predictions = run.predict(features_store, config.eval_split)
-            truth = truth_from_store(store, config.eval_split)
-            if truth.labelled:
-                held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
-            predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
-        write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+            outcome = fit_and_report(store, config, out_dir, plots=plots)
+    run = outcome.run
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
-                 markdown_table(oof_report(run.oof, run.targets).results))
-    if len(config.heads) > 1:
-        _print_table("per head (out-of-fold)", heads_markdown(heads_table(run.oof, run.targets)))
-    if held_out is not None:
-        _print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(held_out.results))
+                 markdown_table(outcome.cv.results))
+    if outcome.heads is not None:
+        _print_table("per head (out-of-fold)", heads_markdown(outcome.heads))
+    if outcome.held_out is not None:
+        _print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(outcome.held_out.results))
     out.print(f"\nsaved the run to {out_dir}", highlight=False)
 
 
@@ -277,17 +266,11 @@ def predict(
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
-    from embed.store import FeatureStore
-    from evaluation.submissions import write_submission
-    from heads.runs import load_run
+    from evaluation.pipeline import predict_to_file
 
-    run = load_run(model)
-    features_store = FeatureStore.open(store)
-    splits = _split_list(split)
-    predictions = run.predict(features_store, splits)
-    targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
-    write_submission(predictions, out_file, format, expected_ids=features_store.items(splits)["id"], targets=targets)
-    out.print(f"wrote {len(predictions)} predictions of {', '.join(run.targets)} to {out_file} ({format})", highlight=False)
+    predictions = predict_to_file(model, store, out_file, split=_split_list(split), format=format)
+    targets = [c for c in predictions.columns if c not in ("id", "system") and not c.endswith("_std")]
+    out.print(f"wrote {len(predictions)} predictions of {', '.join(targets)} to {out_file} ({format})", highlight=False)
 
 
 @app.command("score-zero-shot")
@@ -363,6 +346,94 @@ def evaluate(
     out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
     written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
+
+
+# --------------------------------------------------------------------------- use fitted runs: score new audio, compare runs
+@app.command()
+@user_errors
+def score(
+    inputs: Annotated[list[Path], typer.Argument(help="Audio files, folders of them (searched recursively), or .jsonl/.csv lists with a `path` column and optional text, system, start_s, end_s, id.", show_default=False)],
+    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Scores to write, one row per input: .jsonl or .csv. With systems also <stem>_systems.csv, <stem>_ahead.csv and <stem>_systems.png.")],
+    cache: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: clapmos_cache beside --out). Clips already in it are never embedded again.")] = None,
+    checkpoint: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="The checkpoint the run's embedder was trained with (as given to `embed`), checked by its sha256; EMBEDDER=PATH for one of several embedders. Repeatable. Needed only when something must be embedded.")] = None,
+    tokenizer: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="clap: folder with the roberta-base tokenizer files (as for `embed`).")] = None,
+    m2d_portable: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="m2d: path of the authors' portable_m2d.py (as for `embed`).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Audio windows per forward pass.")] = 8,
+    workers: Annotated[int, typer.Option(min=1, help="Threads that read, hash and resample audio.")] = 2,
+    system_from: Annotated[Optional[str], typer.Option(metavar="folder|PATTERN", help="System of the inputs that name none: `folder` (the folder a file is in) or a regular expression searched in the file name (its first group), e.g. '(S\\d+)_'.")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Score the usable inputs when some are missing, unreadable, empty or have a segment outside the file, and list the skipped ones.")] = False,
+    draws: Annotated[int, typer.Option(min=100, help="Bootstrap draws for the system intervals and shares ahead.")] = 2000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the system intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap draws.")] = 0,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save the plot of the systems with their intervals.")] = True,
+) -> None:
+    """Score audio files with a fitted run: one row per input with each target and its spread (the ensemble's std).
+
+    Embeds what the cache lacks with the run's own embedder settings (the checkpoint must be the one the run was
+    trained with). When the inputs name their systems, also prints and writes each system's mean score with a
+    bootstrap interval over its clips, and in how many draws each system is ahead of each other.
+    """
+    from evaluation.outputs import SCORE_SUFFIXES, check_replaceable, write_scores
+    from evaluation.predictor import Predictor
+    from embed.score_inputs import read_score_inputs
+
+    if out_file.suffix.lower() not in SCORE_SUFFIXES:
+        raise ClapmosError(f"--out {out_file}: write scores to a .jsonl or .csv file.")
+    table = read_score_inputs(inputs, system_from=system_from)
+    with_systems = bool((table["system"] != "").any())
+    check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
+    predictor = Predictor.from_run(
+        model, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
+        m2d_portable=m2d_portable, device=device, batch_size=batch_size, workers=workers, progress=True,
+    )
+    with reported_warnings():
+        result = predictor.score_inputs(table, skip_bad=skip_bad)
+        write_scores(result.scores, out_file)
+        comparison = predictor.compare_systems(result.scores, n_draws=draws, confidence=confidence, seed=seed) if with_systems else None
+    if result.skipped:
+        err.print(f"[yellow]skipped {len(result.skipped)} input(s):[/]", highlight=False)
+        err.print("\n".join(f"  {line}" for line in result.skipped), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"scored {len(result.scores)} input(s) ({', '.join(result.targets) or 'no target'}) with {model}: "
+              f"{result.embedded} clip(s) embedded now, {result.cached} read from the cache {predictor.cache.folder}", highlight=False, soft_wrap=True)
+    written = [out_file]
+    if comparison is not None:
+        _print_table(f"systems (mean predicted score, {comparison.confidence:.0%} interval over clips; {draws} draws, seed {seed})",
+                     comparison.markdown())
+        for target in comparison.targets:
+            _print_table(f"{target}: share of draws in which the row system is ahead", comparison.matrix_markdown(target))
+        written += comparison.write(out_file, plots=plots)
+    out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
+
+
+def _system_files(out_file: Path) -> dict[Path, str]:
+    from evaluation.systems import SystemComparison
+
+    return SystemComparison.files(out_file)
+
+
+@app.command()
+@user_errors
+def runs(
+    folders: Annotated[list[Path], typer.Argument(help="Run folders (written by `fit --out`), or folders holding them.", show_default=False)],
+    sort: Annotated[Optional[str], typer.Option(metavar="WHERE.LEVEL.METRIC.TARGET", help="Metric to sort by, e.g. held-out.system.SRCC.overall or oof.utterance.MSE.textual (default: held-out system SRCC of the first target, else out-of-fold).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the whole table as CSV (.csv), with the printed table as .md and a plot of the sort metric as .png beside it.")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, save the plot.")] = True,
+) -> None:
+    """Compare run folders in one table: heads, embedders, features, the settings that differ, and their metrics."""
+    from evaluation.outputs import check_replaceable
+    from evaluation.run_comparison import compare_runs
+
+    if out_file is not None and out_file.suffix.lower() != ".csv":
+        raise ClapmosError(f"--out {out_file}: name a .csv file (the .md and .png are written beside it).")
+    comparison = compare_runs(folders, sort=sort)
+    if out_file is not None:
+        check_replaceable(comparison.files(out_file))
+    _print_table(f"{len(comparison.table)} run(s)" + (f", best first by {comparison.sort}" if comparison.sort else ""), comparison.markdown())
+    if out_file is not None:
+        written = comparison.write(out_file, plots=plots)
+        out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

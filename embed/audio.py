@@ -18,13 +18,19 @@ import soxr
 from embed.errors import ClapmosError, listing
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
     """Read ``path`` as mono float32 at ``sample_rate`` (soxr, its default high quality).
 
-    Raises :class:`ClapmosError` naming the file when it cannot be decoded or is empty.
+    ``start_s``/``end_s`` read only that segment of the file (seconds; ``None``: from its
+    start, to its end). Raises :class:`ClapmosError` naming the file when it cannot be
+    decoded or is empty.
     """
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        frames = {}
+        if start_s is not None or end_s is not None:
+            rate = sf.info(str(path)).samplerate
+            frames = {"start": round((start_s or 0.0) * rate), "stop": None if end_s is None else round(end_s * rate)}
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True, **frames)
     except Exception as error:  # libsndfile reports format problems as several types
         raise ClapmosError(f"{path}: cannot read audio ({error}). Replace or remove this file.") from None
     if data.shape[0] == 0:

@@ -54,13 +54,15 @@ def embed_corpus(
     workers: int = 2,
     overwrite: bool = False,
     progress: bool = True,
+    only: np.ndarray | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
     The model is loaded (and a bad checkpoint or a plugin breaking the contract
     refused) before any audio is read; windows are resolved after loading, since some
     depend on the model (Whisper's 30 s). Then every pending audio file is checked,
-    and all unusable files are reported in one error before any work starts.
+    and all unusable files are reported in one error before any work starts. ``only``
+    (a boolean mask of rows) restricts the work to the pending blocks that hold a marked row.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     load_embedder(model)
@@ -69,15 +71,18 @@ def embed_corpus(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
     blocks = store.pending_blocks(model.name)
+    if only is not None:
+        blocks = [(a, b) for a, b in blocks if only[a:b].any()]
     if not blocks:
         log.info("%s: every row of %s is already embedded", store.path, model.name)
         return
     items = store.items()
     rows = np.concatenate([np.arange(a, b) for a, b in blocks])
     check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-    with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
+    total = len(store) if only is None else len(rows)
+    with EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
         encoder = BlockEncoder(model, window_s, hop_s, workers)
-        embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance)
+        embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance, segments=store.segments())
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
@@ -102,16 +107,18 @@ def embed_blocks(
     texts: np.ndarray,
     first_row: int = 0,
     advance: Callable[[int], None] | None = None,
+    segments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
 
     ``paths[i]`` and ``texts[i]`` belong to row ``first_row + i``: the whole corpus for
     the serial engine, one range of rows for a distributed task. The windows of each
     block are batched the same way whoever calls this, so a block always gets the same
-    numbers. ``advance(rows)`` is called after each block is written.
+    numbers. ``advance(rows)`` is called after each block is written. ``segments``, when
+    given, are the ``(start_s, end_s)`` arrays of the same rows (see :meth:`FeatureStore.segments`).
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
-    for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local)):
+    for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
         text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
         store.write_block(encoder.model.name, first_row + a, audio, text)
         if advance is not None:
@@ -148,15 +155,17 @@ class BlockEncoder:
         self.hop_s = hop_s
         self.workers = max(1, workers)
 
-    def windows(self, path: str) -> list[np.ndarray]:
-        audio = load_audio(path, self.model.sample_rate)
+    def windows(self, path: str, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
+        audio = load_audio(path, self.model.sample_rate, start_s, end_s)
         return cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)
 
-    def audio_blocks(self, paths: np.ndarray, blocks: list[tuple[int, int]]) -> Iterator[np.ndarray]:
-        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings."""
-        ordered = (str(paths[i]) for a, b in blocks for i in range(a, b))
+    def audio_blocks(
+        self, paths: np.ndarray, blocks: list[tuple[int, int]], segments: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings (of each row's segment, if given)."""
+        ordered = ((str(paths[i]), *_segment(segments, i)) for a, b in blocks for i in range(a, b))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="clapmos-reader") as pool:
-            clips = read_ahead(pool, self.windows, ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
+            clips = read_ahead(pool, lambda clip: self.windows(*clip), ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
             for start, stop in blocks:
                 yield self.pool_clips([next(clips) for _ in range(start, stop)])
 
@@ -181,6 +190,13 @@ class BlockEncoder:
         batches = [unique[i : i + size].tolist() for i in range(0, len(unique), size)]
         vectors = np.concatenate([checked_vectors(self.model, self.model.embed_text(batch), len(batch), "text") for batch in batches])
         return vectors[inverse.ravel()].astype(np.float32)
+
+
+def _segment(segments: tuple[np.ndarray, np.ndarray] | None, row: int) -> tuple[float | None, float | None]:
+    """Row ``row``'s ``(start_s, end_s)``, ``None`` for a bound that is not set (NaN) or no segments at all."""
+    if segments is None:
+        return None, None
+    return tuple(None if np.isnan(bound[row]) else float(bound[row]) for bound in segments)
 
 
 def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int) -> Iterator[R]:

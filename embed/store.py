@@ -4,6 +4,7 @@ The schema is written down once, in the README ("The store"). In short::
 
     attrs: clapmos_store_version, corpus, targets, created
     items/{id,path,text,system,split}   (N,) str
+    items/{start_s,end_s}               (N,) float64, optional: a segment of the file (NaN: its start/end)
     labels/<target>                     (N,) float32, NaN = unknown
     ratings/item (R,) int64, ratings/listener (R,) str, ratings/<target> (R,) float32
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
@@ -46,6 +47,7 @@ ITEM_CHUNK = 4096
 RATING_CHUNK = 65536
 FEATURE_CHUNK = 64  # rows per chunk of features/<embedder>/*; embed writes whole chunks
 CHECKED_COLUMNS = ["id", "text", "system", "split"]  # must match to add features to an existing store
+SEGMENT_COLUMNS = ("start_s", "end_s")  # optional items/<column>: each item is that part of its file
 
 
 class FeatureStore:
@@ -180,6 +182,19 @@ class FeatureStore:
         items = self._items_cache
         return items if split is None else items.iloc[self.rows(split)]
 
+    def segments(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-item ``(start_s, end_s)``: the part of each file that was embedded (NaN: the file's
+        start or end), or ``None`` for a store of whole files (the optional ``items/start_s`` and
+        ``items/end_s`` arrays are absent)."""
+        if "items/start_s" not in self.group:
+            return None
+        return tuple(np.asarray(self.group[f"items/{c}"][:], dtype=np.float64) for c in SEGMENT_COLUMNS)
+
+    def write_segments(self, start_s: Sequence[float], end_s: Sequence[float]) -> None:
+        """Record that each item is a segment of its file (before any features are written)."""
+        for column, values in zip(SEGMENT_COLUMNS, (start_s, end_s)):
+            _write_array(self.group["items"], column, np.asarray(values, dtype=np.float64), ITEM_CHUNK)
+
     def labels(self, split: str | list[str] | None = None) -> pd.DataFrame:
         """Per-item scores (float64, as published: see :func:`_decimal`), one column per target, indexed like :meth:`items`."""
         n = len(self)
@@ -288,8 +303,12 @@ class FeatureStore:
         return self.group[f"features/{embedder}"]
 
     def _read_features(self, embedder: str, kind: str, split: str | list[str] | None) -> np.ndarray:
+        return self.read_rows(embedder, kind, self.rows(split))
+
+    def read_rows(self, embedder: str, kind: str, rows: np.ndarray) -> np.ndarray:
+        """The ``kind`` (``audio`` or ``text``) embeddings of the given rows, which must be done (float32)."""
         group = self._features_group(embedder)
-        rows = self.rows(split)
+        rows = np.asarray(rows, dtype=np.int64)
         missing = rows[~self.done(embedder)[rows]]
         if len(missing):
             raise ClapmosError(
@@ -297,7 +316,8 @@ class FeatureStore:
                 "Run the same `python cli.py embed` command again to finish them."
             )
         array = group[kind]
-        data = array[:] if len(rows) == len(self) else array.get_orthogonal_selection((rows, slice(None)))
+        whole = len(rows) == len(self) and bool((rows == np.arange(len(self))).all())
+        data = array[:] if whole else array.get_orthogonal_selection((rows, slice(None)))
         return np.asarray(data, dtype=np.float32)
 
     # ------------------------------------------------------------------ features (write)

@@ -60,3 +60,56 @@ def scatter_plot(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     return path
+
+
+#: PNG text chunk that marks a figure as written by clapmos (so that it may be replaced, and nothing else is).
+PNG_MARK = {"Software": "clapmos"}
+
+
+def interval_plot(table, path: str | Path, *, title: str, targets: Sequence[str], confidence: float = 0.95) -> Path:
+    """Save one panel per target: each system's mean with its interval, best at the top; return ``path``.
+
+    ``table`` has columns ``target``, ``system``, ``clips``, ``mean``, ``low``, ``high``
+    (:class:`evaluation.systems.SystemComparison.table`); systems without an interval are
+    drawn as a point.
+    """
+    n_systems = table["system"].nunique()
+    figure = Figure(figsize=(4.2 * len(targets), 1.2 + 0.32 * n_systems), layout="constrained")
+    FigureCanvasAgg(figure)
+    for index, target in enumerate(targets):
+        axes = figure.add_subplot(1, len(targets), index + 1)
+        rows = table[table["target"] == target].iloc[::-1]  # best at the top
+        y = np.arange(len(rows))
+        mean = rows["mean"].to_numpy(dtype=float)
+        error = np.vstack([mean - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - mean])
+        axes.errorbar(mean, y, xerr=np.nan_to_num(error), fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3, markersize=4)
+        axes.set_yticks(y, [f"{s} ({n})" for s, n in zip(rows["system"], rows["clips"])], fontsize=8)
+        axes.set_xlabel(f"mean predicted {target}")
+        axes.grid(axis="x", color="0.9")
+        axes.set_title(target, fontsize=10)
+    figure.suptitle(f"{title}\n(mean over clips, {confidence:.0%} bootstrap interval; clips in brackets)", fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, metadata=PNG_MARK)
+    return path
+
+
+def bar_plot(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: str | Path, *, title: str, xlabel: str) -> Path:
+    """Save horizontal bars, one group per label (first at the top) and one bar per series; return ``path``."""
+    figure = Figure(figsize=(6.4, 1.2 + 0.3 * len(labels) * max(1, len(series))), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    height = 0.8 / max(1, len(series))
+    y = np.arange(len(labels))[::-1].astype(float)
+    for k, (name, values) in enumerate(series.items()):
+        axes.barh(y + (len(series) - 1 - 2 * k) * height / 2, np.asarray(values, dtype=float), height=height, label=name)
+    axes.set_yticks(y, list(labels), fontsize=8)
+    axes.set_xlabel(xlabel)
+    axes.grid(axis="x", color="0.9")
+    if len(series) > 1:
+        axes.legend(fontsize=8)
+    axes.set_title(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, metadata=PNG_MARK)
+    return path

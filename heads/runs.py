@@ -91,9 +91,17 @@ class RunConfig:
             if not head_spec(head).reads_blocks:
                 raise ClapmosError(f"--head {head} compares audio with text, {problem}.")
         for target in targets:
-            needs = [block for block in (self.features or default_blocks(target)) if block != "audio"]
+            needs = self.text_blocks(target)
             if needs:
                 raise ClapmosError(f"target {target!r}: feature blocks {', '.join(needs)} need text, {problem} or use --features audio.")
+
+    def text_blocks(self, target: str) -> list[str]:
+        """The feature blocks of ``target`` that read the text embedding (none: an audio-only target)."""
+        return [block for block in (self.features or default_blocks(target)) if block != "audio"]
+
+    def needs_text(self, target: str) -> bool:
+        """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
+        return bool(self.text_blocks(target)) or any(not head_spec(head).reads_blocks for head in self.heads)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -137,7 +145,11 @@ class FittedRun:
         self.check_store(store)
         items = store.items(split)
         X, _ = store.stacked(self.config.embedders, split)
-        frame = items[["id", "system"]].reset_index(drop=True)
+        return pd.concat([items[["id", "system"]].reset_index(drop=True), self.predict_features(X)], axis=1)
+
+    def predict_features(self, X: np.ndarray) -> pd.DataFrame:
+        """One column per target and ``<target>_std`` for feature rows laid out like :meth:`FeatureStore.stacked`'s."""
+        frame = pd.DataFrame(index=range(len(X)))
         for target, model in self.models.items():
             mean, std = model.predict(X, return_std=True)
             frame[target] = np.asarray(mean, dtype=np.float64)
@@ -251,7 +263,10 @@ def load_run(folder: str | Path) -> FittedRun:
         config = RunConfig.from_dict(json.loads((folder / "config.json").read_text()))
         provenance = json.loads((folder / "provenance.json").read_text())
     except (TypeError, json.JSONDecodeError) as error:
-        raise ClapmosError(f"{folder}: config.json or provenance.json is damaged ({error}).") from None
+        raise ClapmosError(
+            f"{folder}: config.json or provenance.json is damaged or was written by an incompatible clapmos version ({error}). "
+            "Fit the run again with this version."
+        ) from None
     if "embedders" not in provenance:  # a run saved before several embedders: one embedder's attributes
         provenance = {
             "embedders": {config.embedders[0]: {k: v for k, v in provenance.items() if k not in ("store", "corpus")}},

@@ -31,8 +31,14 @@ def commands(block: str) -> list[str]:
     return [line.split(" #")[0].strip() for line in joined.splitlines() if line.strip() and not line.startswith("#")]
 
 
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
 CLI_COMMANDS = [c for block in code_blocks("bash") for c in commands(block) if c.startswith("python cli.py")]
-WORKFLOW = commands(code_blocks("bash")[1])
+WORKFLOW = commands(re.findall(r"```bash\n(.*?)```", section("Workflow"), flags=re.S)[0])
 
 
 def test_readme_opens_with_the_two_commands():
@@ -71,18 +77,35 @@ def workflow_folder(tmp_path_factory):
     return folder, outputs
 
 
+def output_of(outputs: list[str], command: str) -> str:
+    return next(out for line, out in zip(WORKFLOW, outputs) if line.startswith(f"python cli.py {command} "))
+
+
 def test_the_workflow_runs_verbatim_on_the_demo_corpus(workflow_folder):
     folder, outputs = workflow_folder
-    assert (folder / "demo" / "answer.txt").is_file()
-    assert "| level | target | MSE | LCC | SRCC | KTAU | N |" in outputs[-1]
+    assert (folder / "demo" / "answer.txt").is_file() and (folder / "demo" / "scores.csv").is_file()
+    assert "| level | target | MSE | LCC | SRCC | KTAU | N |" in output_of(outputs, "evaluate")
 
 
 def test_the_printed_evaluate_table_has_the_shape_the_readme_shows(workflow_folder):
     shown = README[README.index("$ python cli.py evaluate"):].split("```")[0]
     _, outputs = workflow_folder
-    for line in outputs[-1].splitlines()[:6]:
+    for line in output_of(outputs, "evaluate").splitlines()[:6]:
         label = "|".join(line.split("|")[:3])
         assert label in shown
+
+
+def test_the_printed_system_table_has_the_shape_the_readme_shows(workflow_folder):
+    shown = README[README.index("$ python cli.py score"):].split("```")[0]
+    assert shown.splitlines()[0].removeprefix("$ ") in WORKFLOW
+    _, outputs = workflow_folder
+    printed = output_of(outputs, "score")
+    table = [line for line in printed.splitlines() if line.startswith("| S") and line.count("|") == 4]
+    assert len(table) == 8
+    for line in table:  # system and clip count as shown; the means of a fresh demo may differ in the last digit
+        assert "|".join(line.split("|")[:3]) in shown
+    for heading in ("systems (mean predicted score, 95% interval over clips", "| ahead of → | S001 |", "share of draws in which the row system is ahead"):
+        assert heading in printed and heading in shown
 
 
 # The Slurm cluster script needs a Slurm cluster; it is marked as such in the README.

@@ -1,0 +1,66 @@
+"""The fit → predict → evaluate flow as plain functions: what ``cli.py fit`` and ``predict`` do, for notebooks too.
+
+>>> from heads.runs import RunConfig
+>>> outcome = fit_and_report("demo/store.zarr", RunConfig(embedders=["spectral"], heads=["ridge"], eval_split=["dev"]),
+...                          "runs/ridge")                                                  # doctest: +SKIP
+>>> outcome.cv.results, outcome.held_out.results                                           # doctest: +SKIP
+>>> predict_to_file("runs/ridge", "demo/store.zarr", "answer.txt", split=["dev"], format="audiomos")  # doctest: +SKIP
+
+Like :mod:`evaluation.predictor`, this module joins the stages (it fits heads and reads
+stores); the rest of ``evaluation`` only scores tables (``tests/test_layering.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from embed.store import FeatureStore
+from evaluation.fit_report import heads_table, oof_report, write_fit_report
+from evaluation.report import EvaluationReport, evaluate_predictions
+from evaluation.submissions import write_submission
+from evaluation.truth import truth_from_store
+from heads.runs import FittedRun, RunConfig, fit_run, load_run, save_run
+
+
+@dataclass
+class FitOutcome:
+    """A fitted and saved run with its reports: out-of-fold (``cv``), per head, and on the held-out split."""
+
+    run: FittedRun
+    folder: Path
+    cv: EvaluationReport
+    heads: pd.DataFrame | None  # per head and the ensemble (out-of-fold), when several heads are stacked
+    held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
+
+
+def fit_and_report(store: str | Path, config: RunConfig, out_dir: str | Path, plots: bool = True) -> FitOutcome:
+    """Fit ``config`` on ``store``, save the run to ``out_dir``, predict and score the held-out split, write the reports."""
+    out_dir = Path(out_dir)
+    features = FeatureStore.open(store)
+    run = fit_run(features, config)
+    save_run(run, out_dir)
+    held_out = None
+    if config.eval_split:
+        predictions = run.predict(features, config.eval_split)
+        truth = truth_from_store(store, config.eval_split)
+        if truth.labelled:
+            held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
+        predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
+    write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
+    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
+
+
+def predict_to_file(
+    model: str | Path, store: str | Path, out_file: str | Path, split: list[str] | None = None, format: str = "csv"
+) -> pd.DataFrame:
+    """Predict ``split`` of ``store`` with the run folder ``model`` and write a validated submission file; return the predictions."""
+    run = load_run(model)
+    features = FeatureStore.open(store)
+    predictions = run.predict(features, split)
+    targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
+    write_submission(predictions, Path(out_file), format, expected_ids=features.items(split)["id"], targets=targets)
+    return predictions

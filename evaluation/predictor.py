@@ -1,0 +1,250 @@
+"""Score audio files with a fitted run, in one object: files in, scores (and their spread) out.
+
+>>> predictor = Predictor.from_run("demo/run", cache="demo/clapmos_cache")              # doctest: +SKIP
+>>> scores = predictor.score(["demo/corpus/wav"], systems=None)                          # doctest: +SKIP
+>>> predictor.compare_systems(scores).markdown()                                         # doctest: +SKIP
+
+:class:`Predictor` embeds what its cache (:class:`embed.score_cache.EmbeddingCache`) does
+not hold yet with the run's own embedders and settings (window, hop, precision; the
+checkpoint is the user's, and it must be the one the run was trained with, checked by its
+sha256 before anything is embedded), then predicts every target with the run's ensembles:
+the same numbers ``embed`` + ``predict`` give for the same clips. Targets that read a prompt
+get no score for clips without text. Of the evaluation stage, this module (with
+:mod:`evaluation.pipeline`) is the one that drives the embed stage: it is where the whole
+flow meets (``tests/test_layering.py``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from embed.backends import Embedder, create_embedder
+from embed.errors import ClapmosError, listing
+from embed.runner import provenance
+from embed.score_cache import EmbeddingCache, clip_keys
+from embed.score_inputs import audio_problems, read_score_inputs
+from embed.store import identity_of
+from evaluation.systems import SystemComparison, compare_systems
+from heads.runs import FittedRun, load_run
+
+PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable")  # per embedder: one value for all, or {embedder: value}
+PathOption = str | Path | Mapping[str, str | Path] | Sequence[str] | None
+
+
+class ScoreWarning(UserWarning):
+    """Some clips or targets got no score (no text for a target that reads one)."""
+
+
+@dataclass
+class ScoreResult:
+    """What :meth:`Predictor.score_inputs` did: the scores, and what it skipped, embedded and reused."""
+
+    scores: pd.DataFrame
+    skipped: list[str] = field(default_factory=list)  # inputs left out (with --skip-bad), and why
+    embedded: int = 0  # distinct clips embedded now
+    cached: int = 0  # distinct clips read from the cache
+    targets: list[str] = field(default_factory=list)  # targets with a column in ``scores``
+
+
+class Predictor:
+    """A fitted run that scores audio files through an embedding cache."""
+
+    def __init__(
+        self,
+        run: FittedRun,
+        cache: EmbeddingCache,
+        embedder_options: Mapping[str, Mapping[str, Any]] | None = None,
+        workers: int = 2,
+        progress: bool = False,
+    ) -> None:
+        self.run = run
+        self.cache = cache
+        self.embedder_options = {e: dict((embedder_options or {}).get(e, {})) for e in run.config.embedders}
+        self.workers = workers
+        self.progress = progress
+        self._models: dict[str, Embedder] = {}
+
+    @classmethod
+    def from_run(
+        cls,
+        run: str | Path | FittedRun,
+        cache: str | Path | None = None,
+        *,
+        checkpoint: PathOption = None,
+        tokenizer: PathOption = None,
+        m2d_portable: PathOption = None,
+        device: str = "auto",
+        batch_size: int = 8,
+        workers: int = 2,
+        progress: bool = False,
+    ) -> "Predictor":
+        """The predictor of a run folder (``fit --out``).
+
+        ``cache`` is a folder for the embeddings (created when absent; the CLI's default is
+        ``clapmos_cache`` next to ``--out``); ``None`` keeps them in a temporary folder for
+        this session. ``checkpoint``, ``tokenizer`` and ``m2d_portable`` are what ``embed``
+        was given: one path for every embedder of the run, or ``{embedder: path}``. They are
+        needed only when something must be embedded.
+        """
+        fitted = run if isinstance(run, FittedRun) else load_run(run)
+        embedders = fitted.config.embedders
+        options = {e: {"device": device, "batch_size": batch_size} for e in embedders}
+        for name, value in zip(PATH_OPTIONS, (checkpoint, tokenizer, m2d_portable)):
+            for embedder, path in _per_embedder(name, value, embedders).items():
+                options[embedder][name] = path
+        folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
+        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress)
+
+    @property
+    def targets(self) -> list[str]:
+        return self.run.targets
+
+    # ------------------------------------------------------------------ scoring
+    def score(
+        self,
+        paths: Sequence[str | Path],
+        texts: Sequence[str] | None = None,
+        systems: Sequence[str] | None = None,
+        skip_bad: bool = False,
+    ) -> pd.DataFrame:
+        """Scores of audio files (or folders, or CSV/JSONL lists): ``path``, each target and ``<target>_std``.
+
+        ``texts`` and ``systems``, when given, go with ``paths`` one to one (each path one
+        audio file then).
+        """
+        inputs = read_score_inputs(paths)
+        for name, values in (("text", texts), ("system", systems)):
+            if values is None:
+                continue
+            if len(values) != len(paths) or len(inputs) != len(paths):
+                raise ClapmosError(f"{name}s must go with the paths one to one: {len(values)} {name}s for {len(paths)} paths ({len(inputs)} audio files)")
+            inputs[name] = [str(v) for v in values]
+        return self.score_inputs(inputs, skip_bad=skip_bad).scores
+
+    def score_inputs(self, inputs: pd.DataFrame, skip_bad: bool = False) -> ScoreResult:
+        """Score the rows of :func:`embed.score_inputs.read_score_inputs`; one output row per input, in order."""
+        problems = audio_problems(inputs, workers=max(4, self.workers))
+        if problems and not skip_bad:
+            raise ClapmosError(
+                f"{len(problems)} of {len(inputs)} input(s) cannot be scored:\n{listing(problems.values())}\n"
+                "Fix or remove them, or pass --skip-bad to score the others (they are listed as skipped)."
+            )
+        if problems:
+            inputs = inputs.drop(index=inputs.index[list(problems)]).reset_index(drop=True)
+            if inputs.empty:
+                raise ClapmosError(f"none of the {len(problems)} input(s) can be scored:\n{listing(problems.values())}")
+        keys = clip_keys(inputs, workers=max(4, self.workers))
+        clips = inputs.assign(key=keys).drop_duplicates("key")
+        cached = self._cached(clips["key"])
+        for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
+            if len(found) < len(clips):
+                self._model(embedder)
+        for embedder in self.run.config.embedders:
+            attrs = self.run.provenance["embedders"][embedder]
+            self.cache.complete(
+                embedder, identity_of(attrs), clips, lambda e=embedder: self._model(e), float(attrs["window_s"]),
+                float(attrs["hop_s"]), workers=self.workers, progress=self.progress,
+            )
+        predicted = self.run.predict_features(self._features(clips["key"].tolist()))
+        rows = pd.Index(clips["key"]).get_indexer(keys)
+        scores, targets = self._table(inputs, predicted.iloc[rows].reset_index(drop=True))
+        cached_everywhere = len(set.intersection(*cached.values()))
+        return ScoreResult(scores, list(problems.values()), len(clips) - cached_everywhere, cached_everywhere, targets)
+
+    def compare_systems(self, scores: pd.DataFrame, n_draws: int = 2000, confidence: float = 0.95, seed: int = 0) -> SystemComparison:
+        """Per-system means with bootstrap intervals, and pairwise shares ahead (:func:`evaluation.systems.compare_systems`)."""
+        if "system" not in scores or not (scores["system"].astype(str) != "").any():
+            raise ClapmosError("no input names its system: give a `system` column in the list, or --system-from folder|PATTERN")
+        targets = [t for t in self.targets if t in scores]
+        return compare_systems(scores, targets, n_draws=n_draws, confidence=confidence, seed=seed)
+
+    # ------------------------------------------------------------------ parts
+    def _cached(self, keys: pd.Series) -> dict[str, set[str]]:
+        """Per embedder of the run, which of ``keys`` the cache holds."""
+        return {e: set(self.cache.locate(e, identity_of(self.run.provenance["embedders"][e]), keys)) for e in self.run.config.embedders}
+
+    def _features(self, keys: list[str]) -> np.ndarray:
+        """The run's input matrix for ``keys``: per embedder its audio, then its text vector (the store's ``stacked`` layout)."""
+        blocks = []
+        for embedder in self.run.config.embedders:
+            attrs = self.run.provenance["embedders"][embedder]
+            identity = identity_of(attrs)
+            blocks.append(self.cache.vectors(embedder, identity, keys, "audio"))
+            if int(attrs.get("text_dim", 0)):
+                blocks.append(self.cache.vectors(embedder, identity, keys, "text"))
+        return np.hstack(blocks)
+
+    def _model(self, embedder: str) -> Embedder:
+        """The loaded embedder, refused when it would make features other than the run's training features."""
+        if embedder not in self._models:
+            attrs = self.run.provenance["embedders"][embedder]
+            options = dict(self.embedder_options[embedder])
+            if "precision" in attrs:
+                options.setdefault("precision", attrs["precision"])
+            model = create_embedder(embedder, **options)
+            model.load()
+            made = identity_of({**provenance(model, float(attrs["window_s"]), float(attrs["hop_s"])),
+                                "audio_dim": model.audio_dim, "text_dim": model.text_dim})
+            trained = identity_of(attrs)
+            differ = [f"{k}: run {trained[k]!r}, given {made[k]!r}" for k in trained if k in made and made[k] != trained[k]]
+            if differ:
+                raise ClapmosError(
+                    f"the {embedder} model given would make features other than the run's training features:\n{listing(differ)}\n"
+                    f"Pass the checkpoint (and options) the run was trained with, e.g. --checkpoint {embedder}=PATH "
+                    f"(the run's was {attrs.get('checkpoint', 'not recorded')})."
+                )
+            self._models[embedder] = model
+        return self._models[embedder]
+
+    def _table(self, inputs: pd.DataFrame, predicted: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """One row per input: what names it, then each target and its spread (empty without the text it needs)."""
+        columns = ["path"] + [c for c in ("id", "system") if (inputs[c] != "").any()]
+        columns += [c for c in ("start_s", "end_s") if inputs[c].notna().any()]
+        table = inputs[columns].reset_index(drop=True)
+        has_text = (inputs["text"] != "").to_numpy()
+        targets = []
+        for target in self.targets:
+            values = predicted[[target, f"{target}_std"]].copy()
+            if self.run.config.needs_text(target) and not has_text.all():
+                if not has_text.any():
+                    warnings.warn(f"{target} reads the prompt and no input has text: {target} is not scored (give a `text` column in a list)", ScoreWarning, stacklevel=3)
+                    continue
+                warnings.warn(f"{target} reads the prompt: {int((~has_text).sum())} of {len(has_text)} input(s) have no text and get no {target} score", ScoreWarning, stacklevel=3)
+                values.loc[~has_text] = np.nan
+            table[[target, f"{target}_std"]] = values.to_numpy()
+            targets.append(target)
+        return table, targets
+
+
+def _per_embedder(name: str, value: PathOption, embedders: list[str]) -> dict[str, str | Path]:
+    """``{embedder: value}`` from one value for all, a mapping, or CLI strings ``EMBEDDER=PATH``.
+
+    >>> _per_embedder("checkpoint", "clap=music.pt", ["m2d", "clap"])
+    {'clap': 'music.pt'}
+    >>> _per_embedder("tokenizer", "roberta-base", ["clap"])
+    {'clap': 'roberta-base'}
+    """
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)):  # a repeated CLI option
+        merged: dict[str, str | Path] = {}
+        for one in value:
+            merged |= _per_embedder(name, one, embedders)
+        return merged
+    if isinstance(value, Mapping):
+        unknown = [e for e in value if e not in embedders]
+        if unknown:
+            raise ClapmosError(f"{name} for {', '.join(unknown)}: the run uses {', '.join(embedders)}")
+        return dict(value)
+    embedder, eq, path = str(value).partition("=")
+    if eq and embedder in embedders:
+        return {embedder: path}
+    return dict.fromkeys(embedders, value)
