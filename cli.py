@@ -356,9 +356,10 @@ def score(
     model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
     out_file: Annotated[Path, typer.Option("--out", help="Scores to write, one row per input: .jsonl or .csv. With systems also <stem>_systems.csv, <stem>_ahead.csv and <stem>_systems.png.")],
     cache: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: clapmos_cache beside --out). Clips already in it are never embedded again.")] = None,
-    checkpoint: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="The checkpoint the run's embedder was trained with (as given to `embed`), checked by its sha256; EMBEDDER=PATH for one of several embedders. Repeatable. Needed only when something must be embedded.")] = None,
-    tokenizer: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="clap: folder with the roberta-base tokenizer files (as for `embed`).")] = None,
-    m2d_portable: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="m2d: path of the authors' portable_m2d.py (as for `embed`).")] = None,
+    checkpoint: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="The checkpoint the run's embedder was trained with, checked by its sha256; EMBEDDER=PATH for one of several embedders. Repeatable. Needed only when something must be embedded and the file is no longer where `embed` read it (the store recorded its path).")] = None,
+    tokenizer: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="clap: folder with the roberta-base tokenizer files (as for `embed`; default: the recorded one).")] = None,
+    m2d_portable: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="m2d: path of the authors' portable_m2d.py (as for `embed`; default: the recorded one).")] = None,
+    model_path: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="hf-clap, hf-audio: the model folder (as for `embed`; default: the recorded one), checked by its weights' sha256.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option(min=1, help="Audio windows per forward pass.")] = 8,
     workers: Annotated[int, typer.Option(min=1, help="Threads that read, hash and resample audio.")] = 2,
@@ -386,7 +387,7 @@ def score(
     check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
     predictor = Predictor.from_run(
         model, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
-        m2d_portable=m2d_portable, device=device, batch_size=batch_size, workers=workers, progress=True,
+        m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
     )
     with reported_warnings():
         result = predictor.score_inputs(table, skip_bad=skip_bad)

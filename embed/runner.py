@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -35,7 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from embed.audio import check_audio_files, cut_windows, load_audio
 from embed.backends import Embedder, create_embedder
 from embed.backends.contract import checked_vectors, load_embedder
-from embed.backends.plugins import plugin_provenance
+from embed.backends.plugins import plugin_provenance, plugin_spec
 from embed.errors import ClapmosError
 from embed.store import FeatureStore
 
@@ -141,9 +142,18 @@ def provenance(model: Embedder, window_s: float, hop_s: float) -> dict[str, Any]
         "pooling": "mean, L2-normalised" if model.normalize else "mean",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": versions,
+        "backend": plugin_spec(type(model)) or type(model).name,
+        "load_options": {key: _recordable(value) for key, value in model.options.items() if value is not None},
         **model.provenance(),
         **plugin_provenance(type(model)),
     }
+
+
+def _recordable(value: Any) -> Any:
+    """An embedder option as JSON: paths absolute, so that a run can rebuild its embedder (``score``)."""
+    if isinstance(value, Path):
+        return str(value.expanduser().resolve())
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
 
 
 class BlockEncoder:

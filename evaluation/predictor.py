@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embed.backends import Embedder, create_embedder
+from embed.backends import Embedder, create_embedder, get_embedder_class
 from embed.errors import ClapmosError, listing
 from embed.runner import provenance
 from embed.score_cache import EmbeddingCache, clip_keys
@@ -35,7 +35,7 @@ from embed.store import identity_of
 from evaluation.systems import SystemComparison, compare_systems
 from heads.runs import FittedRun, load_run
 
-PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable")  # per embedder: one value for all, or {embedder: value}
+PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable", "model_path")  # per embedder: one value for all, or {embedder: value}
 PathOption = str | Path | Mapping[str, str | Path] | Sequence[str] | None
 
 
@@ -81,6 +81,7 @@ class Predictor:
         checkpoint: PathOption = None,
         tokenizer: PathOption = None,
         m2d_portable: PathOption = None,
+        model_path: PathOption = None,
         device: str = "auto",
         batch_size: int = 8,
         workers: int = 2,
@@ -90,14 +91,16 @@ class Predictor:
 
         ``cache`` is a folder for the embeddings (created when absent; the CLI's default is
         ``clapmos_cache`` next to ``--out``); ``None`` keeps them in a temporary folder for
-        this session. ``checkpoint``, ``tokenizer`` and ``m2d_portable`` are what ``embed``
-        was given: one path for every embedder of the run, or ``{embedder: path}``. They are
-        needed only when something must be embedded.
+        this session. ``checkpoint``, ``tokenizer``, ``m2d_portable`` and ``model_path`` are
+        what ``embed`` was given: one path for every embedder of the run, or ``{embedder:
+        path}``. By default the embedder is rebuilt from what its store recorded (backend,
+        options, absolute paths); give them when those files have moved. Either way the
+        model must make the run's features (checked by the recorded sha256 hashes).
         """
         fitted = run if isinstance(run, FittedRun) else load_run(run)
         embedders = fitted.config.embedders
         options = {e: {"device": device, "batch_size": batch_size} for e in embedders}
-        for name, value in zip(PATH_OPTIONS, (checkpoint, tokenizer, m2d_portable)):
+        for name, value in zip(PATH_OPTIONS, (checkpoint, tokenizer, m2d_portable, model_path)):
             for embedder, path in _per_embedder(name, value, embedders).items():
                 options[embedder][name] = path
         folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
@@ -186,10 +189,14 @@ class Predictor:
         """The loaded embedder, refused when it would make features other than the run's training features."""
         if embedder not in self._models:
             attrs = self.run.provenance["embedders"][embedder]
-            options = dict(self.embedder_options[embedder])
+            # what the run's embedder was built with (paths recorded absolute), then what the user gives
+            options = {**attrs.get("load_options", {}), **self.embedder_options[embedder]}
             if "precision" in attrs:
                 options.setdefault("precision", attrs["precision"])
-            model = create_embedder(embedder, **options)
+            backend = attrs.get("backend", embedder)
+            if get_embedder_class(backend).name != embedder:  # features stored under another --name
+                options["name"] = embedder
+            model = create_embedder(backend, **options)
             model.load()
             made = identity_of({**provenance(model, float(attrs["window_s"]), float(attrs["hop_s"])),
                                 "audio_dim": model.audio_dim, "text_dim": model.text_dim})

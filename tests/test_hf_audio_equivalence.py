@@ -15,12 +15,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
 from embed.store import FeatureStore
+from heads.runs import load_run
 from tests.hf_models import ast_folder, wavlm_folder, whisper_folder, write_clips
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter", "ignore:Support for mismatched key_padding_mask")
@@ -145,3 +147,22 @@ def test_two_models_of_hf_audio_live_side_by_side_under_their_names(manifest, fo
     assert both.embedders == ["wavlm-tiny", "whisper-tiny"]
     np.testing.assert_array_equal(both.audio("whisper-tiny"), whisper_store.audio("hf-audio"))
     assert both.embedder_attrs("wavlm-tiny")["embedder"] == "wavlm-tiny" and both.audio("wavlm-tiny").shape[1] == 32
+
+
+def test_named_hf_audio_models_fuse_with_a_text_embedder_and_score_new_files_from_the_recorded_paths(manifest, folders, workdir, tmp_path):
+    """`fit --embedder wavlm-tiny,whisper-tiny,spectral`, then `score` rebuilds both models from their stores' records."""
+    from cli import app
+
+    store = tmp_path / "fused.zarr"
+    embed(manifest, folders["whisper"], store, "--name", "whisper-tiny")
+    embed(manifest, folders["wavlm"], store, "--name", "wavlm-tiny", "--layer", "mean")
+    runner = CliRunner()
+    assert runner.invoke(app, ["embed", "--corpus", "manifest", "--root", str(manifest), "--embedder", "spectral", "--out", str(store)]).exit_code == 0
+    fitted = runner.invoke(app, ["fit", "--store", str(store), "--embedder", "wavlm-tiny,whisper-tiny,spectral", "--head", "ridge",
+                                 "--target", "overall", "--features", "audio", "--cv", "2", "--no-plots", "--out", str(tmp_path / "run")])
+    assert fitted.exit_code == 0, fitted.output
+    scored = runner.invoke(app, ["score", "--model", str(tmp_path / "run"), str(manifest.parent), "--out", str(tmp_path / "s.csv"), "--no-plots"])
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_csv(tmp_path / "s.csv").assign(id=lambda t: t["path"].map(lambda p: Path(p).stem)).set_index("id")
+    expected = load_run(tmp_path / "run").predict(FeatureStore.open(store)).set_index("id")
+    np.testing.assert_allclose(scores.loc[expected.index, "overall"], expected["overall"], rtol=1e-5)

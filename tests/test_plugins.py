@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from distributed import LocalCluster
 from typer.testing import CliRunner
@@ -172,6 +173,15 @@ def test_an_audio_only_plugin_is_fitted_together_with_spectral_and_predicts(plug
     predicted = CliRunner().invoke(cli.app, ["predict", "--model", str(tmp_path / "run"), "--store", str(tmp_path / "s.zarr"),
                                              "--out", str(tmp_path / "p.csv")])
     assert predicted.exit_code == 0, predicted.output
+    # `score` rebuilds the plugin from what the store recorded (its file, options), checked by its hash
+    items = FeatureStore.open(tmp_path / "s.zarr").items()
+    items[["id", "path", "text"]].to_json(tmp_path / "inputs.jsonl", orient="records", lines=True)
+    scored = CliRunner().invoke(cli.app, ["score", "--model", str(tmp_path / "run"), str(tmp_path / "inputs.jsonl"),
+                                          "--out", str(tmp_path / "scores.csv"), "--no-plots"])
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_csv(tmp_path / "scores.csv", dtype={"id": str}).set_index("id")
+    expected = pd.read_csv(tmp_path / "p.csv", dtype={"id": str}).set_index("id")
+    np.testing.assert_allclose(scores.loc[expected.index, "mos"], expected["mos"], rtol=1e-5)
     alone = CliRunner().invoke(cli.app, ["fit", "--store", str(tmp_path / "s.zarr"), "--embedder", "tone-audio", "--head", "ridge",
                                          "--features", "audio,text", "--out", str(tmp_path / "run2")])
     assert alone.exit_code == 2 and "need text" in alone.output and "audio-only" in alone.output

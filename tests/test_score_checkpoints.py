@@ -6,6 +6,9 @@ M2D runs through the stand-in module of `tests/test_m2d_embedder.py` (the real o
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,7 +77,21 @@ def test_another_checkpoint_is_refused_by_its_hash_before_anything_is_embedded(f
     assert cached.exit_code == 0 and "0 clip(s) embedded now, 6 read from the cache" in cached.output  # no checkpoint needed
 
 
-def test_without_the_checkpoint_the_message_says_which_option_is_missing(fused_run, tmp_path):
+def test_without_options_the_embedders_are_rebuilt_from_what_their_store_recorded(fused_run, tmp_path):
+    folder, _, _, _ = fused_run
+    result = invoke("score", "--model", folder / "run", folder / "list.csv", "--out", tmp_path / "s.csv", "--no-plots")
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(tmp_path / "s.csv", float_precision="round_trip")
+    expected = load_run(folder / "run").predict(FeatureStore.open(folder / "store.zarr"))
+    np.testing.assert_array_equal(scores["overall"].to_numpy(), expected["overall"].to_numpy())
+
+
+def test_when_the_recorded_checkpoint_has_moved_the_message_says_which_option_to_give(fused_run, tmp_path):
     folder, portable, _, _ = fused_run
-    result = invoke("score", "--model", folder / "run", folder / "list.csv", "--out", tmp_path / "s.csv", "--m2d-portable", portable)
-    assert result.exit_code == 2 and "--checkpoint" in result.output
+    run = tmp_path / "run"
+    shutil.copytree(folder / "run", run)
+    provenance = json.loads((run / "provenance.json").read_text())
+    provenance["embedders"]["m2d"]["load_options"]["checkpoint"] = str(tmp_path / "moved" / "checkpoint-30.pth")
+    (run / "provenance.json").write_text(json.dumps(provenance))
+    result = invoke("score", "--model", run, folder / "list.csv", "--out", tmp_path / "s.csv", "--m2d-portable", portable)
+    assert result.exit_code == 2 and "--checkpoint" in result.output and "moved" in result.output
