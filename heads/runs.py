@@ -233,17 +233,26 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     return FittedRun(config, models, provenance, oof)
 
 
-def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, Any]]:
+    """The ``(member name, head pipeline)`` pairs ``fit_run`` fits for ``target`` on a store of this ``layout``.
+
+    Settings out of range are refused here, naming the member, before anything is fitted.
+    """
     members = []
-    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     for head in config.heads:
         params = _head_params(config, head)
-        if head in listener_heads and config.screening_tau is not None:
+        if head_spec(head).listener_ratings and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
         blocks = config.blocks(target) if head_spec(head).reads_blocks else None
         pipeline = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
         _check_settings(head, pipeline)
         members.append((head, pipeline))
+    return members
+
+
+def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+    members = member_pipelines(config, target, layout)
+    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)

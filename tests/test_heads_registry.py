@@ -42,8 +42,8 @@ def _quiet_fallback():
         yield
 
 
-def test_the_head_names_are_the_documented_five():
-    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine")
+def test_the_head_names_are_the_documented_eight():
+    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral")
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,8 @@ def test_plain_settings_go_to_the_model_and_step_settings_to_their_step():
 
 
 def test_an_unknown_head_lists_the_known_ones():
-    with pytest.raises(ClapmosError, match="ridge, lgbm, mlp, spo_mlp, cosine"):
-        make_head("svr")
+    with pytest.raises(ClapmosError, match="ridge, lgbm, mlp, spo_mlp, cosine, svr, dist, coral"):
+        make_head("gbm")
 
 
 def test_an_unknown_setting_lists_the_settable_ones():
