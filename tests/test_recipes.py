@@ -181,9 +181,9 @@ def demo_store(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("recipes")
     make_demo_corpus(folder / "corpus", n_clips=60, seed=0)
-    store = FeatureStore.create(folder / "store.zarr", read_corpus("musiceval", folder / "corpus"))
+    store = FeatureStore.create(folder / "demo" / "store.zarr", read_corpus("musiceval", folder / "corpus"))
     embed_corpus(store, "spectral", progress=False)
-    return folder
+    return folder / "demo"
 
 
 def run(args: str):
@@ -243,3 +243,15 @@ def test_the_svr_blend_runs_end_to_end_clipped_to_its_range(demo_store):
 
     oof = pd.read_csv(out / "oof_predictions.csv")
     assert oof["overall_pred"].between(2, 4).all() and {"overall_pred_svr:a", "overall_pred_svr:b"} <= set(oof.columns)
+
+
+def test_the_readmes_demo_recipe_commands_run(demo_store, monkeypatch):
+    """The README's "reproduce, then beat" demo block, verbatim, on a smaller demo store."""
+    from tests.test_readme import code_blocks, commands
+
+    block = next(b for b in code_blocks("bash") if "--recipe" in b and "demo/store.zarr" in b)
+    monkeypatch.chdir(demo_store.parent)
+    for command in commands(block):
+        result = CliRunner().invoke(cli.app, shlex.split(command)[2:], catch_exceptions=False)
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    assert "per head (out-of-fold)" in result.output and "| svr |" in result.output
