@@ -120,9 +120,9 @@ class RunConfig:
                     f"--features names blocks for {', '.join(self.features)} but not for target(s) {', '.join(missing)}; "
                     f"add {missing[0]}=BLOCKS, or give one list for every target"
                 )
-        lists = self.features.values() if isinstance(self.features, dict) else [self.features or []]
+        lists = list(self.features.values()) if isinstance(self.features, dict) else [self.features or ["audio"]]
         unknown = sorted({block for blocks in lists for block in blocks} - set(BLOCK_ORDER))
-        if unknown or any(blocks is not None and not blocks for blocks in lists if isinstance(self.features, dict)):
+        if unknown or not all(lists):
             raise ClapmosError(f"--features: unknown or empty block(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(BLOCK_ORDER)}")
 
     def _check_text(self, layout, targets: list[str]) -> None:

@@ -255,3 +255,21 @@ def test_the_readmes_demo_recipe_commands_run(demo_store, monkeypatch):
         result = CliRunner().invoke(cli.app, shlex.split(command)[2:], catch_exceptions=False)
         assert result.exit_code == 0, f"{command}\n{result.output}"
     assert "per head (out-of-fold)" in result.output and "| svr |" in result.output
+
+
+def test_features_per_target_and_tagged_members_from_the_command_line(demo_store):
+    store, out = demo_store / "store.zarr", demo_store / "per-target"
+    result = run(f"fit --store {store} --embedder spectral --head ridge,ridge:strong --param ridge:strong.model__alphas=[1000.0,3000.0] "
+                 f"--features 'overall=audio;textual=audio,text,l2' --cv 2 --no-plots --out {out}")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["features"] == {"overall": ["audio"], "textual": ["audio", "text", "l2"]}
+    assert config["heads"] == ["ridge", "ridge:strong"]
+    for options, message in [
+        ("--head ridge --features overall=audio", "--features names blocks for overall but not for target(s) textual"),
+        ("--head ridge --features audio,melody", "--features: unknown or empty block(s) melody"),
+        ("--head ridge,ridge", "a second member of one head needs a tag: svr:a,svr:b"),
+        ("--head ridge --features 'overall=;textual=audio'", "expected TARGET=BLOCKS;TARGET=BLOCKS"),
+    ]:
+        refused = run(f"fit --store {store} --embedder spectral {options} --out {demo_store / 'refused'}")
+        assert refused.exit_code == 2 and message in " ".join(refused.output.split()), options
