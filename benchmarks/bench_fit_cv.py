@@ -9,7 +9,8 @@ sizes and rating layouts:
 Each head is fitted by the real command (`fit --cv 5`, default settings) in a fresh process;
 wall time and peak memory are that process's. The stores hold a second embedder of the same size
 (another random view of the latent quality), for a two-embedder ridge (`--embedder synthetic,synthetic2`).
-The load average of the machine is recorded before and after every fit: the cores may be shared. The comparison is one epoch of the approach the
+The load average of the machine is recorded before and after every fit: the cores may be shared.
+Torch runs on one thread in every fit (on a busy machine two-thread torch fits stall, see `fit_heads`). The comparison is one epoch of the approach the
 seeds used: re-encoding every clip with CLAP (HTSAT-base, random weights, 10 s windows at 48 kHz,
 batch 8) — timed on a sample of clips in this same run and scaled to the corpus size (forward
 pass only, so a lower bound: fine-tuning adds the backward pass).
@@ -76,7 +77,8 @@ def synthetic_store(path: Path, n: int, dim: int, targets: list[str], scale: tup
 
 def time_fit(store: Path, head: str, out: Path, embedders: str = "synthetic") -> dict:
     code = f"""
-import time, cli
+import time, torch, cli
+torch.set_num_threads(1)
 start = time.perf_counter()
 cli.app(["fit", "--store", {str(store)!r}, "--embedder", {embedders!r}, "--head", {head!r}, "--cv", "5",
          "--out", {str(out)!r}, "--no-plots"], standalone_mode=False)
@@ -103,7 +105,10 @@ with torch.no_grad():
     seconds = time.perf_counter() - start
 _result = {{"seconds_per_clip": seconds / {CLAP_SAMPLE_CLIPS}}}
 """
-    return run_child(code)
+    before = os.getloadavg()[0]
+    result = run_child(code)
+    result["load"] = (before, os.getloadavg()[0])
+    return result
 
 
 def main() -> None:
@@ -133,9 +138,10 @@ def main() -> None:
 
 Synthetic stores of the challenges' sizes (random unit embeddings carrying a latent quality; listener
 ratings in each challenge's layout); each head fitted by `cli.py fit --cv 5` with default settings in a
-fresh process (5 fold models per target, out-of-fold scoring, saving the run; no plots). *One CLAP
+fresh process (5 fold models per target, out-of-fold scoring, saving the run; no plots; torch on one
+thread, `torch.set_num_threads(1)`, as two-thread torch fits stall when other jobs share the cores). *One CLAP
 epoch*: the CLAP audio forward (HTSAT-base, random weights, batch 8 of 10 s windows at 48 kHz) timed on
-{CLAP_SAMPLE_CLIPS} clips in the same run ({clap['seconds_per_clip']:.2f} s per clip) and scaled to the
+{CLAP_SAMPLE_CLIPS} clips in the same run ({clap['seconds_per_clip']:.2f} s per clip, at load {clap['load'][0]:.1f}–{clap['load'][1]:.1f}) and scaled to the
 corpus — what the seeds pay per epoch by re-encoding every clip (forward only: a lower bound, fine-tuning
 adds the backward pass). *Ratio* = one CLAP epoch / the whole 5-fold fit. *Two embedders*: the store's
 two 1,024- (or 1,536-) column embedders side by side (`--embedder synthetic,synthetic2`). *Load*: the
