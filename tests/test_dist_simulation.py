@@ -24,6 +24,7 @@ from heads import DistributionRegressor, TorchMLPRegressor
 N_TRAIN, N_TEST, N_FEATURES, RATERS = 1800, 600, 16, 4
 MIN_SPREAD_SRCC, MAX_MEAN_GAP = 0.25, 0.02
 SETTINGS = {"hidden_sizes": (64,), "lr": 3e-3, "random_state": 0}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def simulate(seed: int):
@@ -52,13 +53,3 @@ def test_predicted_spread_ranks_clips_by_listener_disagreement_and_the_mean_rank
     assert spread_srcc >= MIN_SPREAD_SRCC, f"seed {seed}: std vs true spread SRCC {spread_srcc:.3f}"
     assert abs(dist_srcc - mlp_srcc) <= MAX_MEAN_GAP, f"seed {seed}: dist {dist_srcc:.3f} vs MLP {mlp_srcc:.3f}"
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small networks train faster on one thread, and do not stall on a busy machine (BENCHMARKS.md)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 from heads import CoralRegressor, DistributionRegressor
 from heads.distribution import coral_thresholds
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 QUICK = {"hidden_sizes": (16,), "max_epochs": 30, "lr": 1e-2, "patience": 10}
 
 

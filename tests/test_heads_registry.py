@@ -21,6 +21,8 @@ from heads.registry import HEAD_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
+
 # Small settings per head (each head's registered ``quick`` settings) so every test stays well under a second.
 QUICK = {name: dict(head_spec(name).quick) for name in HEAD_NAMES}
 

@@ -14,6 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import heads
 from heads import EXPECTED_FAILED_CHECKS
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
+
+
 def check_instances():
     """One quick instance per registered head's model (its ``quick`` settings), and the shared parts.
 

@@ -24,6 +24,7 @@ from heads.losses import XACLE_CLASS_EDGES
 from heads.recipes import RECIPES, apply_recipe, recipe
 from heads.runs import RunConfig, member_pipelines
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 M2D, CLAP = ("m2d", 768, 768), ("clap", 512, 512)
 
 

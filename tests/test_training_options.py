@@ -12,6 +12,7 @@ from heads._training import TrainingOptions, train_module
 from heads.losses import XACLE_CLASS_EDGES, class_balanced_weights, class_counts
 from heads.mlp import build_mlp
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 BASE = dict(lr=1e-2, weight_decay=0.0, batch_size=8, max_epochs=2, validation_fraction=None, patience=5, device="cpu")
 
 
