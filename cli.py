@@ -202,14 +202,66 @@ def _print_table(title: str, text: str) -> None:
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _parse_features(value: Optional[str]):
+    """``audio,text`` (every target) or ``overall=audio;textual=audio,text`` (per target)."""
+    if not value or "=" not in value:
+        return _split_list(value)
+    features = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        target, eq, blocks = part.partition("=")
+        if not eq or not target.strip() or not _split_list(blocks):
+            raise ClapmosError(f"--features {value!r}: expected TARGET=BLOCKS;TARGET=BLOCKS, e.g. overall=audio;textual=audio,text")
+        features[target.strip()] = _split_list(blocks)
+    return features
+
+
+def _parse_clip(value: Optional[str]) -> Optional[list[float]]:
+    if value is None:
+        return None
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise ClapmosError(f"--clip {value!r}: expected LOW,HIGH, e.g. --clip 0,10") from None
+    if not low < high:
+        raise ClapmosError(f"--clip {value!r}: LOW must be below HIGH, e.g. --clip 0,10")
+    return [low, high]
+
+
+# fit's options and the RunConfig fields they set (what a recipe's settings are named after)
+_FIT_FIELDS = {
+    "embedder": "embedders", "head": "heads", "features": "features", "target": "targets", "train_split": "train_split",
+    "eval_split": "eval_split", "cv": "cv", "group": "group", "seeds": "seeds", "screening_tau": "screening_tau",
+    "param": "params", "stack": "stack", "seed": "random_state", "stack_method": "stack_method", "clip": "clip",
+}
+
+
+def _explicit_fields(ctx: typer.Context) -> set[str]:
+    """The RunConfig fields whose options were typed (not left at their defaults)."""
+    sources = {option: ctx.get_parameter_source(option) for option in _FIT_FIELDS}  # typer's own copy of click's enum
+    return {field for option, field in _FIT_FIELDS.items() if sources[option] is not None and sources[option].name not in ("DEFAULT", "DEFAULT_MAP")}
+
+
+@app.command()
+@user_errors
+def recipes(
+    name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: its settings as options, and what it does instead of the published system.")] = None,
+) -> None:
+    """List the recipes: published systems as `fit --recipe NAME` settings, with the figure each was published with."""
+    from heads.recipes import describe, recipes_table
+
+    text = describe(name) if name else recipes_table() + "\n\nShow one in full: python cli.py recipes NAME"
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 @user_errors
 def fit(
+    ctx: typer.Context,
     store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots).")],
     embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
-    head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine. Several are stacked with ridge.")] = "spo_mlp",
-    features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine (default: audio for overall, audio,text,cosine otherwise).")] = None,
+    head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine, svr, dist, coral; head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
+    features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine, angular, l1, l2 (default: audio for overall, audio,text,cosine otherwise); per target: overall=audio;textual=audio,text.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's).")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
     eval_split: Annotated[Optional[str], typer.Option(help="Held-out split to predict and score after fitting, e.g. dev.")] = None,
@@ -221,6 +273,9 @@ def fit(
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
     seed: Annotated[int, typer.Option(help="Random seed of folds and heads.")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
+    recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `python cli.py recipes`); the options you give override them.")] = None,
+    stack_method: Annotated[str, typer.Option(help="How several heads are combined: ridge (with intercept) or nnls (non-negative weights fitted to the out-of-fold predictions).")] = "ridge",
+    clip: Annotated[Optional[str], typer.Option(help="Clip the ensemble's predictions to LOW,HIGH, e.g. 0,10.")] = None,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
     from evaluation.fit_report import heads_markdown
@@ -228,11 +283,11 @@ def fit(
     from evaluation.pipeline import fit_and_report
     from heads.runs import RunConfig
 
-    config = RunConfig(
+    values = dict(
         embedders=_split_list(embedder) or [],
         heads=_split_list(head) or [],
         targets=list(target) if target else None,
-        features=_split_list(features),
+        features=_parse_features(features),
         train_split=_split_list(train_split) or ["train"],
         eval_split=_split_list(eval_split),
         cv=cv,
@@ -242,9 +297,16 @@ def fit(
         screening_tau=screening_tau,
         params=_parse_params(param),
         random_state=seed,
+        stack_method=stack_method,
+        clip=_parse_clip(clip),
     )
+    if recipe is not None:
+        from heads.recipes import apply_recipe
+
+        values = apply_recipe(recipe, values, _explicit_fields(ctx))
+    config = RunConfig(**values)
     with reported_warnings():
-        with err.status(f"fitting {', '.join(config.heads)} with {cv}-fold cross-validation..."):
+        with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
             outcome = fit_and_report(store, config, out_dir, plots=plots)
     run = outcome.run
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",

@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['cosine', 'lgbm', 'mlp', 'ridge', 'spo_mlp']
+['coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr']
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ from typing import Any
 _EXPORTS = {
     "EXPECTED_FAILED_CHECKS": "heads.conformance",
     "CVEnsemble": "heads.ensemble",
+    "CoralRegressor": "heads.coral",
+    "DistributionRegressor": "heads.dist",
+    "RegressionLoss": "heads.losses",
+    "RECIPES": "heads.recipes",
+    "Recipe": "heads.recipes",
+    "SvrRegressor": "heads.svr",
     "BLOCK_ORDER": "heads.features",
     "PairedEmbeddingFeatures": "heads.features",
     "SpoLoss": "heads.losses",

@@ -1,4 +1,4 @@
-"""The one training loop of the torch heads: seeded mini-batch AdamW with early stopping.
+"""The one training loop of the torch heads: seeded mini-batch training with early stopping.
 
 A held-out fraction of the training items is scored after every epoch (and before
 the first one) by its Spearman correlation (ties broken by the validation loss) or
@@ -6,6 +6,13 @@ by the validation loss alone; training stops when that score has not improved fo
 ``patience`` epochs and the weights of the best epoch are restored. All randomness
 (initialisation, dropout, data order, the validation split) comes from one seed;
 the global torch RNG state is forked and restored, so fitting never disturbs it.
+
+The optimiser is AdamW (default), Adam or SGD with momentum, at a constant learning
+rate or on a cosine schedule over ``max_epochs``; ``drop_last`` skips the last,
+incomplete mini-batch of every epoch. Per-sample arrays (``extras``, e.g. class
+weights) are sliced with the rows of every batch and passed to the loss by name; a
+head whose network does not output the scores themselves (a distribution over bins)
+gives ``decode`` and the scalar ``truth`` the Spearman correlation is computed on.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from scipy.stats import spearmanr
 from sklearn.utils import check_random_state
 from torch import nn
 
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Loss = Callable[..., torch.Tensor]
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,10 @@ class TrainingOptions:
     patience: int
     device: str
     monitor: str = "srcc"
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    drop_last: bool = False
+    lr_schedule: str = "constant"
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first setting out of range."""
@@ -52,6 +65,23 @@ class TrainingOptions:
             raise ValueError(f"validation_fraction must be in [0, 1) or None, got {self.validation_fraction}")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.monitor not in ("srcc", "loss"):
+            raise ValueError(f"monitor must be 'srcc' or 'loss', got {self.monitor!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not isinstance(self.drop_last, (bool, np.bool_)):
+            raise ValueError(f"drop_last must be true or false, got {self.drop_last!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {list(SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
+        """The optimiser these options name, on ``parameters``."""
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        cls = torch.optim.Adam if self.optimizer == "adam" else torch.optim.AdamW
+        return cls(parameters, lr=self.lr, weight_decay=self.weight_decay)
 
 
 @dataclass
@@ -88,6 +118,21 @@ def mean_srcc(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+@dataclass
+class _Data:
+    """The training tensors: inputs, loss targets, per-sample loss arguments, and what SRCC is computed on."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    extras: dict[str, torch.Tensor]
+    truth: np.ndarray
+    decode: Callable[[torch.Tensor], np.ndarray]
+
+    def loss(self, loss_fn: Loss, module: nn.Module, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        output = module(self.X[idx])
+        return loss_fn(output, self.Y[idx], **{k: v[idx] for k, v in self.extras.items()}), output
+
+
 def train_module(
     build: Callable[[], nn.Module],
     X: np.ndarray,
@@ -95,8 +140,17 @@ def train_module(
     loss_fn: Loss,
     options: TrainingOptions,
     seed: int,
+    *,
+    extras: dict[str, np.ndarray] | None = None,
+    decode: Callable[[torch.Tensor], np.ndarray] | None = None,
+    truth: np.ndarray | None = None,
 ) -> TrainingResult:
-    """Build a module from ``seed`` and fit it to ``Y`` (n, n_outputs) from ``X`` (n, d)."""
+    """Build a module from ``seed`` and fit it to ``Y`` (n, ...) from ``X`` (n, d).
+
+    ``loss_fn(output, Y[batch], **{name: extras[name][batch]})`` is minimised. The
+    validation Spearman correlation compares ``decode(output)`` (default: the output
+    itself) with ``truth`` (n, n_outputs) (default: ``Y``).
+    """
     options.check()
     device = resolve_device(options.device)
     order = torch.Generator().manual_seed(seed)
@@ -105,29 +159,48 @@ def train_module(
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(seed)
         module = build().to(device)
-        X_t = torch.tensor(X, dtype=torch.float32, device=device)
-        Y_t = torch.tensor(Y, dtype=torch.float32, device=device)
-        best_epoch, history = _fit_epochs(module, X_t, Y_t, train_idx, val_idx, loss_fn, options, order)
+        data = _Data(
+            X=torch.tensor(X, dtype=torch.float32, device=device),
+            Y=torch.tensor(Y, dtype=torch.float32, device=device),
+            extras={k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in (extras or {}).items()},
+            truth=np.asarray(Y if truth is None else truth, dtype=np.float64).reshape(len(X), -1),
+            decode=decode or (lambda output: output.double().cpu().numpy()),
+        )
+        best_epoch, history = _fit_epochs(module, data, train_idx, val_idx, loss_fn, options, order)
     return TrainingResult(module.cpu().eval(), best_epoch, history)
 
 
-def _fit_epochs(module, X, Y, train_idx, val_idx, loss_fn, options, order):
-    optimizer = torch.optim.AdamW(module.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    history = [_evaluate(module, X, Y, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
+def _batches(train_idx: torch.Tensor, options: TrainingOptions, order: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's shuffled mini-batches (the last, incomplete one dropped with ``drop_last``, unless it is the only one)."""
+    shuffled = train_idx[torch.randperm(len(train_idx), generator=order)]
+    batches = list(torch.split(shuffled, options.batch_size))
+    if options.drop_last and len(batches) > 1 and len(batches[-1]) < options.batch_size:
+        batches.pop()
+    return batches
+
+
+def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: TrainingOptions, order):
+    optimizer = options.make_optimizer(module.parameters())
+    schedule = None
+    if options.lr_schedule == "cosine" and options.max_epochs > 0:
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.max_epochs)
+    history = [_evaluate(module, data, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
     best_epoch, best_state = 0, _snapshot(module)
     best_score = _score(history[0], options.monitor)
     for epoch in range(1, options.max_epochs + 1):
         module.train()
-        total = 0.0
-        shuffled = train_idx[torch.randperm(len(train_idx), generator=order)]
-        for batch in torch.split(shuffled, options.batch_size):
-            batch = batch.to(X.device)
-            loss = loss_fn(module(X[batch]), Y[batch])
+        total, seen = 0.0, 0
+        for batch in _batches(train_idx, options, order):
+            batch = batch.to(data.X.device)
+            loss, _ = data.loss(loss_fn, module, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
-        record = _evaluate(module, X, Y, val_idx, loss_fn, epoch, total / len(train_idx))
+            seen += len(batch)
+        if schedule is not None:
+            schedule.step()
+        record = _evaluate(module, data, val_idx, loss_fn, epoch, total / seen)
         history.append(record)
         if not np.isfinite(record["train_loss"]):
             warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", RuntimeWarning)
@@ -141,16 +214,17 @@ def _fit_epochs(module, X, Y, train_idx, val_idx, loss_fn, options, order):
     return best_epoch, history
 
 
-def _evaluate(module, X, Y, val_idx, loss_fn, epoch, train_loss):
+def _evaluate(module, data: _Data, val_idx, loss_fn, epoch, train_loss):
     record = {"epoch": epoch, "train_loss": train_loss, "val_loss": float("nan"), "val_srcc": float("nan")}
     if val_idx is None:
         return record
     module.eval()
     with torch.no_grad():
-        idx = val_idx.to(X.device)
-        pred = module(X[idx])
-        record["val_loss"] = float(loss_fn(pred, Y[idx]).item())
-        record["val_srcc"] = mean_srcc(pred.double().cpu().numpy(), Y[idx].double().cpu().numpy())
+        idx = val_idx.to(data.X.device)
+        loss, output = data.loss(loss_fn, module, idx)
+        record["val_loss"] = float(loss.item())
+        predicted = np.asarray(data.decode(output), dtype=np.float64).reshape(len(idx), -1)
+        record["val_srcc"] = mean_srcc(predicted, data.truth[val_idx.numpy()])
     return record
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
@@ -52,6 +52,13 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         predictions (per target); otherwise, or with one member, average them.
     stack_alpha : float, default=1.0
         Regularisation of the stacking ridge.
+    stack_method : {"ridge", "nnls"}, default="ridge"
+        How several members are combined: a ridge with intercept, or a blend with
+        non-negative weights and no intercept that minimises the squared error of the
+        out-of-fold predictions (scikit-learn's ``LinearRegression(positive=True)``, an
+        NNLS fit: the XACLE second place's blend, fitted honestly).
+    clip : (low, high) or None, default=None
+        Clip every prediction (and the out-of-fold ones) to this score range.
     random_state : int, RandomState or None, default=0
         Seeds the fold shuffling and the members (set on every parameter named
         ``random_state`` or ending in ``__random_state``).
@@ -62,16 +69,22 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
     oof_prediction_ : ndarray (n_samples,) or (n_samples, n_targets)
         Out-of-fold prediction of the ensemble (stacked honestly by cross-validation).
     oof_members_ : dict of name -> ndarray, out-of-fold predictions of each member
-    stackers_ : list of fitted Ridge per target, or None
+    stackers_ : list of fitted Ridge (or LinearRegression) per target, or None
     n_splits_ : int, the number of folds actually used
     """
 
-    def __init__(self, estimators=None, n_splits=5, n_seeds=1, stack=True, stack_alpha=1.0, random_state=0):
+    # the defaults for ensembles saved before these parameters existed
+    stack_method = "ridge"
+    clip = None
+
+    def __init__(self, estimators=None, n_splits=5, n_seeds=1, stack=True, stack_alpha=1.0, stack_method="ridge", clip=None, random_state=0):
         self.estimators = estimators
         self.n_splits = n_splits
         self.n_seeds = n_seeds
         self.stack = stack
         self.stack_alpha = stack_alpha
+        self.stack_method = stack_method
+        self.clip = clip
         self.random_state = random_state
 
     # ------------------------------------------------------------------ members and routing
@@ -117,6 +130,10 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         """
         if int(self.n_splits) < 2 or int(self.n_seeds) < 1:
             raise ValueError(f"need n_splits >= 2 and n_seeds >= 1, got {self.n_splits} and {self.n_seeds}")
+        if self.stack_method not in ("ridge", "nnls"):
+            raise ValueError(f"stack_method must be 'ridge' or 'nnls', got {self.stack_method!r}")
+        if self.clip is not None and not (len(self.clip) == 2 and float(self.clip[0]) < float(self.clip[1])):
+            raise ValueError(f"clip must be (low, high) with low < high, got {self.clip!r}")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         members = self._members()
         params = self._member_params(fit_params)
@@ -142,7 +159,11 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             self.stackers_, self.oof_prediction_ = self._fit_stackers(oof_matrix, y, folds_per_seed[0])
         else:
             self.oof_prediction_ = oof_matrix.mean(axis=0)
+        self.oof_prediction_ = self._clipped(self.oof_prediction_)
         return self
+
+    def _clipped(self, prediction: np.ndarray) -> np.ndarray:
+        return prediction if self.clip is None else np.clip(prediction, float(self.clip[0]), float(self.clip[1]))
 
     def _folds(self, X, y, groups, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
         n = len(X)
@@ -167,9 +188,12 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         stackers, stacked = [], np.zeros_like(Y, dtype=float)
         for t in range(Y.shape[1]):
             features = P[:, :, t].T
-            ridge = Ridge(alpha=self.stack_alpha)
-            stacked[:, t] = cross_val_predict(ridge, features, Y[:, t], cv=folds)
-            stackers.append(clone(ridge).fit(features, Y[:, t]))
+            if self.stack_method == "nnls":
+                stacker = LinearRegression(positive=True, fit_intercept=False)
+            else:
+                stacker = Ridge(alpha=self.stack_alpha)
+            stacked[:, t] = cross_val_predict(stacker, features, Y[:, t], cv=folds)
+            stackers.append(clone(stacker).fit(features, Y[:, t]))
         return stackers, stacked.reshape(y.shape)
 
     # ------------------------------------------------------------------ predicting
@@ -189,6 +213,7 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             prediction = prediction.reshape(means.shape[1:])
         else:
             prediction = means.mean(axis=0)
+        prediction = self._clipped(prediction)
         if not return_std:
             return prediction
         return prediction, np.concatenate(list(per_member.values())).std(axis=0)

@@ -12,6 +12,11 @@ were requested in:
 ``product``  audio * text, element-wise
 ``absdiff``  abs(audio - text), element-wise
 ``cosine``   one column, the cosine of audio and text (0 where either is all zeros)
+``angular``  one column, the angular similarity 1 - arccos(cos) / π
+``l1``       one column, the L1 distance of the unit-normalised vectors / its training maximum
+``l2``       one column, the L2 distance of the unit-normalised vectors / its training maximum
+
+The last four are the XACLE second place's "proximity" features (:mod:`heads.proximity`).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-BLOCK_ORDER = ("audio", "text", "product", "absdiff", "cosine")
-_ELEMENTWISE = {"product", "absdiff", "cosine"}
+from heads.proximity import PROXIMITY_BLOCKS, distance_maxima, proximity
+
+BLOCK_ORDER = ("audio", "text", "product", "absdiff", "cosine", "angular", "l1", "l2")
+_ELEMENTWISE = {"product", "absdiff", *PROXIMITY_BLOCKS}
 
 
 def split_halves(X: np.ndarray, audio_dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +69,7 @@ def paired_cosine(X: np.ndarray, audio_dim: int | None = None) -> np.ndarray:
 
 
 Layout = tuple[tuple[str, int, int], ...]
-_NEEDS_TEXT = {"text", "product", "absdiff", "cosine"}
+_NEEDS_TEXT = {"text", "product", "absdiff", *PROXIMITY_BLOCKS}
 
 
 def resolve_layout(n_features: int, audio_dim: int | None = None, layout=None) -> Layout:
@@ -102,8 +109,9 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     blocks : sequence of str, default=("audio",)
-        Any non-empty combination of ``audio``, ``text``, ``product``, ``absdiff``
-        and ``cosine``; the output always follows :data:`BLOCK_ORDER`.
+        Any non-empty combination of ``audio``, ``text``, ``product``, ``absdiff``,
+        ``cosine``, ``angular``, ``l1`` and ``l2``; the output always follows
+        :data:`BLOCK_ORDER`.
     audio_dim : int or None, default=None
         For one audio | text pair without ``layout``: the number of leading columns
         that hold the audio embedding; ``None`` splits X in half (CLAP: 512 | 512,
@@ -113,6 +121,11 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
         X made of several embedders' vectors, side by side (``FeatureStore.stacked``
         returns it). The blocks are built per embedder, embedder after embedder; an
         audio-only embedder (``text_dim`` 0) contributes only its ``audio`` block.
+    unit_norm : bool, default=False
+        L2-normalise every audio and text vector first (the XACLE 2027 baseline's input).
+    embedders : sequence of str or None, default=None
+        Read only these embedders of ``layout`` (a head on part of a fused store);
+        ``None`` reads every one.
 
     Attributes
     ----------
@@ -123,6 +136,9 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
         The audio width of the first segment.
     blocks_ : tuple of str
         The requested blocks in output order.
+    distance_maxima_ : tuple of (float, float)
+        Per segment, the largest L1 and L2 distance of the unit-normalised vectors on
+        the training rows (the divisors of the ``l1`` and ``l2`` blocks).
 
     Examples
     --------
@@ -138,20 +154,26 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
     ([[1.0, 0.0, 1.0, 7.0]], ['a.audio_0', 'a.audio_1', 'a.cosine', 'b.audio_0'])
     """
 
-    layout = None  # the default for models saved before the parameter existed
+    # the defaults for models saved before these parameters existed
+    layout = None
+    unit_norm = False
+    embedders = None
 
-    def __init__(self, blocks: Sequence[str] = ("audio",), audio_dim: int | None = None, layout=None):
+    def __init__(self, blocks: Sequence[str] = ("audio",), audio_dim: int | None = None, layout=None, unit_norm: bool = False, embedders=None):
         self.blocks = blocks
         self.audio_dim = audio_dim
         self.layout = layout
+        self.unit_norm = unit_norm
+        self.embedders = embedders
 
     def fit(self, X, y=None):
-        """Check the blocks against the width and layout of X."""
+        """Check the blocks against the width and layout of X; learn the distance maxima of ``l1`` and ``l2``."""
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         self.blocks_ = _ordered_blocks(self.blocks)
         self.layout_ = resolve_layout(X.shape[1], self.audio_dim, self.layout)
         self.audio_dim_ = self.layout_[0][1]
-        with_text = [segment for segment in self.layout_ if segment[2] > 0]
+        self._check_embedders()
+        with_text = [segment for segment in self.layout_ if segment[2] > 0 and self._reads(segment[0])]
         needs_text = sorted(_NEEDS_TEXT.intersection(self.blocks_))
         if needs_text and not with_text:
             names = ", ".join(name or "the embedder" for name, _, _ in self.layout_)
@@ -163,20 +185,44 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
                     f"blocks {needs_equal} need audio and text of one size, got {audio_dim} and {text_dim}"
                     + (f" for {name}" if name else "")
                 )
+        distances = {"l1", "l2"}.intersection(self.blocks_)
+        self.distance_maxima_ = tuple(
+            distance_maxima(audio, text) if distances and self._reads(name) and text.shape[1] else (1.0, 1.0)
+            for name, audio, text in layout_segments(X, self.layout_)
+        )
         return self
+
+    def _check_embedders(self) -> None:
+        if self.embedders is None:
+            return
+        names = [self.embedders] if isinstance(self.embedders, str) else list(self.embedders)
+        unknown = [name for name in names if name not in {segment[0] for segment in self.layout_}]
+        if not names or unknown:
+            have = ", ".join(segment[0] for segment in self.layout_)
+            raise ValueError(f"embedders must name some of the layout's embedders ({have}), got {self.embedders!r}")
+
+    def _reads(self, name: str) -> bool:
+        if self.embedders is None:
+            return True
+        return name in ([self.embedders] if isinstance(self.embedders, str) else list(self.embedders))
 
     def transform(self, X):
         """The requested blocks side by side: per embedder, in :data:`BLOCK_ORDER`."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         parts = []
-        for _, audio, text in layout_segments(X, self._layout()):
+        maxima = getattr(self, "distance_maxima_", None) or ((1.0, 1.0),) * len(self._layout())
+        for (name, audio, text), segment_maxima in zip(layout_segments(X, self._layout()), maxima):
+            if not self._reads(name):
+                continue
+            if self.unit_norm:
+                audio, text = normalize(audio), normalize(text) if text.shape[1] else text
             build = {
                 "audio": lambda: audio,
                 "text": lambda: text,
                 "product": lambda: audio * text,
                 "absdiff": lambda: np.abs(audio - text),
-                "cosine": lambda: _cosine(audio, text)[:, None].astype(X.dtype),
+                **{block: (lambda block=block: proximity(audio, text, block, segment_maxima).astype(X.dtype)) for block in PROXIMITY_BLOCKS},
             }
             parts += [build[block]() for block in self.blocks_ if text.shape[1] or block not in _NEEDS_TEXT]
         return np.hstack(parts)
@@ -187,11 +233,13 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
         layout = self._layout()
         names = []
         for name, audio_dim, text_dim in layout:
+            if not self._reads(name):
+                continue
             prefix = f"{name}." if len(layout) > 1 else ""
             sizes = {"audio": audio_dim, "text": text_dim, "product": text_dim, "absdiff": text_dim}
             for block in self.blocks_:
                 if text_dim or block not in _NEEDS_TEXT:
-                    names += [f"{prefix}cosine"] if block == "cosine" else [f"{prefix}{block}_{i}" for i in range(sizes[block])]
+                    names += [f"{prefix}{block}"] if block in PROXIMITY_BLOCKS else [f"{prefix}{block}_{i}" for i in range(sizes[block])]
         return np.asarray(names, dtype=object)
 
     def _layout(self) -> Layout:
@@ -207,7 +255,7 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
 
 
 def _cosine(audio: np.ndarray, text: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", normalize(audio), normalize(text))
+    return proximity(audio, text, "cosine")[:, 0]
 
 
 def _ordered_blocks(blocks: Sequence[str]) -> tuple[str, ...]:

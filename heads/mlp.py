@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -9,17 +11,45 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from heads._training import Loss, TrainingOptions, seed_from, train_module
-from heads.losses import POINTWISE_LOSSES
+from heads.losses import XACLE_CLASS_EDGES, RegressionLoss, check_loss_settings, class_balanced_weights, class_counts
 from heads.registry import HeadSpec, register_head
+from heads.targets import check_target_scaling, target_affine
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
-def build_mlp(n_in: int, hidden_sizes, n_out: int, activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
+def layer_dropouts(hidden_sizes: Sequence[int], dropout) -> list[float]:
+    """One dropout rate per hidden layer from a number (every layer) or a sequence (layer by layer).
+
+    >>> layer_dropouts((1024, 256), 0.1), layer_dropouts((1024, 256), (0.3, 0.0))
+    ([0.1, 0.1], [0.3, 0.0])
+    """
+    rates = [dropout] * len(hidden_sizes) if isinstance(dropout, (int, float, np.floating)) else list(dropout)
+    if len(rates) != len(hidden_sizes):
+        raise ValueError(f"dropout must be a number or one rate per hidden layer ({len(hidden_sizes)}), got {dropout!r}")
+    if not all(0 <= float(rate) < 1 for rate in rates):
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    return [float(rate) for rate in rates]
+
+
+def build_body(n_in: int, hidden_sizes, activation: str = "relu", dropout=0.0) -> tuple[list[nn.Module], int]:
+    """The hidden layers (Linear, activation, [dropout]) of an MLP, and the width they end with."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    layers: list[nn.Module] = []
+    for width, rate in zip(hidden_sizes, layer_dropouts(hidden_sizes, dropout)):
+        layers += [nn.Linear(n_in, int(width)), ACTIVATIONS[activation]()]
+        layers += [nn.Dropout(rate)] if rate else []
+        n_in = int(width)
+    return layers, n_in
+
+
+def build_mlp(n_in: int, hidden_sizes, n_out: int, activation: str = "relu", dropout=0.0) -> nn.Sequential:
     """Linear layers of ``hidden_sizes`` with ``activation`` (and dropout) between them.
 
     ``hidden_sizes=()`` is a linear model; ``activation="identity"`` with no dropout is
-    the MusicEval baseline's stack of affine layers.
+    the MusicEval baseline's stack of affine layers. ``dropout`` is one rate for every
+    hidden layer or one per layer (``(0.3, 0.0)``: the XACLE 2027 baseline).
 
     >>> build_mlp(4, (8,), 2)
     Sequential(
@@ -28,44 +58,59 @@ def build_mlp(n_in: int, hidden_sizes, n_out: int, activation: str = "relu", dro
       (2): Linear(in_features=8, out_features=2, bias=True)
     )
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    layers: list[nn.Module] = []
-    for width in hidden_sizes:
-        layers += [nn.Linear(n_in, int(width)), ACTIVATIONS[activation]()]
-        layers += [nn.Dropout(dropout)] if dropout else []
-        n_in = int(width)
-    return nn.Sequential(*layers, nn.Linear(n_in, n_out))
+    layers, width = build_body(n_in, hidden_sizes, activation, dropout)
+    return nn.Sequential(*layers, nn.Linear(width, n_out))
 
 
 class TorchMLPRegressor(RegressorMixin, BaseEstimator):
-    """Multi-layer perceptron regressor trained with AdamW and early stopping on validation SRCC.
+    """Multi-layer perceptron regressor trained with early stopping on validation SRCC.
 
     Targets are standardised per output inside ``fit`` and mapped back in
-    ``predict``, so the defaults suit any score scale; inputs are used as given, so put
-    a ``StandardScaler`` in front (``make_head`` does). A 2-D ``y`` trains one network
-    with one output per column.
+    ``predict`` (``target_scaling``), so the defaults suit any score scale; inputs are
+    used as given, so put a ``StandardScaler`` in front (``make_head`` does). A 2-D
+    ``y`` trains one network with one output per column.
 
     Parameters
     ----------
     hidden_sizes : tuple of int, default=(256, 64)
         Widths of the hidden layers; ``()`` is a linear model.
     activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
-    dropout : float, default=0.1
-        Dropout after every hidden activation.
-    loss : {"mse", "l1"}, default="mse"
+    dropout : float or tuple of float, default=0.1
+        Dropout after every hidden activation, or one rate per hidden layer.
+    loss : {"mse", "l1", "clipped_mse"}, default="mse"
+        ``clipped_mse`` ignores errors of at most ``tau`` (in scaled target units).
+    tau : float, default=0.25
+    pairwise_weight : float, default=0.0
+        Weight of the pairwise hinge term (:func:`heads.losses.pairwise_hinge`) added to the loss.
+    margin : float, default=0.1
+        Margin of the pairwise term, in scaled target units.
+    class_balance : {None, "published", "per_clip"}, default=None
+        Class-balanced weights (:mod:`heads.losses`): ``"published"`` reproduces the
+        XACLE 2027 baseline's code (a constant 1/B scale on the pointwise term, pair
+        weights ``sqrt(w_i w_j)``); ``"per_clip"`` weighs every clip's error.
+    beta : float, default=0.99
+        β of the class-balanced weights.
+    class_edges : sequence of float or None, default=None
+        Class bins on the raw score scale; ``None`` is the XACLE 2027 baseline's
+        ``[-1, 1, 2, ..., 10]``.
+    target_scaling : "standardize", "none" or (center, scale), default="standardize"
+        See :mod:`heads.targets`; ``(5, 5)`` is the XACLE baselines' ``(y - 5) / 5``.
+    optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     lr, weight_decay : float, default=1e-3, 1e-2
-        AdamW settings.
+    momentum : float, default=0.9
+        SGD only.
     batch_size : int, default=64
+    drop_last : bool, default=False
+        Skip the last, incomplete mini-batch of every epoch.
     max_epochs : int, default=100
     validation_fraction : float or None, default=0.1
-        Share of the training items held out to monitor the Spearman correlation
-        (mean over outputs, ties broken by validation loss); 0 or None trains for
-        ``max_epochs`` and keeps the last epoch.
+        Share of the training items held out to monitor early stopping; 0 or None
+        trains for ``max_epochs`` and keeps the last epoch.
     patience : int, default=15
         Epochs without improvement before stopping; the best epoch's weights are kept.
+    monitor : {"srcc", "loss"}, default="srcc"
+        Early stopping on validation SRCC (mean over outputs, ties broken by the loss) or loss.
+    lr_schedule : {"constant", "cosine"}, default="constant"
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:N]"``.
     random_state : int, RandomState or None, default=None
@@ -82,6 +127,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     best_epoch_ : int
     n_features_in_, n_outputs_ : int
     target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        The network learns ``(y - target_mean_) / target_scale_``.
 
     Examples
     --------
@@ -92,18 +138,38 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     ((3,), True)
     """
 
+    # Settings of the training loop that subclasses without them in ``__init__`` (and models
+    # saved before they existed) use.
+    optimizer = "adamw"
+    momentum = 0.9
+    drop_last = False
+    monitor = "srcc"
+    lr_schedule = "constant"
+
     def __init__(
         self,
         hidden_sizes=(256, 64),
         activation: str = "relu",
-        dropout: float = 0.1,
+        dropout=0.1,
         loss: str = "mse",
+        tau: float = 0.25,
+        pairwise_weight: float = 0.0,
+        margin: float = 0.1,
+        class_balance: str | None = None,
+        beta: float = 0.99,
+        class_edges=None,
+        target_scaling="standardize",
+        optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
+        momentum: float = 0.9,
         batch_size: int = 64,
+        drop_last: bool = False,
         max_epochs: int = 100,
         validation_fraction: float | None = 0.1,
         patience: int = 15,
+        monitor: str = "srcc",
+        lr_schedule: str = "constant",
         device: str = "auto",
         random_state=None,
     ):
@@ -111,45 +177,80 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.activation = activation
         self.dropout = dropout
         self.loss = loss
+        self.tau = tau
+        self.pairwise_weight = pairwise_weight
+        self.margin = margin
+        self.class_balance = class_balance
+        self.beta = beta
+        self.class_edges = class_edges
+        self.target_scaling = target_scaling
+        self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
+        self.momentum = momentum
         self.batch_size = batch_size
+        self.drop_last = drop_last
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.monitor = monitor
+        self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
 
+    def check_settings(self) -> None:
+        """Raise ``ValueError`` naming the first setting out of range (``fit`` calls it first)."""
+        check_loss_settings(self.loss, self.tau, self.pairwise_weight, self.margin, self.class_balance, self.beta, self.class_edges)
+        check_target_scaling(getattr(self, "target_scaling", "standardize"))  # SPO heads have z targets instead
+        self._check_network_settings()
+
+    def _check_network_settings(self) -> None:
+        layer_dropouts(self.hidden_sizes, self.dropout)
+        build_body(1, (), self.activation)
+        self._training_options().check()
+
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        if self.loss not in POINTWISE_LOSSES:
-            raise ValueError(f"loss must be one of {sorted(POINTWISE_LOSSES)}, got {self.loss!r}")
+        self.check_settings()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
-        self.target_mean_ = Y.mean(axis=0)
-        scale = Y.std(axis=0)
-        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        self.target_mean_, self.target_scale_ = target_affine(self.target_scaling, Y)
         self._y_ndim = y.ndim
-        return self._fit_network(X, (Y - self.target_mean_) / self.target_scale_, POINTWISE_LOSSES[self.loss])
+        loss, extras = self._regression_loss(Y)
+        return self._fit_network(X, (Y - self.target_mean_) / self.target_scale_, loss, extras=extras)
 
     def predict(self, X) -> np.ndarray:
         """Predictions on the scale of ``y``."""
         return self._shape_output(self._predict_network(X) * self.target_scale_ + self.target_mean_)
 
-    # -- shared with the SPO regressor -------------------------------------------------
-    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss):
-        """Train the network on targets ``Y`` (n, n_outputs); sets the learned attributes."""
-        self.n_outputs_ = Y.shape[1]
-        result = train_module(self._build_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state))
+    # -- shared with the other torch heads ---------------------------------------------
+    def _regression_loss(self, scores: np.ndarray) -> tuple[RegressionLoss, dict[str, np.ndarray]]:
+        """The loss these settings name, and its per-sample class weights (from the raw ``scores``) when balanced."""
+        loss = RegressionLoss(self.loss, self.tau, self.pairwise_weight, self.margin, self.class_balance)
+        if self.class_balance is None:
+            return loss, {}
+        edges = XACLE_CLASS_EDGES if self.class_edges is None else tuple(self.class_edges)
+        return loss, {"weight": class_balanced_weights(class_counts(scores, edges), self.beta)}
+
+    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss, n_outputs: int | None = None, **training):
+        """Train the network on targets ``Y``; sets the learned attributes.
+
+        ``n_outputs`` is the number of scores predicted (default: the columns of ``Y``);
+        ``training`` goes to :func:`~heads._training.train_module` (``extras``, ``decode``, ``truth``).
+        """
+        self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
+        result = train_module(
+            self._build_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state), **training
+        )
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         return self
 
-    def _build_network(self) -> nn.Sequential:
+    def _build_network(self) -> nn.Module:
         return build_mlp(self.n_features_in_, self.hidden_sizes, self.n_outputs_, self.activation, self.dropout)
 
-    def _new_module(self) -> nn.Sequential:
+    def _new_module(self) -> nn.Module:
         """A fresh network shaped like ``module_`` (float64, eval mode), to load saved weights into."""
         return self._build_network().double().eval()
 
@@ -162,6 +263,11 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             patience=self.patience,
             device=self.device,
+            monitor=self.monitor,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            drop_last=self.drop_last,
+            lr_schedule=self.lr_schedule,
         )
 
     def _predict_network(self, X) -> np.ndarray:
@@ -182,7 +288,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
 register_head(
     HeadSpec(
         name="mlp",
-        summary="torch MLP (hidden sizes, activation, dropout, mse/l1), AdamW, early stopping on validation SRCC",
+        summary="torch MLP (hidden sizes, activation, dropout; mse/l1/clipped_mse, class-balanced, pairwise), early stopping on validation SRCC",
         build=lambda random_state=None, **_: TorchMLPRegressor(random_state=random_state),
         types=(TorchMLPRegressor,),
         quick={"hidden_sizes": (16,), "max_epochs": 20, "patience": 5, "lr": 1e-2},

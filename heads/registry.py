@@ -33,6 +33,9 @@ HEAD_MODULES: dict[str, str] = {
     "mlp": "heads.mlp",
     "spo_mlp": "heads.spo",
     "cosine": "heads.spo",
+    "svr": "heads.svr",
+    "dist": "heads.dist",
+    "coral": "heads.coral",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -64,6 +67,16 @@ class HeadSpec:
         loaded only when every type in them is trusted (:mod:`heads.persistence`).
     quick : dict
         Settings that make a fit take well under a second (tests, docs).
+    preprocessing : callable or None
+        ``preprocessing() -> [(name, transformer), ...]``: the steps between the feature
+        blocks and the model, instead of the one ``StandardScaler`` of ``scaled``
+        (``svr``: ``Normalizer`` then ``StandardScaler``).
+    preflight : callable or None
+        ``preflight(n_rows=..., n_features=..., n_fits=..., params=...)``, called by
+        ``fit_run`` before any fitting with the rows of one fold model, the width of
+        the store's matrix, the number of models the run fits and the head's settings;
+        raises :class:`~embed.errors.ClapmosError` for a run it should refuse (``svr``
+        on too many rows).
     """
 
     name: str
@@ -75,6 +88,8 @@ class HeadSpec:
     param_prefix: str = "model__"
     types: tuple[type, ...] = ()
     quick: Mapping[str, Any] = field(default_factory=dict)
+    preprocessing: Callable[[], list[tuple[str, Any]]] | None = None
+    preflight: Callable[..., None] | None = None
 
 
 _SPECS: dict[str, HeadSpec] = {}
@@ -88,8 +103,18 @@ def register_head(spec: HeadSpec) -> HeadSpec:
     return spec
 
 
+def member_head(member: str) -> str:
+    """The head of an ensemble member name: ``svr:a`` (a second ``svr`` with its own settings) is ``svr``.
+
+    >>> member_head("svr:a"), member_head("ridge")
+    ('svr', 'ridge')
+    """
+    return member.split(":", 1)[0]
+
+
 def head_spec(name: str) -> HeadSpec:
-    """The :class:`HeadSpec` of ``name``, importing its module on first use."""
+    """The :class:`HeadSpec` of ``name`` (or of a member name ``head:tag``), importing its module on first use."""
+    name = member_head(name)
     if name not in HEAD_MODULES:
         raise ClapmosError(f"unknown head {name!r}; choose one of {', '.join(HEAD_NAMES)}")
     if name not in _SPECS:
@@ -155,7 +180,9 @@ def make_head(
         Model settings. A plain name sets a parameter of the model itself (for
         ``lgbm``, of the inner ``LGBMRegressor``): ``max_epochs=50``,
         ``num_leaves=31``. A name with ``__`` is a pipeline parameter, passed as is:
-        ``scale__with_std=False``, ``model__estimator__n_estimators=100``.
+        ``scale__with_std=False``, ``model__estimator__n_estimators=100``,
+        ``features__unit_norm=True``; so is a step's name (``scale="passthrough"``
+        drops the scaler).
 
     Examples
     --------
@@ -176,11 +203,14 @@ def make_head(
         blocks = tuple(blocks or default_blocks(target))
         layout = None if layout is None else tuple(tuple(segment) for segment in layout)
         steps.append(("features", PairedEmbeddingFeatures(blocks=blocks, audio_dim=audio_dim, layout=layout)))
-    if spec.scaled:
+    if spec.preprocessing is not None:
+        steps += spec.preprocessing()
+    elif spec.scaled:
         steps.append(("scale", StandardScaler()))
     steps.append(("model", spec.build(random_state=random_state, audio_dim=audio_dim, layout=layout)))
     head = Pipeline(steps)
-    settings = {key if "__" in key else spec.param_prefix + key: value for key, value in params.items()}
+    step_names = {step for step, _ in steps}
+    settings = {key if "__" in key or key in step_names else spec.param_prefix + key: value for key, value in params.items()}
     try:
         return head.set_params(**settings)
     except ValueError as error:

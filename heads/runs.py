@@ -35,7 +35,7 @@ from embed.store import FeatureStore, identity_of
 from heads.ensemble import CVEnsemble
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
-from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head
+from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head, member_head
 
 log = logging.getLogger(__name__)
 GROUPINGS = ("none", "system", "prompt")
@@ -46,13 +46,20 @@ class RunConfig:
     """Everything ``fit`` needs besides the store; saved as ``config.json``.
 
     ``embedders`` names one embedder or several, whose features are used side by side
-    (each embedder's feature blocks, one after the other).
+    (each embedder's feature blocks, one after the other). ``heads`` are member names:
+    a head, or ``head:tag`` for another member of the same head with its own settings
+    (``svr:a``, ``svr:b``). ``features`` is one list of blocks for every target, or a
+    ``{target: blocks}`` mapping. ``params`` keys are ``name`` (every member),
+    ``head.name`` (every member of that head) or ``head:tag.name`` (one member), the
+    more specific winning. ``stack_method`` and ``clip`` are the
+    :class:`~heads.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
+    configuration came from (:mod:`heads.recipes`).
     """
 
     embedders: list[str]
     heads: list[str] = field(default_factory=lambda: ["spo_mlp"])
     targets: list[str] | None = None
-    features: list[str] | None = None
+    features: list[str] | dict[str, list[str]] | None = None
     train_split: list[str] = field(default_factory=lambda: ["train"])
     eval_split: list[str] | None = None
     cv: int = 5
@@ -62,12 +69,25 @@ class RunConfig:
     screening_tau: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     random_state: int = 0
+    stack_method: str = "ridge"
+    clip: list[float] | None = None
+    recipe: str | None = None
+
+    def blocks(self, target: str) -> list[str] | None:
+        """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
+        if isinstance(self.features, dict):
+            return self.features.get(target)
+        return self.features
 
     def check(self, store: FeatureStore) -> None:
         """Refuse, with one readable message, settings that do not fit this store."""
-        unknown = [h for h in self.heads if h not in HEAD_NAMES]
+        unknown = [h for h in self.heads if member_head(h) not in HEAD_NAMES]
         if unknown:
             raise ClapmosError(f"unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
+        if not self.heads or len(set(self.heads)) != len(self.heads):
+            raise ClapmosError(f"--head must name one or more different members, got {','.join(self.heads) or 'none'}; "
+                               "a second member of one head needs a tag: svr:a,svr:b")
+        self._check_ensemble_options()
         if self.group not in GROUPINGS:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
@@ -79,7 +99,31 @@ class RunConfig:
         if not self.embedders or len(set(self.embedders)) != len(self.embedders):
             raise ClapmosError(f"--embedder must name one or more different embedders, got {','.join(self.embedders) or 'none'}")
         layout = store.layout(self.embedders)  # names a missing embedder
+        self._check_features(self.targets or store.targets)
         self._check_text(layout, self.targets or store.targets)
+
+    def _check_ensemble_options(self) -> None:
+        if self.stack_method not in ("ridge", "nnls"):
+            raise ClapmosError(f"--stack-method must be ridge or nnls, got {self.stack_method!r}")
+        if self.clip is not None:
+            clip = list(self.clip)
+            if len(clip) != 2 or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in clip) or clip[0] >= clip[1]:
+                raise ClapmosError(f"--clip must be LOW,HIGH with LOW < HIGH, e.g. --clip 0,10; got {self.clip!r}")
+
+    def _check_features(self, targets: list[str]) -> None:
+        from heads.features import BLOCK_ORDER
+
+        if isinstance(self.features, dict):
+            missing = [t for t in targets if t not in self.features]
+            if missing:
+                raise ClapmosError(
+                    f"--features names blocks for {', '.join(self.features)} but not for target(s) {', '.join(missing)}; "
+                    f"add {missing[0]}=BLOCKS, or give one list for every target"
+                )
+        lists = list(self.features.values()) if isinstance(self.features, dict) else [self.features or ["audio"]]
+        unknown = sorted({block for blocks in lists for block in blocks} - set(BLOCK_ORDER))
+        if unknown or not all(lists):
+            raise ClapmosError(f"--features: unknown or empty block(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(BLOCK_ORDER)}")
 
     def _check_text(self, layout, targets: list[str]) -> None:
         """Refuse heads and feature blocks that need text when every embedder is audio-only."""
@@ -88,7 +132,7 @@ class RunConfig:
         names = ", ".join(name for name, _, _ in layout)
         problem = f"but {names} has no text embeddings (audio-only). Add an embedder with text (--embedder {','.join([*self.embedders, 'clap'])})"
         for head in self.heads:
-            if not head_spec(head).reads_blocks:
+            if not head_spec(member_head(head)).reads_blocks:
                 raise ClapmosError(f"--head {head} compares audio with text, {problem}.")
         for target in targets:
             needs = self.text_blocks(target)
@@ -97,11 +141,11 @@ class RunConfig:
 
     def text_blocks(self, target: str) -> list[str]:
         """The feature blocks of ``target`` that read the text embedding (none: an audio-only target)."""
-        return [block for block in (self.features or default_blocks(target)) if block != "audio"]
+        return [block for block in (self.blocks(target) or default_blocks(target)) if block != "audio"]
 
     def needs_text(self, target: str) -> bool:
         """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
-        return bool(self.text_blocks(target)) or any(not head_spec(head).reads_blocks for head in self.heads)
+        return bool(self.text_blocks(target)) or any(not head_spec(member_head(head)).reads_blocks for head in self.heads)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -174,6 +218,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     labels = store.labels(config.train_split)
     ratings = store.ratings()
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
+    _preflight(config, n_rows=len(rows_all), n_features=X_all.shape[1], n_targets=len(targets))
     for target in targets:
         known = labels[target].notna().to_numpy()
         if known.sum() < 2:
@@ -200,35 +245,79 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     return FittedRun(config, models, provenance, oof)
 
 
-def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, Any]]:
+    """The ``(member name, head pipeline)`` pairs ``fit_run`` fits for ``target`` on a store of this ``layout``.
+
+    Settings out of range are refused here, naming the member, before anything is fitted.
+    """
     members = []
-    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     for head in config.heads:
         params = _head_params(config, head)
-        if head in listener_heads and config.screening_tau is not None:
+        if head_spec(head).listener_ratings and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
-        blocks = config.features if head_spec(head).reads_blocks else None
-        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)))
+        blocks = config.blocks(target) if head_spec(head).reads_blocks else None
+        pipeline = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
+        _check_settings(head, pipeline)
+        members.append((head, pipeline))
+    return members
+
+
+def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+    members = member_pipelines(config, target, layout)
+    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
         fit_params = {"listener_scores": scores[rows], "listener_ids": ids[rows]}
-    ensemble = CVEnsemble(members, n_splits=config.cv, n_seeds=config.seeds, stack=config.stack, random_state=config.random_state)
+    ensemble = CVEnsemble(
+        members,
+        n_splits=config.cv,
+        n_seeds=config.seeds,
+        stack=config.stack,
+        stack_method=config.stack_method,
+        clip=None if config.clip is None else tuple(config.clip),
+        random_state=config.random_state,
+    )
     return ensemble, fit_params
 
 
-def _head_params(config: RunConfig, head: str) -> dict[str, Any]:
-    """``--param key=value`` applies to every head; ``--param head.key=value`` to one head."""
-    params = {}
+def _check_settings(member: str, pipeline) -> None:
+    """Refuse a member whose settings are out of range before anything is fitted, naming the member."""
+    model = pipeline.named_steps["model"]
+    if hasattr(model, "check_settings"):
+        try:
+            model.check_settings()
+        except ValueError as error:
+            raise ClapmosError(f"--param {member}.{error}") from None
+
+
+def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) -> None:
+    """Let each head refuse a run it would take too long on (``svr`` on too many rows), before fitting."""
+    fold_rows = n_rows - n_rows // max(config.cv, 1)
+    for member in config.heads:
+        spec = head_spec(member)
+        if spec.preflight is not None:
+            params = _head_params(config, member)
+            spec.preflight(n_rows=fold_rows, n_features=n_features, n_fits=config.cv * config.seeds * n_targets, params=params)
+
+
+def _head_params(config: RunConfig, member: str) -> dict[str, Any]:
+    """``--param key=value`` applies to every member; ``head.key`` to the members of one head; ``head:tag.key`` to one member.
+
+    The more specific key wins, whatever the order they were given in.
+    """
+    levels: list[dict[str, Any]] = [{}, {}, {}]
     for key, value in config.params.items():
         scope, dot, name = key.partition(".")
         if not dot:
-            params[key] = value
-        elif scope == head:
-            params[name] = value
-        elif scope not in HEAD_NAMES:
-            raise ClapmosError(f"--param {key}: {scope!r} is not a head name ({', '.join(HEAD_NAMES)})")
-    return params
+            levels[0][key] = value
+        elif scope == member and scope != member_head(member):
+            levels[2][name] = value
+        elif scope == member_head(member):
+            levels[1][name] = value
+        elif member_head(scope) not in HEAD_NAMES:
+            raise ClapmosError(f"--param {key}: {scope!r} is not a head name ({', '.join(HEAD_NAMES)}) or a member head:tag")
+    return {**levels[0], **levels[1], **levels[2]}
 
 
 def _groups(group: str, items: pd.DataFrame) -> np.ndarray | None:

@@ -99,8 +99,10 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     """The SPO recipe on an MLP: standardised listener targets, MSE + pairwise loss, calibrated output.
 
     Same network and training loop as :class:`~heads.mlp.TorchMLPRegressor`; the
-    loss is fixed to :class:`~heads.losses.SpoLoss`. Without listener ratings it
-    trains on ``y`` standardised with its own mean and standard deviation (with a
+    loss is :class:`~heads.losses.SpoLoss` (MSE + λ · pairwise hinge) by default, on z
+    targets; the MLP's loss options (``clipped_mse``, class-balanced weights from the
+    raw clip scores) apply too. Without listener ratings it trains on ``y``
+    standardised with its own mean and standard deviation (with a
     :class:`~heads.ratings.NoListenerRatingsWarning`).
 
     Parameters
@@ -112,7 +114,10 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     screening_tau : float or None, default=None
         Rating screening threshold on the raw scale (the published run used 5 on
         XACLE's 0-10 scale); ``None`` keeps every rating.
-    hidden_sizes, activation, dropout, lr, weight_decay, batch_size, max_epochs, validation_fraction, patience, device, random_state
+    loss, tau, class_balance, beta, class_edges
+        As in :class:`~heads.mlp.TorchMLPRegressor` (``tau`` in z units; classes from
+        the raw per-clip scores ``y``).
+    hidden_sizes, activation, dropout, optimizer, lr, weight_decay, momentum, batch_size, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
         As in :class:`~heads.mlp.TorchMLPRegressor` (``batch_size`` defaults to 32,
         the batch the pairwise term was designed for).
 
@@ -148,16 +153,26 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         self,
         hidden_sizes=(256, 64),
         activation: str = "relu",
-        dropout: float = 0.1,
+        dropout=0.1,
         pairwise_weight: float = 0.5,
         margin: float = 0.1,
         screening_tau: float | None = None,
+        loss: str = "mse",
+        tau: float = 0.25,
+        class_balance: str | None = None,
+        beta: float = 0.99,
+        class_edges=None,
+        optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
+        momentum: float = 0.9,
         batch_size: int = 32,
+        drop_last: bool = False,
         max_epochs: int = 100,
         validation_fraction: float | None = 0.1,
         patience: int = 15,
+        monitor: str = "srcc",
+        lr_schedule: str = "constant",
         device: str = "auto",
         random_state=None,
     ):
@@ -167,12 +182,22 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         self.pairwise_weight = pairwise_weight
         self.margin = margin
         self.screening_tau = screening_tau
+        self.loss = loss
+        self.tau = tau
+        self.class_balance = class_balance
+        self.beta = beta
+        self.class_edges = class_edges
+        self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
+        self.momentum = momentum
         self.batch_size = batch_size
+        self.drop_last = drop_last
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.monitor = monitor
+        self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
 
@@ -189,10 +214,13 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         listener_ids : array of shape (n_samples, k), optional
             Who gave each rating, ``None``-padded.
         """
+        self.check_settings()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
-        Z = self._fit_z_targets(y.reshape(len(y), -1).astype(np.float64), listener_scores, listener_ids)
-        return self._fit_network(X, Z, SpoLoss(self.pairwise_weight, self.margin))
+        Y = y.reshape(len(y), -1).astype(np.float64)
+        Z = self._fit_z_targets(Y, listener_scores, listener_ids)
+        loss, extras = self._regression_loss(Y)
+        return self._fit_network(X, Z, loss, extras=extras)
 
     def predict(self, X) -> np.ndarray:
         """Scores on the raw scale: ``mu_g_ + sigma_g_ * z``."""
@@ -230,8 +258,10 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         (listener ratings when given, else ``y``), per output.
     pairwise_weight, margin, screening_tau
         As in :class:`SpoMLPRegressor`.
+    optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     lr : float, default=1e-2
-        AdamW learning rate (no weight decay: it would pull the slope to 0).
+        Learning rate (no weight decay: it would pull the slope to 0).
+    lr_schedule : {"constant", "cosine"}, default="constant"
     batch_size, max_epochs, validation_fraction, patience, device, random_state
         As in :class:`~heads.mlp.TorchMLPRegressor`.
 
@@ -267,7 +297,9 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         pairwise_weight: float = 0.5,
         margin: float = 0.1,
         screening_tau: float | None = None,
+        optimizer: str = "adamw",
         lr: float = 1e-2,
+        lr_schedule: str = "constant",
         batch_size: int = 32,
         max_epochs: int = 50,
         validation_fraction: float | None = 0.1,
@@ -280,7 +312,9 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         self.pairwise_weight = pairwise_weight
         self.margin = margin
         self.screening_tau = screening_tau
+        self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
@@ -307,6 +341,8 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
             patience=self.patience,
             device=self.device,
             monitor="loss",
+            optimizer=self.optimizer,
+            lr_schedule=self.lr_schedule,
         )
         loss = SpoLoss(self.pairwise_weight, self.margin)
         result = train_module(lambda: AffineCosine(slope, intercept), cosine, Z, loss, options, seed_from(self.random_state))

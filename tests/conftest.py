@@ -54,3 +54,19 @@ def make_corpus(folder: Path, n: int = 10, seconds: float = 0.5, sample_rate: in
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Corpus:
     return make_corpus(tmp_path / "audio")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Train on one torch thread, restoring the setting afterwards.
+
+    The heads' networks are small: one thread trains them as fast as two on an idle machine
+    and does not stall when other jobs share the cores (BENCHMARKS.md, ``fit_heads``).
+    Results do not depend on it (the stored 0.1.0 predictions match either way).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -23,7 +23,7 @@ def test_blocks_follow_the_documented_order_whatever_the_request_order(paired):
     out = PairedEmbeddingFeatures(blocks=("cosine", "absdiff", "text", "product", "audio")).fit_transform(X)
     expected_cos = [1 - cosine_distance(a, t) for a, t in zip(audio, text)]
     np.testing.assert_allclose(out, np.column_stack([audio, text, audio * text, np.abs(audio - text), expected_cos]))
-    assert BLOCK_ORDER == ("audio", "text", "product", "absdiff", "cosine")
+    assert BLOCK_ORDER == ("audio", "text", "product", "absdiff", "cosine", "angular", "l1", "l2")
 
 
 @pytest.mark.parametrize(

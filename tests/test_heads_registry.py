@@ -21,6 +21,8 @@ from heads.registry import HEAD_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
+
 # Small settings per head (each head's registered ``quick`` settings) so every test stays well under a second.
 QUICK = {name: dict(head_spec(name).quick) for name in HEAD_NAMES}
 
@@ -42,8 +44,8 @@ def _quiet_fallback():
         yield
 
 
-def test_the_head_names_are_the_documented_five():
-    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine")
+def test_the_head_names_are_the_documented_eight():
+    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral")
 
 
 @pytest.mark.parametrize(
@@ -84,8 +86,8 @@ def test_plain_settings_go_to_the_model_and_step_settings_to_their_step():
 
 
 def test_an_unknown_head_lists_the_known_ones():
-    with pytest.raises(ClapmosError, match="ridge, lgbm, mlp, spo_mlp, cosine"):
-        make_head("svr")
+    with pytest.raises(ClapmosError, match="ridge, lgbm, mlp, spo_mlp, cosine, svr, dist, coral"):
+        make_head("gbm")
 
 
 def test_an_unknown_setting_lists_the_settable_ones():

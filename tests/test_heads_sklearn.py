@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import heads
 from heads import EXPECTED_FAILED_CHECKS
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
+
 
 def check_instances():
     """One quick instance per registered head's model (its ``quick`` settings), and the shared parts.
@@ -23,7 +27,12 @@ def check_instances():
         model = heads.make_head(name, **spec.quick).named_steps["model"]
         if not type(model).__module__.startswith("sklearn.") and type(model) not in {type(m) for m in models}:
             models.append(model)
-    return [heads.PairedEmbeddingFeatures(blocks=("audio", "text", "product", "absdiff", "cosine")), *models, heads.CVEnsemble(n_splits=3)]
+    return [
+        heads.PairedEmbeddingFeatures(blocks=heads.BLOCK_ORDER),
+        *models,
+        heads.CVEnsemble(n_splits=3),
+        heads.CVEnsemble([("a", Ridge()), ("b", Ridge(alpha=10.0))], n_splits=3, stack_method="nnls", clip=(-1e6, 1e6)),
+    ]
 
 
 def test_every_exported_estimator_has_a_check_instance():

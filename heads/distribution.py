@@ -1,0 +1,125 @@
+"""Scores as distributions over K bins, and as K - 1 ordinal thresholds (METHODS.md §5, AudioMOS winner).
+
+Plain functions, usable by any torch head (the ``dist`` and ``coral`` heads, attention
+heads over frames):
+
+* :func:`bin_centers` — K centres spanning a score range, ``linspace(low, high, K)``;
+* :func:`gaussian_targets` — the target distribution of a score ``s`` (clamped to the
+  range): ``p_k ∝ exp(-(s - c_k)² / (2σ²))``, normalised; ``σ = 0`` is one-hot on the
+  nearest bin;
+* :func:`kl_divergence` — ``KL(p ‖ q)`` from the model's logits, averaged over the batch;
+* :func:`distribution_mean`, :func:`distribution_std` — ``Σ q_k c_k`` and the spread;
+* :func:`coral_targets`, :func:`coral_loss`, :func:`coral_decode` — CORAL: the binary
+  tasks "s > t_k" for the K - 1 thresholds halfway between centres, the sum of their
+  binary cross-entropies, and the expected rank ``Σ sigmoid(logit_k)`` mapped back to the
+  score scale.
+
+Tensors carry the bins on the last axis: logits ``(batch, n_outputs, K)``, centres
+``(n_outputs, K)``.
+
+>>> centers = bin_centers(1.0, 5.0, 5)
+>>> centers.tolist()
+[1.0, 2.0, 3.0, 4.0, 5.0]
+>>> gaussian_targets(np.array([2.0]), centers, sigma=0.0).tolist()
+[[0.0, 1.0, 0.0, 0.0, 0.0]]
+>>> coral_targets(np.array([2.0, 4.6]), centers).astype(int).tolist()
+[[1, 0, 0, 0], [1, 1, 1, 1]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+
+def check_bins(n_bins, sigma, score_range) -> None:
+    """Raise ``ValueError`` naming ``n_bins``, ``sigma`` or ``score_range`` when out of range."""
+    if not (isinstance(n_bins, (int, np.integer)) and not isinstance(n_bins, bool) and 2 <= n_bins <= 1000):
+        raise ValueError(f"n_bins must be an integer from 2 to 1000, got {n_bins!r}")
+    if sigma is not None and not (isinstance(sigma, (int, float, np.floating)) and np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a number >= 0 (0: one-hot targets), got {sigma!r}")
+    if score_range is not None:
+        ok = isinstance(score_range, (tuple, list)) and len(score_range) == 2
+        if not (ok and all(np.isfinite(float(v)) for v in score_range) and float(score_range[0]) < float(score_range[1])):
+            raise ValueError(f"score_range must be (low, high) with low < high, got {score_range!r}")
+
+
+def bin_centers(low: float, high: float, n_bins: int) -> np.ndarray:
+    """``n_bins`` evenly spaced centres from ``low`` to ``high`` (both included)."""
+    return np.linspace(float(low), float(high), int(n_bins))
+
+
+def gaussian_targets(scores: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:
+    """Target distributions ``(n, K)`` of ``scores`` (n,), clamped to the centres' range.
+
+    >>> p = gaussian_targets(np.array([3.0]), bin_centers(1, 5, 5), sigma=1.0)
+    >>> p.round(3).tolist(), round(float(p.sum()), 12)
+    ([[0.054, 0.244, 0.403, 0.244, 0.054]], 1.0)
+    """
+    centers = np.asarray(centers, dtype=float)
+    s = np.clip(np.asarray(scores, dtype=float), centers[0], centers[-1])[:, None]
+    if sigma == 0:
+        targets = np.zeros((len(s), len(centers)))
+        targets[np.arange(len(s)), np.abs(s - centers).argmin(axis=1)] = 1.0
+        return targets
+    logits = -((s - centers) ** 2) / (2.0 * sigma**2)
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def kl_divergence(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``KL(p ‖ q)`` with ``q = softmax(logits)`` over the last axis, summed over bins, averaged over the rest.
+
+    ``0 · log 0`` counts as 0, so one-hot targets work.
+
+    >>> p = torch.tensor([[0.5, 0.5]]); kl_divergence(torch.zeros(1, 2), p).item()
+    0.0
+    """
+    log_q = F.log_softmax(logits, dim=-1)
+    return (torch.special.xlogy(targets, targets) - targets * log_q).sum(dim=-1).mean()
+
+
+def distribution_mean(probabilities: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``Σ_k q_k c_k`` over the last axis."""
+    return (np.asarray(probabilities) * centers).sum(axis=-1)
+
+
+def distribution_std(probabilities: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``sqrt(Σ_k q_k (c_k - mean)²)`` over the last axis."""
+    mean = distribution_mean(probabilities, centers)
+    return np.sqrt(np.maximum((np.asarray(probabilities) * (centers - mean[..., None]) ** 2).sum(axis=-1), 0.0))
+
+
+def coral_thresholds(centers: np.ndarray) -> np.ndarray:
+    """The K - 1 thresholds halfway between consecutive centres."""
+    centers = np.asarray(centers, dtype=float)
+    return (centers[:-1] + centers[1:]) / 2
+
+
+def coral_targets(scores: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Binary targets ``(n, K - 1)``: ``1`` where the score (clamped to the range) exceeds threshold k."""
+    centers = np.asarray(centers, dtype=float)
+    s = np.clip(np.asarray(scores, dtype=float), centers[0], centers[-1])[:, None]
+    return (s > coral_thresholds(centers)).astype(float)
+
+
+def coral_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Sum over the K - 1 tasks of the binary cross-entropy, averaged over the batch (and outputs).
+
+    >>> round(coral_loss(torch.zeros(1, 3), torch.ones(1, 3)).item(), 4)  # 3 x log 2
+    2.0794
+    """
+    return F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(dim=-1).mean()
+
+
+def coral_decode(logits: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """The expected rank ``Σ_k sigmoid(logit_k)`` mapped onto the centres: ``c_0 + rank · (c_1 - c_0)``.
+
+    >>> coral_decode(np.array([[50.0, 50.0, -50.0, -50.0]]), bin_centers(1, 5, 5)).round(6).tolist()
+    [3.0]
+    """
+    centers = np.asarray(centers, dtype=float)
+    rank = (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=float)))).sum(axis=-1)
+    return centers[..., 0] + rank * (centers[..., 1] - centers[..., 0])
