@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
 from embed.errors import ClapmosError, listing
 
 ANSWER_NAME = "answer.txt"
@@ -66,11 +67,10 @@ class SubmissionFormat:
 
 
 FORMATS = {
-    "audiomos": SubmissionFormat("audiomos", "ID", {"overall": "OVERALL", "textual": "TEXTUAL"}, header=False),
-    "xacle": SubmissionFormat("xacle", "wav_file_name", {"alignment": "pred_score"}, id_suffix=".wav"),
+    "audiomos": SubmissionFormat("audiomos", "ID", {t: t.upper() for t in MUSICEVAL_TARGETS}, header=False),
+    "xacle": SubmissionFormat("xacle", XACLE_NAME_COLUMNS[0], {XACLE_TARGET: "pred_score"}, id_suffix=".wav"),
     "csv": SubmissionFormat("csv", "id"),
 }
-XACLE_ID_COLUMNS = ("wav_file_name", "wave_file_name")  # the dataset README spells it both ways
 
 
 def detect_format(path: str | Path) -> str:
@@ -84,7 +84,7 @@ def detect_format(path: str | Path) -> str:
         return "audiomos"
     first = next(iter(_read_text(path, path.name).splitlines()), "")
     head = first.split(",")[0].strip()
-    if head.lower() in XACLE_ID_COLUMNS:
+    if head.lower() in XACLE_NAME_COLUMNS:
         return "xacle"
     if head == "id":  # "ID,OVERALL,TEXTUAL" is a stray header of an answer.txt
         return "csv"
@@ -201,7 +201,7 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], 
         number, header = rows.pop(0)
         header = [h.strip() for h in header]
         expected = fmt.file_columns(fmt.targets(header))
-        if fmt.name == "xacle" and header and header[0] in XACLE_ID_COLUMNS:
+        if fmt.name == "xacle" and header and header[0] in XACLE_NAME_COLUMNS:
             expected[0] = header[0]
         if header != expected or len(header) < 2:
             problems.append(f"line {number}: header must be {','.join(expected) if len(expected) > 1 else 'id,<target>,...'}, got {','.join(header)}")

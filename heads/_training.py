@@ -20,6 +20,8 @@ from scipy.stats import spearmanr
 from sklearn.utils import check_random_state
 from torch import nn
 
+from embed.devices import resolve_device
+
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -63,13 +65,6 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
-
-
 def seed_from(random_state) -> int:
     """One integer seed from an int, a ``RandomState`` or ``None`` (via ``check_random_state``)."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
@@ -98,7 +93,7 @@ def train_module(
 ) -> TrainingResult:
     """Build a module from ``seed`` and fit it to ``Y`` (n, n_outputs) from ``X`` (n, d)."""
     options.check()
-    device = resolve_device(options.device)
+    device = resolve_device(options.device, option="device")
     order = torch.Generator().manual_seed(seed)
     train_idx, val_idx = _validation_split(len(X), options.validation_fraction, order)
     forked = [device.index or 0] if device.type == "cuda" else []

@@ -27,7 +27,7 @@ import pandas as pd
 import soundfile as sf
 
 from embed.corpora.demo_audio import SR, render_clip
-from embed.corpora.musiceval import PREFIX
+from embed.corpora.formats import MUSICEVAL_PREFIX
 from embed.errors import ClapmosError
 
 
@@ -119,7 +119,7 @@ def plan_demo(n_clips: int = 240, seed: int = 0) -> pd.DataFrame:
             number = prompt + 1 + (n_prompts if system.demo else 0)
             rows.append(
                 {
-                    "file": f"{PREFIX}{system.id}_{prompt_id(number, n_prompts)}.wav",
+                    "file": f"{MUSICEVAL_PREFIX}{system.id}_{prompt_id(number, n_prompts)}.wav",
                     "system": system.id,
                     "prompt": int(prompt),
                     "split": "dev" if j in dev else "train",
