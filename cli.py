@@ -83,7 +83,8 @@ def embed(
     tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
-    overwrite: Annotated[bool, typer.Option(help="Replace a store built from other items, or this embedder's features.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). They are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="The corpus's items changed (clips added or removed): build a new store beside the old one, keeping the features of unchanged clips, and replace the old store when this embedder is done.")] = False,
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
     n_workers: Annotated[Optional[int], typer.Option(help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
@@ -115,7 +116,7 @@ def embed(
         "precision": precision,
     }
     table = read_corpus(corpus, root, splits=split)
-    store = FeatureStore.create(out_store, table, overwrite=overwrite)
+    store = FeatureStore.create(out_store, table, rebuild=rebuild)
     run(
         store,
         embedder,
@@ -125,7 +126,8 @@ def embed(
         workers=workers,
         overwrite=overwrite,
     )
-    out.print(f"wrote {embedder} features for {len(table)} clips to {out_store}")
+    store.commit()
+    out.print(f"wrote {embedder} features for {len(table)} clips to {out_store}", highlight=False)
 
 
 @app.command()

@@ -95,10 +95,11 @@ def embed_corpus_dask(
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
     with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model) as plugin:
         attrs = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
-        store.prepare_features(model.name, model.audio_dim, model.text_dim, attrs, overwrite=overwrite)
-        blocks = store.pending_blocks(model.name)
+        key = store.prepare_features(model.name, model.audio_dim, model.text_dim, attrs, overwrite=overwrite)
+        blocks = store.pending_blocks(key)
         if not blocks:
             log.info("%s: every row of %s is already embedded", store.path, model.name)
+            store.finish_features(model.name, key)
             return
         items = store.items()
         # workers may run in another folder or on another node: send absolute paths
@@ -108,13 +109,14 @@ def embed_corpus_dask(
         check_audio_files(paths[rows].tolist(), workers=max(4, workers))
         ranges = {
             client.submit(
-                embed_range, plugin, str(store.path.resolve()), start, stop, paths[start:stop], texts[start:stop],
+                embed_range, plugin, str(store.path.resolve()), key, start, stop, paths[start:stop], texts[start:stop],
                 window_s, hop_s, workers, pure=False,
             ): (start, stop)
             for start, stop in task_ranges(blocks, chunks_per_task)
         }
         with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
             _gather(client, ranges, advance)
+        store.finish_features(model.name, key)
 
 
 def task_ranges(blocks: list[tuple[int, int]], chunks_per_task: int) -> list[tuple[int, int]]:
@@ -237,6 +239,7 @@ def describe(plugin: str, window_s: float, hop_s: float) -> dict[str, Any] | Cla
 def embed_range(
     plugin: str,
     store_path: str,
+    key: str,
     start: int,
     stop: int,
     paths: np.ndarray,
@@ -247,14 +250,15 @@ def embed_range(
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
-    ``paths`` and ``texts`` are those of rows ``start:stop``. Chunks already done (by an
-    earlier attempt of this task, or another run) are skipped.
+    ``paths`` and ``texts`` are those of rows ``start:stop``; ``key`` is the features group
+    to write (the embedder's, or the one an ``--overwrite`` builds). Chunks already done (by
+    an earlier attempt of this task, or another run) are skipped.
     """
     try:
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
-        blocks = store.pending_blocks(model.name, start, stop)
-        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start)
+        blocks = store.pending_blocks(key, start, stop)
+        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start, key=key)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error

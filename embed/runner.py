@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from embed.audio import check_audio_files, cut_windows, load_audio
 from embed.backends import Embedder, create_embedder
+from embed.errors import ClapmosError
 from embed.store import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -61,19 +62,20 @@ def embed_corpus(
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
     model.load()
-    store.prepare_features(
+    key = store.prepare_features(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
-    blocks = store.pending_blocks(model.name)
-    if not blocks:
+    blocks = store.pending_blocks(key)
+    if blocks:
+        items = store.items()
+        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
+        check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
+        with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
+            encoder = BlockEncoder(model, window_s, hop_s, workers)
+            embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance, key=key)
+    else:
         log.info("%s: every row of %s is already embedded", store.path, model.name)
-        return
-    items = store.items()
-    rows = np.concatenate([np.arange(a, b) for a, b in blocks])
-    check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-    with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
-        encoder = BlockEncoder(model, window_s, hop_s, workers)
-        embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance)
+    store.finish_features(model.name, key)
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
@@ -82,9 +84,16 @@ def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None
     >>> from embed.backends import create_embedder
     >>> resolve_windows(create_embedder("spectral"), 4.0, None)
     (4.0, 4.0)
+    >>> resolve_windows(create_embedder("spectral"), 0.0, None)
+    Traceback (most recent call last):
+    embed.errors.ClapmosError: --window-s 0.0: a window must be longer than 0 seconds.
     """
-    window_s = float(window_s or model.window_s)
-    return window_s, float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
+    for option, value in (("--window-s", window_s), ("--hop-s", hop_s)):
+        if value is not None and not value > 0:
+            raise ClapmosError(f"{option} {value}: a {option[2:-2]} must be longer than 0 seconds.")
+    window = float(model.window_s if window_s is None else window_s)
+    hop = hop_s if hop_s is not None else (window if window != model.window_s else model.hop_s)
+    return window, float(hop)
 
 
 def embed_blocks(
@@ -95,18 +104,21 @@ def embed_blocks(
     texts: np.ndarray,
     first_row: int = 0,
     advance: Callable[[int], None] | None = None,
+    key: str | None = None,
 ) -> None:
     """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
 
     ``paths[i]`` and ``texts[i]`` belong to row ``first_row + i``: the whole corpus for
     the serial engine, one range of rows for a distributed task. The windows of each
     block are batched the same way whoever calls this, so a block always gets the same
-    numbers. ``advance(rows)`` is called after each block is written.
+    numbers. ``advance(rows)`` is called after each block is written. ``key`` is the
+    features group to write (see :meth:`FeatureStore.prepare_features`; default: the
+    embedder's own).
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
     for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local)):
         text = encoder.text(np.asarray(texts)[a:b].tolist())
-        store.write_block(encoder.model.name, first_row + a, audio, text)
+        store.write_block(key or encoder.model.name, first_row + a, audio, text)
         if advance is not None:
             advance(b - a)
 

@@ -54,15 +54,19 @@ def test_bad_input_is_one_message_and_exit_status_2_without_traceback(tmp_path):
     assert "2 " in result.output  # both missing files are counted
 
 
-def test_embedding_other_items_into_an_existing_store_needs_overwrite(tmp_path):
+def test_embedding_other_items_into_an_existing_store_needs_rebuild(tmp_path):
     first = write_xacle(tmp_path / "a")
     other = write_manifest(tmp_path / "b")
-    invoke("embed", "--corpus", "xacle", "--root", first, "--embedder", "spectral", "--out", tmp_path / "s.zarr")
+    assert invoke("embed", "--corpus", "xacle", "--root", first, "--embedder", "spectral", "--out", tmp_path / "s.zarr").exit_code == 0
     refused = invoke("embed", "--corpus", "manifest", "--root", other, "--embedder", "spectral", "--out", tmp_path / "s.zarr")
-    assert refused.exit_code == 2 and "--overwrite" in refused.output
-    accepted = invoke("embed", "--corpus", "manifest", "--root", other, "--embedder", "spectral", "--out", tmp_path / "s.zarr", "--overwrite")
-    assert accepted.exit_code == 0
+    assert refused.exit_code == 2 and "--rebuild" in refused.output
+    assert FeatureStore.open(tmp_path / "s.zarr").corpus == "xacle"
+    still = invoke("embed", "--corpus", "manifest", "--root", other, "--embedder", "spectral", "--out", tmp_path / "s.zarr", "--overwrite")
+    assert still.exit_code == 2 and "--rebuild" in still.output  # --overwrite replaces features, never the item list
+    accepted = invoke("embed", "--corpus", "manifest", "--root", other, "--embedder", "spectral", "--out", tmp_path / "s.zarr", "--rebuild")
+    assert accepted.exit_code == 0, accepted.output
     assert FeatureStore.open(tmp_path / "s.zarr").corpus == "manifest"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "s.zarr"]  # nothing left beside it
 
 
 def test_second_run_adds_nothing_and_changes_nothing(tmp_path):
