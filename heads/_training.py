@@ -10,19 +10,47 @@ the global torch RNG state is forked and restored, so fitting never disturbs it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from embed.devices import resolve_device
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+#: scikit-learn parameter constraints of the training settings every torch head has
+#: (checked by ``_validate_params`` in the heads' ``fit``, and up front by ``heads.validation``).
+TRAINING_CONSTRAINTS: dict[str, list] = {
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 0, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "device": [str],
+    "random_state": ["random_state"],
+}
+
+
+def check_device_name(device: str, owner: str) -> None:
+    """``ValueError`` unless ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (what the constraints cannot say).
+
+    >>> check_device_name("cuda:1", "TorchMLPRegressor")
+    >>> check_device_name("tpu", "TorchMLPRegressor")
+    Traceback (most recent call last):
+    ValueError: The 'device' parameter of TorchMLPRegressor must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got 'tpu' instead.
+    """
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(device)):
+        raise ValueError(f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {device!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -37,23 +65,6 @@ class TrainingOptions:
     patience: int
     device: str
     monitor: str = "srcc"
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range."""
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        for name in ("batch_size", "patience"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 0):
-            raise ValueError(f"max_epochs must be an integer >= 0, got {self.max_epochs!r}")
-        if self.validation_fraction is not None and not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1) or None, got {self.validation_fraction}")
-        if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
 
 @dataclass
@@ -92,7 +103,6 @@ def train_module(
     seed: int,
 ) -> TrainingResult:
     """Build a module from ``seed`` and fit it to ``Y`` (n, n_outputs) from ``X`` (n, d)."""
-    options.check()
     device = resolve_device(options.device, option="device")
     order = torch.Generator().manual_seed(seed)
     train_idx, val_idx = _validation_split(len(X), options.validation_fraction, order)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from heads._training import Loss, TrainingOptions, seed_from, train_module
+from heads._training import TRAINING_CONSTRAINTS, Loss, TrainingOptions, check_device_name, seed_from, train_module
 from heads.losses import POINTWISE_LOSSES
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
@@ -119,10 +122,18 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
+    _parameter_constraints: dict = {
+        **TRAINING_CONSTRAINTS,
+        "hidden_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "loss": [StrOptions(set(POINTWISE_LOSSES))],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+    }
+
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        if self.loss not in POINTWISE_LOSSES:
-            raise ValueError(f"loss must be one of {sorted(POINTWISE_LOSSES)}, got {self.loss!r}")
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
         self.target_mean_ = Y.mean(axis=0)
@@ -136,6 +147,19 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         return self._shape_output(self._predict_network(X) * self.target_scale_ + self.target_mean_)
 
     # -- shared with the SPO regressor -------------------------------------------------
+    def _check_parameters(self) -> None:
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``)."""
+        self._validate_params()
+        sizes = self.hidden_sizes
+        if isinstance(sizes, np.ndarray):
+            sizes = sizes.tolist()
+        if not all(isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in sizes):
+            raise ValueError(
+                f"The 'hidden_sizes' parameter of {type(self).__name__} must be a sequence of integers >= 1 "
+                f"(() for a linear model). Got {self.hidden_sizes!r} instead."
+            )
+        check_device_name(self.device, type(self).__name__)
+
     def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss):
         """Train the network on targets ``Y`` (n, n_outputs); sets the learned attributes."""
         self.n_outputs_ = Y.shape[1]

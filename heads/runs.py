@@ -36,6 +36,8 @@ from heads.ensemble import CVEnsemble
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
 from heads.registry import HEAD_NAMES, make_head
+from heads.run_folder import writing_run_folder
+from heads.validation import check_run_config
 
 log = logging.getLogger(__name__)
 LISTENER_HEADS = ("spo_mlp", "cosine")  # heads whose fit takes listener ratings
@@ -65,8 +67,8 @@ class RunConfig:
     def check(self, store: FeatureStore) -> None:
         """Refuse, with one readable message, settings that do not fit this store."""
         unknown = [h for h in self.heads if h not in HEAD_NAMES]
-        if unknown:
-            raise ClapmosError(f"unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
+        if unknown or not self.heads:
+            raise ClapmosError(f"--head {','.join(self.heads)}: unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
         if self.group not in GROUPINGS:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
@@ -76,6 +78,7 @@ class RunConfig:
         if self.eval_split:
             store.rows(self.eval_split)
         store.embedder_attrs(self.embedder)  # names a missing embedder
+        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
 
 @dataclass
@@ -202,9 +205,17 @@ def _groups(group: str, items: pd.DataFrame) -> np.ndarray | None:
 
 # ---------------------------------------------------------------------- saving
 def save_run(run: FittedRun, folder: str | Path) -> None:
-    """Write a run folder (configuration, provenance, out-of-fold predictions, models)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write a run folder (configuration, provenance, out-of-fold predictions, models).
+
+    An existing run at ``folder`` is replaced whole, and only when the new one is
+    complete (see :mod:`heads.run_folder`); anything else there is refused.
+    """
+    with writing_run_folder(folder) as staging:
+        write_run_files(run, staging)
+
+
+def write_run_files(run: FittedRun, folder: Path) -> None:
+    """The files of a run, written into the (new, empty) ``folder``."""
     (folder / "config.json").write_text(json.dumps(asdict(run.config), indent=2))
     (folder / "provenance.json").write_text(json.dumps(run.provenance, indent=2, default=str))
     run.oof.to_csv(folder / "oof_predictions.csv", index=False)
@@ -223,9 +234,13 @@ def load_run(folder: str | Path) -> FittedRun:
         provenance = json.loads((folder / "provenance.json").read_text())
     except (TypeError, json.JSONDecodeError) as error:
         raise ClapmosError(f"{folder}: config.json or provenance.json is damaged ({error}).") from None
-    targets = [t for t in config.targets or [] if (folder / "model" / t).is_dir()]
-    if not targets:
-        raise ClapmosError(f"{folder} holds no fitted model (model/<target>/ is missing).")
+    targets = list(config.targets or [])
+    missing = [t for t in targets if not (folder / "model" / t).is_dir()]
+    if missing or not targets:
+        raise ClapmosError(
+            f"{folder}: the model of target(s) {', '.join(missing) or '(none recorded)'} is missing (model/<target>/); "
+            "the run folder is incomplete. Fit it again."
+        )
     models = {t: load_model(folder / "model" / t) for t in targets}
     oof = pd.read_csv(folder / "oof_predictions.csv", dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""]) if (folder / "oof_predictions.csv").is_file() else pd.DataFrame()
     return FittedRun(config, models, provenance, oof)
