@@ -1,10 +1,13 @@
 """clapmos command line: embed a corpus once, then fit, predict and evaluate in seconds.
 
-    python cli.py make-demo demo/corpus
-    python cli.py embed --corpus musiceval --root demo/corpus --embedder spectral --out demo/store.zarr
-    python cli.py info demo/store.zarr
+\b
+    clapmos make-demo demo/corpus
+    clapmos embed --corpus musiceval --root demo/corpus --embedder spectral --out demo/store.zarr
+    clapmos info demo/store.zarr
 
-Run ``python cli.py COMMAND --help`` for the options of each command.
+Run `clapmos COMMAND --help` for the options of a command (`python cli.py ...` is the same).
+
+Bad input stops with one message and exit status 2, and nothing is written.
 """
 
 from __future__ import annotations
@@ -19,17 +22,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from embed.devices import PRECISION_NAMES, is_device_name
 from embed.errors import ClapmosError
+from embed.threads import DEFAULT_THREADS
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: no markup to escape, nothing swallowed, readable when piped
     help=__doc__,
 )
-err = Console(stderr=True)
-out = Console()
+# soft_wrap: lines are never broken by rich (a terminal wraps them; a file gets them whole)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+CLAPMOS_LOGGERS = ("cli", "__main__", "embed", "heads", "evaluation")  # what -v shows at debug level
 
 
 def user_errors(command):
@@ -40,30 +47,96 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except ClapmosError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show clapmos's debug messages (not its libraries').")] = False) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in CLAPMOS_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+# --------------------------------------------------------------------------- option checks
+def _seconds(value: Optional[float]) -> Optional[float]:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value}: must be more than 0 seconds.")
+    return value
+
+
+def _device(value: str) -> str:
+    if not is_device_name(value):
+        raise typer.BadParameter(f"{value!r}: choose auto, cpu, cuda or cuda:N.")
+    return value
+
+
+def _split_list(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]:
+    """``--score-range [COLUMN=]LOW,HIGH`` (repeatable) as ``{column or "*": (low, high)}``."""
+    ranges = {}
+    for value in values or []:
+        column, eq, bounds = value.rpartition("=")
+        try:
+            low, high = (float(b) for b in bounds.split(","))
+        except ValueError:
+            low, high = 1.0, 0.0
+        if not low < high:
+            raise typer.BadParameter(f"{value!r}: expected LOW,HIGH or COLUMN=LOW,HIGH with LOW < HIGH, e.g. mos=1,5.", param_hint="'--score-range'")
+        ranges[column.strip() if eq else "*"] = (low, high)
+    return ranges
+
+
+def _open_store(path: Path, option: str = "--store"):
+    """The store at ``path``; errors name the option it came from."""
+    from embed.store import FeatureStore
+
+    try:
+        return FeatureStore.open(path)
+    except ClapmosError as error:
+        raise ClapmosError(f"{option} {error}") from None
+
+
+def _known_splits(store, splits: Optional[list[str]], option: str = "--split") -> Optional[list[str]]:
+    unknown = [s for s in splits or [] if s not in store.splits]
+    if unknown:
+        raise ClapmosError(f"{option} {','.join(splits)}: {store.path} has no split {', '.join(unknown)}; its splits are {', '.join(store.splits)}.")
+    return splits
+
+
+def _known_embedder(store, embedder: str) -> str:
+    if embedder not in store.embedders:
+        raise ClapmosError(
+            f"--embedder {embedder}: {store.path} has no features of it (it has: {', '.join(store.embedders) or 'none'}). "
+            f"Run `clapmos embed --embedder {embedder} --out {store.path} ...` first."
+        )
+    return embedder
+
+
+def _submission_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(allowed)}.", param_hint="'--format'")
+    return value
 
 
 # --------------------------------------------------------------------------- embed stage
 @app.command("make-demo")
 @user_errors
 def make_demo(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo corpus into (MusicEval layout).")],
-    clips: Annotated[int, typer.Option(help="Number of clips.")] = 240,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo corpus into (MusicEval layout): new, empty, or an earlier demo corpus.")],
+    clips: Annotated[int, typer.Option(min=1, metavar="N", help="Number of clips (at least 24: 3 per system).")] = 240,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed.")] = 0,
 ) -> None:
     """Write a small synthetic corpus in the MusicEval layout (test and demo data, not music)."""
     from embed.corpora.demo import make_demo_corpus
 
     summary = make_demo_corpus(out_dir, n_clips=clips, seed=seed)
-    out.print(summary)
+    out.print(summary, highlight=False)
 
 
 @app.command()
@@ -71,33 +144,31 @@ def make_demo(
 def embed(
     corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
-    out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete.")],
-    embedder: Annotated[str, typer.Option(help="Embedder name (see `info --embedders`).")] = "clap",
-    split: Annotated[Optional[list[str]], typer.Option(help="Split(s) to embed; default: every split.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Audio windows per forward pass.")] = 8,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Threads that read and resample audio ahead of the model.")] = 2,
-    window_s: Annotated[Optional[float], typer.Option(help="Window length in seconds (default: the embedder's).")] = None,
-    hop_s: Annotated[Optional[float], typer.Option(help="Hop between windows in seconds (default: the window).")] = None,
+    out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
+    embedder: Annotated[str, typer.Option(help="Embedder name (see `clapmos info --embedders`).")] = "clap",
+    split: Annotated[Optional[list[str]], typer.Option(help="Split(s) to embed; default: every split. Repeatable.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
+    device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read and resample audio ahead of the model.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads of the model (torch, BLAS). 1 keeps a shared machine responsive; give more on a machine of your own.")] = DEFAULT_THREADS,
+    window_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Window length in seconds (default: the embedder's).")] = None,
+    hop_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Hop between windows in seconds (default: the window).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
     tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
-    precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). They are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="The corpus's items changed (clips added or removed): build a new store beside the old one, keeping the features of unchanged clips, and replace the old store when this embedder is done.")] = False,
+    precision: Annotated[Literal[PRECISION_NAMES], typer.Option(help="Half precision (fp16, bf16) applies on CUDA only.")] = "fp32",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). The new features are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="The corpus's items changed (clips added or removed): build a new store beside the old one, keeping the features of unchanged clips, and replace the old store once this embedder is done.")] = False,
+    score_range: Annotated[Optional[list[str]], typer.Option(metavar="[COLUMN=]LOW,HIGH", help="manifest: the allowed range of a score column (all columns without COLUMN=); scores outside it are refused. Without it, implausible scores get a warning. Repeatable.")] = None,
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
-    n_workers: Annotated[Optional[int], typer.Option(help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
+    n_workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
 ) -> None:
     """Read a corpus, run the embedder once per clip and prompt, and write the Zarr store.
 
-    An interrupted run picks up where it stopped when started again with the same arguments,
-    with either engine.
+    An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
-    from embed.corpora import read_corpus
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
-
+    ranges = _score_ranges(score_range)
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -105,8 +176,12 @@ def embed(
     elif scheduler is not None or n_workers is not None:
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
-        run = embed_corpus
+        from embed.runner import embed_corpus as run
+    from embed.backends import get_embedder_class
+    from embed.corpora import read_corpus
+    from embed.store import FeatureStore
 
+    get_embedder_class(embedder)  # an unknown name fails before the corpus is read
     options = {
         "device": device,
         "batch_size": batch_size,
@@ -115,7 +190,9 @@ def embed(
         "m2d_portable": m2d_portable,
         "precision": precision,
     }
-    table = read_corpus(corpus, root, splits=split)
+    table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
+    for note in table.notes:
+        logging.getLogger("embed.corpora").debug(note)
     store = FeatureStore.create(out_store, table, rebuild=rebuild)
     run(
         store,
@@ -125,6 +202,7 @@ def embed(
         hop_s=hop_s,
         workers=workers,
         overwrite=overwrite,
+        threads=threads,
     )
     store.commit()
     out.print(f"wrote {embedder} features for {len(table)} clips to {out_store}", highlight=False)
@@ -141,19 +219,12 @@ def info(
         from embed.backends import available_embedders
 
         for name, cls in available_embedders().items():
-            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  audio {cls.audio_dim:>4d}-d  text {cls.text_dim:>4d}-d  {cls.description}")
+            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  audio {cls.audio_dim:>4d}-d  text {cls.text_dim:>4d}-d  {cls.description}", highlight=False)
         return
-    from embed.store import FeatureStore
-
-    out.print(FeatureStore.open(store).summary())
+    out.print(_open_store(store, "STORE").summary(), highlight=False)
 
 
-# --------------------------------------------------------------------------- evaluate stage
 # --------------------------------------------------------------------------- fit stage
-def _split_list(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 def _parse_params(pairs: Optional[list[str]]) -> dict:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true/false/null)."""
     import json
@@ -176,53 +247,65 @@ def reported_warnings():
     """Show warnings raised inside as one yellow line each (no source lines, no traceback)."""
     import warnings
 
-    from rich.markup import escape
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
         finally:
             for message in dict.fromkeys(str(w.message) for w in caught):
-                err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+                err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def _print_table(title: str, text: str) -> None:
-    out.print(f"\n[bold]{title}[/]")
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(f"\n[bold]{escape(title)}[/]", highlight=False)
+    out.print(text, markup=False, highlight=False)
 
 
 @app.command()
 @user_errors
 def fit(
-    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots).")],
-    embedder: Annotated[str, typer.Option(help="Which embedder's features to use (see `info STORE`).")] = "clap",
+    store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete; any other folder is refused.")],
+    embedder: Annotated[str, typer.Option(help="Which embedder's features to use (see `clapmos info STORE`).")] = "clap",
     head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine. Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine (default: audio for overall, audio,text,cosine otherwise).")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
-    eval_split: Annotated[Optional[str], typer.Option(help="Held-out split to predict and score after fitting, e.g. dev.")] = None,
-    cv: Annotated[int, typer.Option(help="Folds of the cross-validated ensemble.")] = 5,
+    eval_split: Annotated[Optional[str], typer.Option(help="Held-out split(s) to predict and score after fitting, e.g. dev; not one of the training splits.")] = None,
+    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Folds of the cross-validated ensemble.")] = 5,
     group: Annotated[str, typer.Option(help="Keep a system or prompt on one side of every fold: none, system or prompt.")] = "none",
-    seeds: Annotated[int, typer.Option(help="Repeat the folds with this many seeds (more fold models).")] = 1,
-    screening_tau: Annotated[Optional[float], typer.Option(help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50. Repeatable.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, metavar="N", help="Repeat the folds with this many seeds (more fold models).")] = 1,
+    screening_tau: Annotated[Optional[float], typer.Option(min=0, metavar="DISTANCE", help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(metavar="KEY=VALUE", help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50; checked before any work. Repeatable.")] = None,
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
-    seed: Annotated[int, typer.Option(help="Random seed of folds and heads.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS). 1 keeps fits from stalling on a busy machine; give more on a machine of your own.")] = DEFAULT_THREADS,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
-    from embed.store import FeatureStore
+    from heads.run_folder import check_run_destination
+
+    features_store = _open_store(store)  # the quick checks first: no heavy import before them
+    check_run_destination(out_dir)
+    _known_embedder(features_store, embedder)
+    _known_splits(features_store, _split_list(train_split), "--train-split")
+    _known_splits(features_store, _split_list(eval_split), "--eval-split")
+
+    from embed.threads import limit_threads
     from evaluation.fit_report import heads_markdown, heads_table, oof_report, write_fit_report
     from evaluation.metrics import markdown_table
     from evaluation.report import evaluate_predictions
     from evaluation.truth import truth_from_store
-    from heads.runs import RunConfig, fit_run, save_run
+    from heads.run_folder import writing_run_folder
+    from heads.runs import RunConfig, fit_run, write_run_files
 
+    heads = _split_list(head) or []
+    params = _parse_params(param)
+    if "lgbm" in heads and not {"n_jobs", "lgbm.n_jobs"} & set(params):
+        params["lgbm.n_jobs"] = threads
     config = RunConfig(
         embedder=embedder,
-        heads=_split_list(head) or [],
+        heads=heads,
         targets=list(target) if target else None,
         features=_split_list(features),
         train_split=_split_list(train_split) or ["train"],
@@ -232,22 +315,25 @@ def fit(
         seeds=seeds,
         stack=stack,
         screening_tau=screening_tau,
-        params=_parse_params(param),
+        params=params,
         random_state=seed,
     )
-    features_store = FeatureStore.open(store)
-    with reported_warnings():
+    config.check(features_store)  # every option and model parameter, before any work
+    with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {cv}-fold cross-validation..."):
             run = fit_run(features_store, config)
-        save_run(run, out_dir)
-        held_out = None
-        if config.eval_split:
-            predictions = run.predict(features_store, config.eval_split)
-            truth = truth_from_store(store, config.eval_split)
-            if truth.labelled:
-                held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
-            predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
-        write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+        with writing_run_folder(out_dir) as folder:
+            write_run_files(run, folder)
+            held_out = None
+            if config.eval_split:
+                eval_name = "+".join(config.eval_split)
+                predictions = run.predict(features_store, config.eval_split)
+                truth = truth_from_store(store, config.eval_split)
+                if truth.labelled:
+                    held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{eval_name} predictions",
+                                                    label=f"{eval_name}, held out · {'+'.join(config.heads)}")
+                predictions.to_csv(folder / "eval_predictions.csv", index=False)
+            write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads), train_split="+".join(config.train_split))
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
                  markdown_table(oof_report(run.oof, run.targets).results))
     if len(config.heads) > 1:
@@ -260,20 +346,26 @@ def fit(
 @app.command()
 @user_errors
 def predict(
-    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    model: Annotated[Path, typer.Option(help="Run folder written by `clapmos fit --out`.")],
     store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. An existing prediction file is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
-    from embed.store import FeatureStore
-    from evaluation.submissions import write_submission
+    from embed.files import check_output_file
+    from evaluation.submissions import FORMATS, is_prediction_file, write_submission
+
+    _submission_format(format, tuple(FORMATS))
+    check_output_file(out_file, "--out", is_prediction_file)
+    features_store = _open_store(store)
+    splits = _known_splits(features_store, _split_list(split))
     from heads.runs import load_run
 
-    run = load_run(model)
-    features_store = FeatureStore.open(store)
-    splits = _split_list(split)
+    try:
+        run = load_run(model)
+    except ClapmosError as error:
+        raise ClapmosError(f"--model {error}") from None
     predictions = run.predict(features_store, splits)
     targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
     write_submission(predictions, out_file, format, expected_ids=features_store.items(splits)["id"], targets=targets)
@@ -283,23 +375,27 @@ def predict(
 @app.command("score-zero-shot")
 @user_errors
 def score_zero_shot(
-    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
+    store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
     embedder: Annotated[str, typer.Option(help="Embedder whose audio and text embeddings are compared.")] = "clap",
     split: Annotated[Optional[str], typer.Option(help="Split(s), comma-separated (default: every item).")] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine.")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine (an existing one is replaced; any other file is refused).")] = None,
 ) -> None:
     """The training-free CLAPScore: the cosine of each clip's audio and text embeddings.
 
     Prints its correlations with every labelled target (only the ranking is meaningful: the cosine is not on the score scale).
     """
+    from embed.files import check_output_file
+
+    if out_file is not None:
+        check_output_file(out_file, "--out", _is_cosine_table)
+    features_store = _open_store(store)
+    _known_embedder(features_store, embedder)
+    splits = _known_splits(features_store, _split_list(split))
     import pandas as pd
 
-    from embed.store import FeatureStore
     from evaluation.metrics import markdown_table, score
     from heads.features import paired_cosine
 
-    features_store = FeatureStore.open(store)
-    splits = _split_list(split)
     items = features_store.items(splits)
     cosine = paired_cosine(features_store.paired(embedder, splits), features_store.embedder_attrs(embedder).get("audio_dim"))
     frame = pd.DataFrame({"id": items["id"].to_numpy(), "cosine": cosine})
@@ -315,6 +411,11 @@ def score_zero_shot(
         _print_table("zero-shot cosine against the labels (MSE is not meaningful here)", markdown_table(results))
 
 
+def _is_cosine_table(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        return stream.readline().strip() == "id,cosine"
+
+
 @app.command()
 @user_errors
 def evaluate(
@@ -324,23 +425,30 @@ def evaluate(
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
-    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
 
-    Clips present on one side only are left out with a warning. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
+    Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
+    from embed.files import check_output_folder
     from evaluation.metrics import format_line, markdown_table
-    from evaluation.report import default_out_dir, evaluate_file, write_outputs
-    from evaluation.submissions import validate_submission
+    from evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
+    from evaluation.submissions import FORMATS, validate_submission
     from evaluation.truth import read_system_truth, read_truth_file, truth_from_store
 
+    _submission_format(format, ("auto", *FORMATS))
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
+    report_dir = check_output_folder(out_dir or default_out_dir(pred), "--out-dir", is_report_folder)
     with reported_warnings():
-        reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
+        if store is not None:
+            _known_splits(_open_store(store), [split])
+            reference = truth_from_store(store, split)
+        else:
+            reference = read_truth_file(truth)
         if system_truth is not None:
             reference = reference.with_system_means(read_system_truth(system_truth))
         if check:
@@ -349,13 +457,14 @@ def evaluate(
             if not reference.labelled:
                 return
         report = evaluate_file(pred, reference, format)
-    out.print(markdown_table(report.results), markup=False, highlight=False, soft_wrap=True)
-    out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
-    written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)
+    out.print(markdown_table(report.results), markup=False, highlight=False)
+    out.print(format_line(report.results), markup=False, highlight=False)
+    written = write_outputs(report, report_dir, plots=plots)
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
 
 
 def main() -> None:
+    """Entry point of the ``clapmos`` console script."""
     app()
 
 

@@ -69,6 +69,7 @@ def embed_corpus_dask(
     scheduler: str | None = None,
     n_workers: int | None = None,
     chunks_per_task: int = CHUNKS_PER_TASK,
+    threads: int | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done, on Dask workers; same result as ``embed_corpus``.
 
@@ -86,6 +87,8 @@ def embed_corpus_dask(
         Worker processes of that ``LocalCluster`` (default 2); not with ``scheduler``.
     chunks_per_task : int
         Store chunks (of 64 rows) per task.
+    threads : int, optional
+        torch threads of each worker's model (default 1).
 
     The workers must see the store and the audio under the same paths as this process.
     """
@@ -93,7 +96,7 @@ def embed_corpus_dask(
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
-    with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model) as plugin:
+    with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model, threads or 1) as plugin:
         attrs = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
         key = store.prepare_features(model.name, model.audio_dim, model.text_dim, attrs, overwrite=overwrite)
         blocks = store.pending_blocks(key)
@@ -217,10 +220,10 @@ class LoadedEmbedder(WorkerPlugin):
 
     @classmethod
     @contextmanager
-    def registered(cls, client: Client, model: Embedder) -> Iterator[str]:
+    def registered(cls, client: Client, model: Embedder, torch_threads: int = 1) -> Iterator[str]:
         """Register the plugin on every worker (present and future) for the ``with`` block; yields its name."""
         name = f"clapmos-{model.name}-{uuid.uuid4().hex[:8]}"  # runs sharing a cluster keep their own models
-        client.register_plugin(cls(model), name=name)
+        client.register_plugin(cls(model, torch_threads), name=name)
         try:
             yield name
         finally:

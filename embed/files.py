@@ -105,3 +105,27 @@ def swap_in(new: Path, destination: str | Path, is_ours: Callable[[Path], bool])
     (old / STAGING_MARK).write_text("the replaced version; deleted once the new one is in place\n")
     new.rename(destination)
     shutil.rmtree(old)
+
+
+def check_output_file(path: str | Path, option: str, is_ours: Callable[[Path], bool]) -> Path:
+    """Refuse, before any work, an output ``path`` that is a folder or an existing file clapmos did not write.
+
+    ``is_ours(path)`` says whether an existing file is one clapmos writes there (a
+    prediction file, a cosine table), which may be replaced.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ClapmosError(f"{option} {path} is a folder; give the name of the file to write.")
+    if path.exists() and not is_ours(path):
+        raise ClapmosError(f"{option} {path} exists and is not a file clapmos writes; it is left alone. Choose a new name.")
+    return path
+
+
+def check_output_folder(path: str | Path, option: str, is_ours: Callable[[Path], bool]) -> Path:
+    """Refuse, before any work, an output folder that is a file or holds something clapmos did not write."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ClapmosError(f"{option} {path} is a file; give a folder.")
+    if path.is_dir() and any(path.iterdir()) and not is_ours(path):
+        raise ClapmosError(f"{option} {path} holds files clapmos did not write; it is left alone. Choose a new folder.")
+    return path

@@ -36,6 +36,7 @@ from embed.audio import check_audio_files, cut_windows, load_audio
 from embed.backends import Embedder, create_embedder
 from embed.errors import ClapmosError
 from embed.store import FeatureStore
+from embed.threads import limit_threads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,12 +53,14 @@ def embed_corpus(
     workers: int = 2,
     overwrite: bool = False,
     progress: bool = True,
+    threads: int | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
     The model is loaded (and a bad checkpoint refused) before any audio is read; then
     every pending audio file is checked, and all unusable files are reported in one
-    error before any work starts.
+    error before any work starts. ``threads`` caps the model's CPU threads (torch,
+    BLAS; see :mod:`embed.threads`); the reader threads are ``workers``.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
@@ -70,7 +73,7 @@ def embed_corpus(
         items = store.items()
         rows = np.concatenate([np.arange(a, b) for a, b in blocks])
         check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-        with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
+        with limit_threads(threads), EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
             encoder = BlockEncoder(model, window_s, hop_s, workers)
             embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance, key=key)
     else:

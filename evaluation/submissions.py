@@ -103,6 +103,15 @@ def read_submission(path: str | Path, format: str = "auto") -> pd.DataFrame:
     return predictions.drop(columns="line")
 
 
+def is_prediction_file(path: str | Path) -> bool:
+    """Whether ``path`` reads as a prediction file of some format (one clapmos may replace)."""
+    try:
+        read_submission(path)
+    except (ClapmosError, UnicodeDecodeError, OSError):
+        return False
+    return True
+
+
 def validate_submission(path: str | Path, expected_ids: Iterable[str], format: str = "auto") -> pd.DataFrame:
     """Check a submission against the ids of a split and return its predictions.
 
@@ -174,7 +183,7 @@ def _resolve(path: str | Path, format: str) -> SubmissionFormat:
 def _read_text(path: Path, label: str) -> str:
     """The text of a prediction file, or of ``answer.txt`` inside a zip."""
     if not path.is_file():
-        raise ClapmosError(f"prediction file {path} does not exist")
+        raise ClapmosError(f"--pred {path}: no such prediction file")
     if path.suffix.lower() != ".zip":
         return path.read_text(encoding="utf-8-sig")
     try:
@@ -225,7 +234,7 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], 
                 problems.append(f"line {number}: {column} value {text_value!r} is not a number")
                 continue
             if not math.isfinite(value):
-                value_problems.append(f"line {number}: {column} is {text_value or 'empty'}, not a finite number")
+                value_problems.append(f"line {number} ({fields[0].strip()}): {column} is {text_value or 'empty'}, not a finite number")
             values.append(value)
         if len(values) == len(targets):
             records.append([_clip_id(fields[0].strip(), fmt, number, problems), *values, number])

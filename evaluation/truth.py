@@ -66,7 +66,7 @@ def read_truth_file(path: str | Path) -> Truth:
     """
     path = Path(path)
     if not path.is_file():
-        raise ClapmosError(f"truth file {path} does not exist")
+        raise ClapmosError(f"--truth {path}: no such truth file")
     rows = [(n, [f.strip() for f in fields]) for n, fields in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))), 1) if fields]
     if not rows:
         raise ClapmosError(f"truth file {path} is empty")
@@ -79,7 +79,7 @@ def read_system_truth(path: str | Path) -> pd.DataFrame:
     """MusicEval's ``system_mos_phase1.csv`` (no header, ``SYSTEM_ID,OVERALL,TEXTUAL``), indexed by system."""
     path = Path(path)
     if not path.is_file():
-        raise ClapmosError(f"system truth file {path} does not exist")
+        raise ClapmosError(f"--system-truth {path}: no such file")
     records, problems = [], []
     for number, fields in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))), 1):
         if fields:

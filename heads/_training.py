@@ -10,7 +10,6 @@ the global torch RNG state is forked and restored, so fitting never disturbs it.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from embed.devices import resolve_device
+from embed.devices import is_device_name, resolve_device
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -49,7 +48,7 @@ def check_device_name(device: str, owner: str) -> None:
     Traceback (most recent call last):
     ValueError: The 'device' parameter of TorchMLPRegressor must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got 'tpu' instead.
     """
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(device)):
+    if not is_device_name(device):
         raise ValueError(f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {device!r} instead.")
 
 

@@ -73,7 +73,7 @@ class RunConfig:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
         if missing:
-            raise ClapmosError(f"{store.path} has no target {', '.join(missing)}; its targets are {store.targets}")
+            raise ClapmosError(f"--target {', '.join(missing)}: {store.path} has no such target; its targets are {', '.join(store.targets)}")
         store.rows(self.train_split)  # names unknown splits
         if self.eval_split:
             store.rows(self.eval_split)

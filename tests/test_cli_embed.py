@@ -81,9 +81,9 @@ def test_second_run_adds_nothing_and_changes_nothing(tmp_path):
 def test_unknown_embedder_and_corpus_are_named(tmp_path):
     root = write_manifest(tmp_path / "data")
     bad_embedder = invoke("embed", "--corpus", "manifest", "--root", root, "--embedder", "nope", "--out", tmp_path / "s.zarr")
-    assert bad_embedder.exit_code == 2 and "unknown embedder 'nope'" in bad_embedder.output
+    assert bad_embedder.exit_code == 2 and "--embedder 'nope': unknown embedder" in bad_embedder.output
     bad_corpus = invoke("embed", "--corpus", "nope", "--root", root, "--embedder", "spectral", "--out", tmp_path / "t.zarr")
-    assert bad_corpus.exit_code == 2 and "unknown corpus 'nope'" in bad_corpus.output
+    assert bad_corpus.exit_code == 2 and "--corpus 'nope': unknown corpus" in bad_corpus.output
 
 
 def test_info_lists_the_registered_embedders():

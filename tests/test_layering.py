@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "embed": set(),
     "heads": {"embed.store", "embed.errors", "embed.files", "embed.devices", "embed.corpora.table"},
-    "evaluation": {"embed.store", "embed.errors", "embed.corpora.formats"},
+    "evaluation": {"embed.store", "embed.errors", "embed.files", "embed.corpora.formats"},
 }
 PACKAGES = set(ALLOWED)
 

@@ -36,7 +36,7 @@ def get_embedder_class(name: str) -> type[Embedder]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ClapmosError(f"unknown embedder {name!r}; available: {', '.join(available_embedders())}") from None
+        raise ClapmosError(f"--embedder {name!r}: unknown embedder; available: {', '.join(available_embedders())}") from None
 
 
 def create_embedder(name: str, **options: Any) -> Embedder:

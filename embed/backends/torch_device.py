@@ -18,12 +18,12 @@ from collections.abc import Iterator
 
 import torch
 
-from embed.devices import DEVICES, resolve_device
+from embed.devices import DEVICES, PRECISION_NAMES, resolve_device
 from embed.errors import ClapmosError
 
 __all__ = ["DEVICES", "PRECISIONS", "autocast", "resolve_device", "resolve_precision"]
 log = logging.getLogger(__name__)
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.float16, torch.bfloat16)))
 _warned_cpu_half = False
 
 
