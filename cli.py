@@ -146,7 +146,7 @@ def embed(
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
     out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
     embedder: Annotated[str, typer.Option(help="Embedder name (see `clapmos info --embedders`).")] = "clap",
-    split: Annotated[Optional[list[str]], typer.Option(help="Split(s) to embed; default: every split. Repeatable.")] = None,
+    split: Annotated[Optional[list[str]], typer.Option(metavar="SPLIT", help="Split(s) to embed; default: every split. Repeatable.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
     device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
     workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read and resample audio ahead of the model.")] = 2,
@@ -269,7 +269,7 @@ def fit(
     embedder: Annotated[str, typer.Option(help="Which embedder's features to use (see `clapmos info STORE`).")] = "clap",
     head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine. Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine (default: audio for overall, audio,text,cosine otherwise).")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="TARGET", help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
     eval_split: Annotated[Optional[str], typer.Option(help="Held-out split(s) to predict and score after fitting, e.g. dev; not one of the training splits.")] = None,
     cv: Annotated[int, typer.Option(min=2, metavar="K", help="Folds of the cross-validated ensemble.")] = 5,
@@ -283,9 +283,9 @@ def fit(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
+    features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from heads.run_folder import check_run_destination
 
-    features_store = _open_store(store)  # the quick checks first: no heavy import before them
     check_run_destination(out_dir)
     _known_embedder(features_store, embedder)
     _known_splits(features_store, _split_list(train_split), "--train-split")

@@ -60,7 +60,7 @@ class FeatureStore:
         """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features)."""
         path = Path(path)
         if not path.exists():
-            raise ClapmosError(f"{path}: no such store. Create one with `python cli.py embed ... --out {path}`.")
+            raise ClapmosError(f"{path}: no such store. Create one with `clapmos embed ... --out {path}`.")
         try:
             group = zarr.open_group(path, mode=mode)
         except Exception as error:  # zarr raises several types for "not a group"
@@ -236,7 +236,7 @@ class FeatureStore:
             have = ", ".join(self.embedders) or "none"
             raise ClapmosError(
                 f"{self.path} has no features of embedder {embedder!r} (it has: {have}). "
-                f"Run `python cli.py embed --embedder {embedder} --out {self.path} ...` first."
+                f"Run `clapmos embed --embedder {embedder} --out {self.path} ...` first."
             )
         return self.group[f"features/{embedder}"]
 
@@ -247,7 +247,7 @@ class FeatureStore:
         if len(missing):
             raise ClapmosError(
                 f"{self.path}: {len(missing)} of {len(rows)} rows of embedder {embedder!r} are not embedded yet. "
-                "Run the same `python cli.py embed` command again to finish them."
+                "Run the same `clapmos embed` command again to finish them."
             )
         array = group[kind]
         data = array[:] if len(rows) == len(self) else array.get_orthogonal_selection((rows, slice(None)))

@@ -142,7 +142,7 @@ def load_model(folder: str | Path) -> Any:
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "model.json"
     if not path.is_file():
-        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `cli.py fit --out` wrote.")
+        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `clapmos fit --out` wrote.")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:

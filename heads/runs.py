@@ -228,7 +228,7 @@ def load_run(folder: str | Path) -> FittedRun:
     folder = Path(folder)
     for name in ("config.json", "provenance.json"):
         if not (folder / name).is_file():
-            raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `cli.py fit --out`.")
+            raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `clapmos fit --out`.")
     try:
         config = RunConfig(**json.loads((folder / "config.json").read_text()))
         provenance = json.loads((folder / "provenance.json").read_text())

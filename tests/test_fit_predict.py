@@ -77,7 +77,7 @@ def test_reloaded_run_predicts_exactly_what_the_fitted_run_predicted(store_path,
     save_run(fitted, tmp_path / "run")
     reloaded = load_run(tmp_path / "run")
     pd.testing.assert_frame_equal(reloaded.predict(store, "dev"), in_memory, check_exact=True)
-    oof = pd.read_csv(tmp_path / "run" / "oof_predictions.csv", dtype={"id": str})
+    oof = pd.read_csv(tmp_path / "run" / "oof_predictions.csv", dtype={"id": str}, float_precision="round_trip")
     assert oof["id"].tolist() == store.items("train")["id"].tolist()
     np.testing.assert_array_equal(oof["overall_pred"], fitted.oof["overall_pred"])
 

@@ -12,6 +12,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import sklearn
 import typer
 from typer.testing import CliRunner
 
@@ -101,4 +102,7 @@ def test_python_snippets_run_on_the_demo_store(workflow_folder, index, monkeypat
     namespace: dict = {}
     if "store." in snippet and "store =" not in snippet:
         exec("from embed.store import FeatureStore\nstore = FeatureStore.open('demo/store.zarr')", namespace)
-    exec(compile(snippet, f"README python block {index}", "exec"), namespace)
+    before = sklearn.get_config()
+    with sklearn.config_context():  # a snippet may switch metadata routing on: it is switched back after it
+        exec(compile(snippet, f"README python block {index}", "exec"), namespace)
+    assert sklearn.get_config() == before  # later tests see scikit-learn as it was

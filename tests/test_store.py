@@ -64,7 +64,7 @@ def test_existing_store_with_same_items_is_reused_and_other_items_refused(tmp_pa
 
 def test_features_of_a_missing_embedder_name_what_to_run(tiny_corpus, tmp_path):
     store = FeatureStore.create(tmp_path / "s.zarr", tiny_corpus)
-    with pytest.raises(ClapmosError, match="no features of embedder 'clap'.*cli.py embed --embedder clap"):
+    with pytest.raises(ClapmosError, match="no features of embedder 'clap'.*clapmos embed --embedder clap"):
         store.audio("clap")
 
 

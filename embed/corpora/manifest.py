@@ -12,9 +12,9 @@ any other column
     a numeric score (a target, in column order; none at all is fine for an
     unlabelled corpus). Empty cells (JSON ``null``) are missing scores.
 
-Scores are checked against a plausible range: the smallest common rating scale (0–1,
-1–5, 0–5, 0–10, 0–100) that holds the bulk of the column (its 5th to 95th percentile);
-scores outside it are named, file and line, in a warning. ``score_ranges``
+Scores are checked against a plausible range: the narrowest common rating scale (0–1,
+1–5, 0–5, 0–10, 0–100) that holds all of the column's scores but a tenth at most; scores
+outside it are named, file and line, in a warning. ``score_ranges``
 (``--score-range``) replaces the guess with a range that is enforced: a score outside it
 is an error.
 
@@ -231,7 +231,9 @@ def _check_score_ranges(path: Path, clips: dict[Path, _Clip], targets: list[str]
 
 
 def plausible_scale(values: np.ndarray) -> tuple[float, float] | None:
-    """The narrowest common rating scale holding the 5th to 95th percentile of ``values`` (``None`` if none does).
+    """The narrowest common rating scale holding all the values but a tenth at most (one at least).
+
+    ``None`` when no scale holds that many (the column is on a scale of its own).
 
     >>> plausible_scale(np.array([1.0, 2.0, 4.5, 5.0, 3.0, 1e6])), plausible_scale(np.array([250.0, 900.0]))
     ((1.0, 5.0), None)
@@ -239,5 +241,5 @@ def plausible_scale(values: np.ndarray) -> tuple[float, float] | None:
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return None
-    low, high = np.percentile(values, [5, 95])
-    return next(((a, b) for a, b in SCALES if a <= low and high <= b), None)
+    spare = max(1, len(values) // 10)
+    return next(((a, b) for a, b in SCALES if ((values < a) | (values > b)).sum() <= spare), None)
