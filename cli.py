@@ -154,7 +154,7 @@ def embed(
     window_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Window length in seconds (default: the embedder's).")] = None,
     hop_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Hop between windows in seconds (default: the window).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
-    tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
+    tokenizer: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     precision: Annotated[Literal[PRECISION_NAMES], typer.Option(help="Half precision (fp16, bf16) applies on CUDA only.")] = "fp32",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). The new features are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
@@ -177,7 +177,7 @@ def embed(
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
         from embed.runner import embed_corpus as run
-    from embed.backends import get_embedder_class
+    from embed.backends import create_embedder, get_embedder_class
     from embed.corpora import read_corpus
     from embed.store import FeatureStore
 
@@ -190,14 +190,17 @@ def embed(
         "m2d_portable": m2d_portable,
         "precision": precision,
     }
+    options = {k: v for k, v in options.items() if v is not None}
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
-    for note in table.notes:
-        logging.getLogger("embed.corpora").debug(note)
+    model = embedder
+    if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
+        model = create_embedder(embedder, **options)
+        model.load()
     store = FeatureStore.create(out_store, table, rebuild=rebuild)
     run(
         store,
-        embedder,
-        options={k: v for k, v in options.items() if v is not None},
+        model,
+        options=options,
         window_s=window_s,
         hop_s=hop_s,
         workers=workers,
