@@ -94,6 +94,9 @@ def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]
 
 def _open_store(path: Path, option: str = "--store"):
     """The store at ``path``; errors name the option it came from."""
+    from embed.files import require_folder
+
+    require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
     from embed.store import FeatureStore
 
     try:
@@ -422,11 +425,11 @@ def _is_cosine_table(path: Path) -> bool:
 @app.command()
 @user_errors
 def evaluate(
-    pred: Annotated[Path, typer.Option(help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
+    pred: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
     store: Annotated[Optional[Path], typer.Option(help="Store whose labels of --split are the truth.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Split of --store to evaluate on, e.g. dev.")] = None,
-    truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
-    system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
+    truth: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
+    system_truth: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,

@@ -51,6 +51,23 @@ def require_file(path: str | Path | None, what: str, advice: str = "", flag: str
     raise ClapmosError(f"expected {what} at {path}, but it {state}.{tail}")
 
 
+def require_folder(path: str | Path, what: str, advice: str = "", flag: str | None = None) -> Path:
+    """``path`` as a :class:`Path` if it names a folder; else an error saying what was expected (as :func:`require_file`).
+
+    >>> require_folder("/no/such.zarr", "a clapmos store", flag="--store")
+    Traceback (most recent call last):
+    embed.errors.ClapmosError: --store /no/such.zarr: no such folder. Pass a clapmos store.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path
+    state = "is a file, not a folder" if path.exists() else "no such folder"
+    tail = f" {advice}" if advice else ""
+    if flag:
+        raise ClapmosError(f"{flag} {path}: {state}. Pass {what}.{tail}")
+    raise ClapmosError(f"expected {what} at {path}, but there is {'a file' if path.exists() else 'nothing'}.{tail}")
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file, read in a stream (checkpoints are large)."""
     with open(path, "rb") as stream:

@@ -37,6 +37,7 @@ import zarr
 
 from embed.corpora.table import ITEM_COLUMNS, Corpus
 from embed.errors import ClapmosError, listing
+from embed.files import require_folder
 
 STORE_VERSION = 1
 ITEM_CHUNK = 4096
@@ -56,11 +57,12 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | Path, mode: str = "r") -> "FeatureStore":
-        """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features)."""
-        path = Path(path)
-        if not path.exists():
-            raise ClapmosError(f"{path}: no such store. Create one with `clapmos embed ... --out {path}`.")
+    def open(cls, path: str | Path, mode: str = "r", option: str | None = None) -> "FeatureStore":
+        """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features).
+
+        ``option`` names where the path came from (``--store``) in the message for a missing store.
+        """
+        path = require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)
         try:
             group = zarr.open_group(path, mode=mode)
         except Exception as error:  # zarr raises several types for "not a group"

@@ -61,7 +61,7 @@ INVALID: dict[tuple[str, str], tuple[list[str], str]] = {
     ("embed", "--engine"): (with_option(EMBED, "--engine", "spark"), "--engine"),
     ("embed", "--scheduler"): (with_option(EMBED, "--scheduler", "tcp://127.0.0.1:1"), "--scheduler"),
     ("embed", "--n-workers"): (with_option(EMBED, "--n-workers", "0"), "--n-workers"),
-    ("info", "store"): (["info", "{missing}"], "no such store"),
+    ("info", "store"): (["info", "{missing}"], "STORE {missing}: no such folder"),
     ("info", "--embedders"): (["info", "--embedders=yes"], "--embedders"),
     ("fit", "--store"): (with_option(FIT, "--store", "{missing}"), "--store"),
     ("fit", "--out"): (with_option(FIT, "--out", "{file}"), "--out"),
