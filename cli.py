@@ -157,7 +157,7 @@ def embed(
     window_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Window length in seconds (default: the embedder's).")] = None,
     hop_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Hop between windows in seconds (default: the window).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
-    tokenizer: Annotated[Optional[Path], typer.Option(exists=True, file_okay=False, help="clap: folder with the roberta-base tokenizer files.")] = None,
+    tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     precision: Annotated[Literal[PRECISION_NAMES], typer.Option(help="Half precision (fp16, bf16) applies on CUDA only.")] = "fp32",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). The new features are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
@@ -172,6 +172,10 @@ def embed(
     An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
     ranges = _score_ranges(score_range)
+    if tokenizer is not None:
+        from embed.files import require_folder
+
+        require_folder(tokenizer, "a folder with the roberta-base tokenizer files", flag="--tokenizer")
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -425,11 +429,11 @@ def _is_cosine_table(path: Path) -> bool:
 @app.command()
 @user_errors
 def evaluate(
-    pred: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
+    pred: Annotated[Path, typer.Option(help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
     store: Annotated[Optional[Path], typer.Option(help="Store whose labels of --split are the truth.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Split of --store to evaluate on, e.g. dev.")] = None,
-    truth: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
-    system_truth: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
+    truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
+    system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
@@ -439,7 +443,11 @@ def evaluate(
 
     Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
-    from embed.files import check_output_folder
+    from embed.files import check_output_folder, require_file
+
+    for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth)):
+        if path is not None:
+            require_file(path, "an existing file", flag=option)
     from evaluation.metrics import format_line, markdown_table
     from evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
     from evaluation.submissions import FORMATS, validate_submission

@@ -1,5 +1,7 @@
 """The README cannot drift from the code: its commands parse, its workflow runs, its snippets run.
 
+Its commands are written `clapmos ...` (the console script); `python cli.py ...` is the same app.
+
 Commands that need the challenges' data or weights (MusicEval, XACLE, M2D, a CLAP checkpoint)
 cannot run here; each is parsed by the real command-line parser (option names, types, required
 options), and the same commands run for real on the demo corpus in the workflow test.
@@ -32,7 +34,7 @@ def commands(block: str) -> list[str]:
     return [line.split(" #")[0].strip() for line in joined.splitlines() if line.strip() and not line.startswith("#")]
 
 
-CLI_COMMANDS = [c for block in code_blocks("bash") for c in commands(block) if c.startswith("python cli.py")]
+CLI_COMMANDS = [c for block in code_blocks("bash") for c in commands(block) if c.startswith("clapmos ")]
 WORKFLOW = commands(code_blocks("bash")[1])
 
 
@@ -44,7 +46,7 @@ def test_readme_opens_with_the_two_commands():
 
 @pytest.mark.parametrize("command", CLI_COMMANDS)
 def test_every_cli_command_in_the_readme_parses(command):
-    args = shlex.split(command)[2:]
+    args = shlex.split(command)[1:]
     group = typer.main.get_command(cli.app)
     sub = group.get_command(None, args[0])
     assert sub is not None, f"no command {args[0]!r}"
@@ -53,8 +55,8 @@ def test_every_cli_command_in_the_readme_parses(command):
 
 def test_make_demo_runs_the_readme_workflow():
     makefile = (ROOT / "Makefile").read_text()
-    demo = [line.strip().replace("$(OFFLINE) $(PY) ", "python ").replace("$(DEMO)", "demo")
-            for line in makefile[makefile.index("\ndemo:"):].splitlines()[1:] if "cli.py" in line]
+    demo = [line.strip().replace("$(OFFLINE) $(CLAPMOS) ", "clapmos ").replace("$(DEMO)", "demo")
+            for line in makefile[makefile.index("\ndemo:"):].splitlines()[1:] if "$(CLAPMOS)" in line]
     assert demo == WORKFLOW
 
 
@@ -66,7 +68,7 @@ def workflow_folder(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         for command in WORKFLOW:
-            result = runner.invoke(cli.app, shlex.split(command)[2:], catch_exceptions=False)
+            result = runner.invoke(cli.app, shlex.split(command)[1:], catch_exceptions=False)
             assert result.exit_code == 0, f"{command}\n{result.output}"
             outputs.append(result.output)
     return folder, outputs
@@ -79,7 +81,7 @@ def test_the_workflow_runs_verbatim_on_the_demo_corpus(workflow_folder):
 
 
 def test_the_printed_evaluate_table_has_the_shape_the_readme_shows(workflow_folder):
-    shown = README[README.index("$ python cli.py evaluate"):].split("```")[0]
+    shown = README[README.index("$ clapmos evaluate"):].split("```")[0]
     _, outputs = workflow_folder
     for line in outputs[-1].splitlines()[:6]:
         label = "|".join(line.split("|")[:3])
