@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -89,3 +91,27 @@ def test_unknown_embedder_and_corpus_are_named(tmp_path):
 def test_info_lists_the_registered_embedders():
     result = invoke("info", "--embedders")
     assert result.exit_code == 0 and "spectral" in result.output
+
+
+def test_verbose_shows_clapmos_debug_lines_and_not_its_libraries(tmp_path):
+    import subprocess
+    import sys
+
+    root = write_manifest(tmp_path / "data")
+    args = [sys.executable, str(Path(cli.__file__)), "-v", "embed", "--corpus", "manifest", "--root", str(root),
+            "--embedder", "spectral", "--out", str(tmp_path / "s.zarr")]
+    subprocess.run(args, check=True, capture_output=True)
+    again = subprocess.run(args, check=True, capture_output=True, text=True)
+    assert "embed.runner: " in again.stderr and "every row of spectral is already embedded" in again.stderr
+    assert not [line for line in again.stderr.splitlines() if line.startswith(("DEBUG", "INFO")) and " embed." not in line]
+
+
+def test_output_piped_to_a_file_is_not_wrapped(tmp_path):
+    import subprocess
+    import sys
+
+    root = write_manifest(tmp_path / ("a-rather-long-folder-name-" * 3))
+    store = tmp_path / ("store-with-a-long-name-" * 3 + ".zarr")
+    assert invoke("embed", "--corpus", "manifest", "--root", root, "--embedder", "spectral", "--out", store).exit_code == 0
+    shown = subprocess.run([sys.executable, str(Path(cli.__file__)), "info", str(store)], check=True, capture_output=True, text=True).stdout
+    assert f"store      {store}" in shown.splitlines()  # one line, however long
