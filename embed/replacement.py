@@ -114,6 +114,11 @@ def rebuild_store(old: FeatureStore, corpus: Corpus, commit_now: bool = False) -
     return commit_store(new) if commit_now else new
 
 
+def discard_rebuild(path: Path) -> None:
+    """Remove an unfinished rebuild of the store at ``path`` (its staging folder), if there is one."""
+    remove_staging(staging_path(path, REBUILD))
+
+
 def commit_store(store: FeatureStore) -> FeatureStore:
     """Move a rebuilt store to the place of the store it replaces; returns it, reopened there."""
     from embed.store import is_clapmos_store

@@ -85,7 +85,7 @@ class FeatureStore:
         features are written (see :mod:`embed.replacement`). A path that holds anything
         other than a clapmos store, or the corpus itself, is refused.
         """
-        from embed.replacement import build_store, check_destination, rebuild_store
+        from embed.replacement import build_store, check_destination, discard_rebuild, rebuild_store
 
         path = Path(path)
         corpus.validate()
@@ -95,6 +95,7 @@ class FeatureStore:
         store = cls.open(path, mode="r+")
         problem = store._item_difference(corpus)
         if problem is None:
+            discard_rebuild(path)  # one begun for other items, which the corpus no longer has
             store._write_labels(corpus)
             return store
         if not rebuild and store.has_embedded_rows():
