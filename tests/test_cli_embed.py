@@ -42,7 +42,8 @@ def test_every_layout_embeds_into_a_store_that_info_describes(tmp_path, corpus, 
 
 def test_split_option_keeps_only_those_splits(tmp_path):
     root = write_xacle(tmp_path / "data")
-    invoke("embed", "--corpus", "xacle", "--root", root, "--split", "validation", "--embedder", "spectral", "--out", tmp_path / "s.zarr")
+    result = invoke("embed", "--corpus", "xacle", "--root", root, "--split", "validation", "--embedder", "spectral", "--out", tmp_path / "s.zarr")
+    assert result.exit_code == 0, result.output
     assert FeatureStore.open(tmp_path / "s.zarr").splits == ["validation"]
 
 
@@ -74,7 +75,7 @@ def test_embedding_other_items_into_an_existing_store_needs_rebuild(tmp_path):
 def test_second_run_adds_nothing_and_changes_nothing(tmp_path):
     root = write_musiceval_phase1(tmp_path / "data")
     args = ("embed", "--corpus", "musiceval", "--root", root, "--embedder", "spectral", "--out", tmp_path / "s.zarr")
-    invoke(*args)
+    assert invoke(*args).exit_code == 0
     before = FeatureStore.open(tmp_path / "s.zarr").paired("spectral")
     assert invoke(*args).exit_code == 0
     np.testing.assert_array_equal(FeatureStore.open(tmp_path / "s.zarr").paired("spectral"), before)

@@ -182,7 +182,7 @@ def test_cli_scheduler_option_uses_a_running_cluster_that_sees_relative_paths_re
     monkeypatch.chdir(tmp_path)  # the workers were started in another folder
     common = ["embed", "--corpus", "manifest", "--root", "data/manifest.csv", "--embedder", "spectral"]
     runner = CliRunner()
-    runner.invoke(cli.app, [*common, "--out", "serial.zarr"], catch_exceptions=False)
+    assert runner.invoke(cli.app, [*common, "--out", "serial.zarr"], catch_exceptions=False).exit_code == 0
     dask = runner.invoke(cli.app, [*common, "--out", "dask.zarr", "--engine", "dask", "--scheduler", scheduler], catch_exceptions=False)
     assert dask.exit_code == 0, dask.output
     assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), FeatureStore.open(tmp_path / "serial.zarr"))
