@@ -186,6 +186,7 @@ def embed(
         from embed.runner import embed_corpus as run
     from embed.backends import create_embedder, get_embedder_class
     from embed.corpora import read_corpus
+    from embed.replacement import check_destination
     from embed.store import FeatureStore
 
     get_embedder_class(embedder)  # an unknown name fails before the corpus is read
@@ -199,6 +200,7 @@ def embed(
     }
     options = {k: v for k, v in options.items() if v is not None}
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
+    check_destination(out_store, table)  # before a model is loaded for nothing
     model = embedder
     if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
         model = create_embedder(embedder, **options)
