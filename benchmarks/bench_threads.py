@@ -55,6 +55,9 @@ def shown(times: list[float | None]) -> str:
 
 
 def main() -> None:
+    import os
+
+    loads = [os.getloadavg()[0]]
     results: dict[tuple[str, bool, int], list[float | None]] = {}
     with tempfile.TemporaryDirectory(prefix="clapmos-threads-") as tmp:
         store = Path(tmp) / "store.zarr"
@@ -66,6 +69,7 @@ def main() -> None:
                         seconds = fit_seconds(store, Path(tmp) / "run", head, threads, busy)
                         results.setdefault((head, busy, threads), []).append(seconds)
                         print(head, "busy" if busy else "as is", threads, seconds, flush=True)
+                        loads.append(os.getloadavg()[0])
     rows = []
     for (head, busy, threads), times in results.items():
         finished = [t for t in times if t is not None]
@@ -78,15 +82,17 @@ def main() -> None:
 
 MusicEval-sized synthetic store (2,335 × 1,024, two targets), `fit --cv 5 --no-plots` in a fresh process;
 `spo_mlp` with at most 40 epochs, `lgbm` with its defaults. "as is": the shared machine as it was during
-the run; "+ 2 busy processes": two CPU-bound processes started beside the fit. {ROUNDS} rounds,
-settings interleaved; fits stopped after {LIMIT_S} s.
+the run (1-minute load average {min(loads):.1f}–{max(loads):.1f} between fits: other jobs); "+ 2 busy
+processes": two CPU-bound processes started beside the fit. {ROUNDS} rounds, settings interleaved; fits
+stopped after {LIMIT_S} s.
 
 | head | machine | `--threads` | median (s) | every run (s) |
 |---|---|---:|---:|---|
 {chr(10).join(rows)}
 
-The default is `--threads 1` (fit and embed): a second thread buys little when the machine is free and
-can stall a fit for minutes when it is not. Give more on a machine of your own.
+The default is `--threads 1` (fit and embed): with other work on the cores, every two-thread fit stalled
+past the limit while one-thread fits finished. A machine of one's own, with both cores free, was not
+available to measure; there `--threads 2` may well be faster, so give more threads on such a machine.
 
 Measured on {machine_line()}.
 """,
