@@ -104,6 +104,7 @@ def rebuild_store(old: FeatureStore, corpus: Corpus, commit_now: bool = False) -
     if is_clapmos_store(path) and (path / STAGING_MARK).is_file():
         resumed = FeatureStore.open(path, mode="r+")
         if resumed._item_difference(corpus) is None:  # an interrupted rebuild from the same items
+            resumed._write_labels(corpus)
             resumed.final_path = final
             return commit_store(resumed) if commit_now else resumed
     remove_staging(path)

@@ -2,8 +2,8 @@
 of numpy, scikit-learn and LightGBM (through ``threadpoolctl``).
 
 One thread is the default (``--threads``): measured on a 2-core machine shared with other
-jobs, fits with two torch threads stalled for minutes where one-thread fits took seconds
-(``BENCHMARKS.md``, "Threads"). Give more on a machine of your own.
+jobs, every two-thread fit (torch or LightGBM) stalled past four minutes while one-thread fits
+finished in one to three (``BENCHMARKS.md``, "Threads"). Give more on a machine of your own.
 
 >>> with limit_threads(1):
 ...     pass
