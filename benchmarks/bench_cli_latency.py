@@ -47,6 +47,9 @@ def time_command(args: list[str], folder: str) -> tuple[float, int]:
 
 
 def main() -> None:
+    import os
+
+    load = os.getloadavg()[0]
     folder = tempfile.mkdtemp(prefix="clapmos-latency-")
     try:
         rows = [(name, *time_command(args, folder)) for name, args in COMMANDS.items()]
@@ -59,8 +62,9 @@ def main() -> None:
         f"""
 ## `clapmos` answers in well under a second (`benchmarks/bench_cli_latency.py`)
 
-Fresh process of the console script per run, file cache warm, median of {RUNS} runs. Errors are
-reported before torch, scikit-learn, skops or scipy.stats are imported (target: under 1 s).
+Fresh process of the console script per run, file cache warm, median of {RUNS} runs (1-minute load
+average {load:.1f} at the start: the machine is shared). Errors are reported before torch,
+scikit-learn, skops or scipy.stats are imported (target: under 1 s).
 
 | command | seconds (median) | exit status |
 |---|---:|---:|
