@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+CLAPMOS := $(VENV)/bin/clapmos
 STAMP  := $(VENV)/.clapmos-installed
 DEMO   ?= demo
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -20,6 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[clap,dask,test]"
 	@touch $(STAMP)
 
+# random test order (pytest-randomly prints the seed; repeat an order with -p randomly --randomly-seed=N)
 test: install
 	$(OFFLINE) $(PY) -m pytest
 
@@ -28,13 +30,13 @@ test-slow: install
 
 # The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install
-	$(OFFLINE) $(PY) cli.py make-demo $(DEMO)/corpus
-	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
-	$(OFFLINE) $(PY) cli.py info $(DEMO)/store.zarr
-	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
-	$(OFFLINE) $(PY) cli.py predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
-	$(OFFLINE) $(PY) cli.py evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
-	$(OFFLINE) $(PY) cli.py score --model $(DEMO)/run $(DEMO)/corpus/wav --system-from '-(S\d+)_' --out $(DEMO)/scores.csv
+	$(OFFLINE) $(CLAPMOS) make-demo $(DEMO)/corpus
+	$(OFFLINE) $(CLAPMOS) embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
+	$(OFFLINE) $(CLAPMOS) info $(DEMO)/store.zarr
+	$(OFFLINE) $(CLAPMOS) fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
+	$(OFFLINE) $(CLAPMOS) predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
+	$(OFFLINE) $(CLAPMOS) evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
+	$(OFFLINE) $(CLAPMOS) score --model $(DEMO)/run $(DEMO)/corpus/wav --system-from '-(S\d+)_' --out $(DEMO)/scores.csv
 	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/, scores $(DEMO)/scores.csv"
 
 benchmarks: install

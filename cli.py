@@ -1,10 +1,13 @@
 """clapmos command line: embed a corpus once, then fit, predict and evaluate in seconds.
 
-    python cli.py make-demo demo/corpus
-    python cli.py embed --corpus musiceval --root demo/corpus --embedder spectral --out demo/store.zarr
-    python cli.py info demo/store.zarr
+\b
+    clapmos make-demo demo/corpus
+    clapmos embed --corpus musiceval --root demo/corpus --embedder spectral --out demo/store.zarr
+    clapmos info demo/store.zarr
 
-Run ``python cli.py COMMAND --help`` for the options of each command.
+Run `clapmos COMMAND --help` for the options of a command (`python cli.py ...` is the same).
+
+Bad input stops with one message and exit status 2, and nothing is written.
 """
 
 from __future__ import annotations
@@ -19,17 +22,21 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from embed.devices import PRECISION_NAMES, is_device_name
 from embed.errors import ClapmosError
+from embed.threads import DEFAULT_THREADS
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: no markup to escape, nothing swallowed, readable when piped
     help=__doc__,
 )
-err = Console(stderr=True)
-out = Console()
+# soft_wrap: lines are never broken by rich (a terminal wraps them; a file gets them whole)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+CLAPMOS_LOGGERS = ("cli", "__main__", "embed", "heads", "evaluation")  # what -v shows at debug level
 
 
 def user_errors(command):
@@ -40,30 +47,101 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except ClapmosError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show clapmos's debug messages (not its libraries').")] = False) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in CLAPMOS_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+# --------------------------------------------------------------------------- option checks
+def _seconds(value: Optional[float]) -> Optional[float]:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value}: must be more than 0 seconds.")
+    return value
+
+
+def _device(value: str) -> str:
+    if not is_device_name(value):
+        raise typer.BadParameter(f"{value!r}: choose auto, cpu, cuda or cuda:N.")
+    return value
+
+
+def _split_list(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]:
+    """``--score-range [COLUMN=]LOW,HIGH`` (repeatable) as ``{column or "*": (low, high)}``."""
+    ranges = {}
+    for value in values or []:
+        column, eq, bounds = value.rpartition("=")
+        try:
+            low, high = (float(b) for b in bounds.split(","))
+        except ValueError:
+            low, high = 1.0, 0.0
+        if not low < high:
+            raise typer.BadParameter(f"{value!r}: expected LOW,HIGH or COLUMN=LOW,HIGH with LOW < HIGH, e.g. mos=1,5.", param_hint="'--score-range'")
+        ranges[column.strip() if eq else "*"] = (low, high)
+    return ranges
+
+
+def _open_store(path: Path, option: str = "--store"):
+    """The store at ``path``; errors name the option it came from."""
+    from embed.files import require_folder
+
+    require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
+    from embed.store import FeatureStore
+
+    try:
+        return FeatureStore.open(path)
+    except ClapmosError as error:
+        raise ClapmosError(f"{option} {error}") from None
+
+
+def _known_splits(store, splits: Optional[list[str]], option: str = "--split") -> Optional[list[str]]:
+    unknown = [s for s in splits or [] if s not in store.splits]
+    if unknown:
+        raise ClapmosError(f"{option} {','.join(splits)}: {store.path} has no split {', '.join(unknown)}; its splits are {', '.join(store.splits)}.")
+    return splits
+
+
+def _known_embedder(store, embedder: str) -> str:
+    """``--embedder`` (one name, or several comma-separated), each with features in ``store``."""
+    missing = [name for name in _split_list(embedder) or [embedder] if name not in store.embedders]
+    if missing:
+        raise ClapmosError(
+            f"--embedder {embedder}: {store.path} has no features of {', '.join(missing)} (it has: {', '.join(store.embedders) or 'none'}). "
+            f"Run `clapmos embed --embedder {missing[0]} --out {store.path} ...` first."
+        )
+    return embedder
+
+
+def _submission_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(allowed)}.", param_hint="'--format'")
+    return value
 
 
 # --------------------------------------------------------------------------- embed stage
 @app.command("make-demo")
 @user_errors
 def make_demo(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo corpus into (MusicEval layout).")],
-    clips: Annotated[int, typer.Option(help="Number of clips.")] = 240,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the demo corpus into (MusicEval layout): new, empty, or an earlier demo corpus.")],
+    clips: Annotated[int, typer.Option(min=1, metavar="N", help="Number of clips (at least 24: 3 per system).")] = 240,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed.")] = 0,
 ) -> None:
     """Write a small synthetic corpus in the MusicEval layout (test and demo data, not music)."""
     from embed.corpora.demo import make_demo_corpus
 
     summary = make_demo_corpus(out_dir, n_clips=clips, seed=seed)
-    out.print(summary)
+    out.print(summary, highlight=False)
 
 
 @app.command()
@@ -71,38 +149,38 @@ def make_demo(
 def embed(
     corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
-    out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete.")],
-    embedder: Annotated[str, typer.Option(help="Embedder name (see `info --embedders`), or your own class as path/to/file.py:ClassName.")] = "clap",
-    split: Annotated[Optional[list[str]], typer.Option(help="Split(s) to embed; default: every split.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Audio windows per forward pass.")] = 8,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Threads that read and resample audio ahead of the model.")] = 2,
-    window_s: Annotated[Optional[float], typer.Option(help="Window length in seconds (default: the embedder's).")] = None,
-    hop_s: Annotated[Optional[float], typer.Option(help="Hop between windows in seconds (default: the window).")] = None,
+    out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
+    embedder: Annotated[str, typer.Option(help="Embedder name (see `clapmos info --embedders`), or your own class as path/to/file.py:ClassName.")] = "clap",
+    split: Annotated[Optional[list[str]], typer.Option(metavar="SPLIT", help="Split(s) to embed; default: every split. Repeatable.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
+    device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read and resample audio ahead of the model.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads of the model (torch, BLAS). 1 keeps a shared machine responsive; give more on a machine of your own.")] = DEFAULT_THREADS,
+    window_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Window length in seconds (default: the embedder's).")] = None,
+    hop_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Hop between windows in seconds (default: the window).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
     tokenizer: Annotated[Optional[Path], typer.Option(help="clap: folder with the roberta-base tokenizer files.")] = None,
     m2d_portable: Annotated[Optional[Path], typer.Option(help="m2d: path of the authors' portable_m2d.py.")] = None,
     model_path: Annotated[Optional[Path], typer.Option(help="hf-clap, hf-audio (and plugins): model folder in Hugging Face format (`hf download REPO --local-dir FOLDER`).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Name of the features in the store (default: the embedder's), e.g. whisper-base: two models of one embedder side by side.")] = None,
-    layer: Annotated[Optional[str], typer.Option(help="hf-audio: hidden layer to time-average: N (0 = embeddings, -1 = last, the default) or mean (all layers).")] = None,
-    precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (half precision on CUDA only).")] = "fp32",
-    overwrite: Annotated[bool, typer.Option(help="Replace a store built from other items, or this embedder's features.")] = False,
+    layer: Annotated[Optional[str], typer.Option(metavar="N|mean", help="hf-audio: hidden layer to time-average: N (0 = embeddings, -1 = last, the default) or mean (all layers).")] = None,
+    precision: Annotated[Literal[PRECISION_NAMES], typer.Option(help="Half precision (fp16, bf16) applies on CUDA only.")] = "fp32",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Re-embed this embedder's features even if the store has them (other settings, another checkpoint). The new features are built beside the old ones, which stay usable until the new ones are complete; other embedders are not touched.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="The corpus's items changed (clips added or removed): build a new store beside the old one, keeping the features of unchanged clips, and replace the old store once this embedder is done.")] = False,
+    score_range: Annotated[Optional[list[str]], typer.Option(metavar="[COLUMN=]LOW,HIGH", help="manifest: the allowed range of a score column (all columns without COLUMN=); scores outside it are refused. Without it, implausible scores get a warning. Repeatable.")] = None,
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
-    n_workers: Annotated[Optional[int], typer.Option(help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
+    n_workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
 ) -> None:
     """Read a corpus, run the embedder once per clip and prompt, and write the Zarr store.
 
-    An interrupted run picks up where it stopped when started again with the same arguments,
-    with either engine.
+    An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
-    from embed.backends import get_embedder_class
-    from embed.corpora import read_corpus
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
+    ranges = _score_ranges(score_range)
+    if tokenizer is not None:
+        from embed.files import require_folder
 
-    features_name = get_embedder_class(embedder).name  # a missing or broken plugin file stops here, before the store
-    features_name = name or features_name
+        require_folder(tokenizer, "a folder with the roberta-base tokenizer files", flag="--tokenizer")
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -110,8 +188,14 @@ def embed(
     elif scheduler is not None or n_workers is not None:
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
-        run = embed_corpus
+        from embed.runner import embed_corpus as run
+    from embed.backends import create_embedder, get_embedder_class
+    from embed.backends.contract import load_embedder
+    from embed.corpora import read_corpus
+    from embed.replacement import check_destination
+    from embed.store import FeatureStore
 
+    get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
     options = {
         "device": device,
         "batch_size": batch_size,
@@ -123,18 +207,26 @@ def embed(
         "name": name,
         "precision": precision,
     }
-    table = read_corpus(corpus, root, splits=split)
-    store = FeatureStore.create(out_store, table, overwrite=overwrite)
+    options = {k: v for k, v in options.items() if v is not None}
+    table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
+    check_destination(out_store, table)  # before a model is loaded for nothing
+    model = embedder
+    if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
+        model = create_embedder(embedder, **options)
+        load_embedder(model)
+    store = FeatureStore.create(out_store, table, rebuild=rebuild)
     run(
         store,
-        embedder,
-        options={k: v for k, v in options.items() if v is not None},
+        model,
+        options=options,
         window_s=window_s,
         hop_s=hop_s,
         workers=workers,
         overwrite=overwrite,
+        threads=threads,
     )
-    out.print(f"wrote {features_name} features for {len(table)} clips to {out_store}", highlight=False)
+    store.commit()
+    out.print(f"wrote {name or get_embedder_class(embedder).name} features for {len(table)} clips to {out_store}", highlight=False)
 
 
 @app.command()
@@ -153,17 +245,10 @@ def info(
             text = f"{cls.text_dim}-d" if cls.text_dim else "none"
             out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  {audio:>6s}  {text:>6s}  {cls.description}", highlight=False)
         return
-    from embed.store import FeatureStore
-
-    out.print(FeatureStore.open(store).summary())
+    out.print(_open_store(store, "STORE").summary(), highlight=False)
 
 
-# --------------------------------------------------------------------------- evaluate stage
 # --------------------------------------------------------------------------- fit stage
-def _split_list(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 def _parse_params(pairs: Optional[list[str]]) -> dict:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true/false/null)."""
     import json
@@ -186,20 +271,18 @@ def reported_warnings():
     """Show warnings raised inside as one yellow line each (no source lines, no traceback)."""
     import warnings
 
-    from rich.markup import escape
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield
         finally:
             for message in dict.fromkeys(str(w.message) for w in caught):
-                err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+                err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def _print_table(title: str, text: str) -> None:
-    out.print(f"\n[bold]{title}[/]")
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(f"\n[bold]{escape(title)}[/]", highlight=False)
+    out.print(text, markup=False, highlight=False)
 
 
 def _parse_features(value: Optional[str]):
@@ -249,7 +332,7 @@ def recipes(
     """List the recipes: published systems as `fit --recipe NAME` settings, with the figure each was published with."""
     from heads.recipes import describe, recipes_table
 
-    text = describe(name) if name else recipes_table() + "\n\nShow one in full: python cli.py recipes NAME"
+    text = describe(name) if name else recipes_table() + "\n\nShow one in full: clapmos recipes NAME"
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -257,32 +340,32 @@ def recipes(
 @user_errors
 def fit(
     ctx: typer.Context,
-    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots).")],
-    embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
+    store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete; any other folder is refused.")],
+    embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `clapmos info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
     head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine, svr, dist, coral; head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine, angular, l1, l2 (default: audio for overall, audio,text,cosine otherwise); per target: overall=audio;textual=audio,text.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="Target(s) to fit (default: all the store's).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="TARGET", help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
-    eval_split: Annotated[Optional[str], typer.Option(help="Held-out split to predict and score after fitting, e.g. dev.")] = None,
-    cv: Annotated[int, typer.Option(help="Folds of the cross-validated ensemble.")] = 5,
+    eval_split: Annotated[Optional[str], typer.Option(help="Held-out split(s) to predict and score after fitting, e.g. dev; not one of the training splits.")] = None,
+    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Folds of the cross-validated ensemble.")] = 5,
     group: Annotated[str, typer.Option(help="Keep a system or prompt on one side of every fold: none, system or prompt.")] = "none",
-    seeds: Annotated[int, typer.Option(help="Repeat the folds with this many seeds (more fold models).")] = 1,
-    screening_tau: Annotated[Optional[float], typer.Option(help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50. Repeatable.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, metavar="N", help="Repeat the folds with this many seeds (more fold models).")] = 1,
+    screening_tau: Annotated[Optional[float], typer.Option(min=0, metavar="DISTANCE", help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(metavar="KEY=VALUE", help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50; checked before any work. Repeatable.")] = None,
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
-    seed: Annotated[int, typer.Option(help="Random seed of folds and heads.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS). 1 keeps fits from stalling on a busy machine; give more on a machine of your own.")] = DEFAULT_THREADS,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
-    recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `python cli.py recipes`); the options you give override them.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `clapmos recipes`); the options you give override them.")] = None,
     stack_method: Annotated[str, typer.Option(help="How several heads are combined: ridge (with intercept) or nnls (non-negative weights fitted to the out-of-fold predictions).")] = "ridge",
     clip: Annotated[Optional[str], typer.Option(help="Clip the ensemble's predictions to LOW,HIGH, e.g. 0,10.")] = None,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
-    from evaluation.fit_report import heads_markdown
-    from evaluation.metrics import markdown_table
-    from evaluation.pipeline import fit_and_report
-    from heads.runs import RunConfig
+    features_store = _open_store(store)  # the quick checks first: no heavy import before them
+    from heads.run_folder import check_run_destination
 
+    check_run_destination(out_dir)
     values = dict(
         embedders=_split_list(embedder) or [],
         heads=_split_list(head) or [],
@@ -304,10 +387,24 @@ def fit(
         from heads.recipes import apply_recipe
 
         values = apply_recipe(recipe, values, _explicit_fields(ctx))
+    _known_embedder(features_store, ",".join(values["embedders"]))
+    _known_splits(features_store, values["train_split"], "--train-split")
+    _known_splits(features_store, values["eval_split"], "--eval-split")
+
+    from embed.threads import limit_threads
+    from evaluation.fit_report import heads_markdown
+    from evaluation.metrics import markdown_table
+    from evaluation.pipeline import fit_and_report
+    from heads.registry import member_head
+    from heads.runs import RunConfig
+
+    if any(member_head(h) == "lgbm" for h in values["heads"]) and not any(k.split(".")[-1] == "n_jobs" for k in values["params"]):
+        values["params"] = {**values["params"], "lgbm.n_jobs": threads}
     config = RunConfig(**values)
-    with reported_warnings():
+    config.check(features_store)  # every option and model parameter, before any work
+    with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
-            outcome = fit_and_report(store, config, out_dir, plots=plots)
+            outcome = fit_and_report(features_store, config, out_dir, plots=plots)
     run = outcome.run
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
                  markdown_table(outcome.cv.results))
@@ -321,40 +418,55 @@ def fit(
 @app.command()
 @user_errors
 def predict(
-    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    model: Annotated[Path, typer.Option(help="Run folder written by `clapmos fit --out`.")],
     store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. An existing prediction file is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
-    from evaluation.pipeline import predict_to_file
+    from embed.files import check_output_file
+    from evaluation.submissions import FORMATS, is_prediction_file
 
-    predictions = predict_to_file(model, store, out_file, split=_split_list(split), format=format)
-    targets = [c for c in predictions.columns if c not in ("id", "system") and not c.endswith("_std")]
-    out.print(f"wrote {len(predictions)} predictions of {', '.join(targets)} to {out_file} ({format})", highlight=False)
+    _submission_format(format, tuple(FORMATS))
+    check_output_file(out_file, "--out", is_prediction_file)
+    features_store = _open_store(store)
+    splits = _known_splits(features_store, _split_list(split))
+    from evaluation.pipeline import predict_to_file
+    from heads.runs import load_run
+
+    try:
+        run = load_run(model)
+    except ClapmosError as error:
+        raise ClapmosError(f"--model {error}") from None
+    predictions = predict_to_file(run, features_store, out_file, split=splits, format=format)
+    out.print(f"wrote {len(predictions)} predictions of {', '.join(run.targets)} to {out_file} ({format})", highlight=False)
 
 
 @app.command("score-zero-shot")
 @user_errors
 def score_zero_shot(
-    store: Annotated[Path, typer.Option(help="Feature store made by `embed`.")],
+    store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
     embedder: Annotated[str, typer.Option(help="Embedder whose audio and text embeddings are compared.")] = "clap",
     split: Annotated[Optional[str], typer.Option(help="Split(s), comma-separated (default: every item).")] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine.")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine (an existing one is replaced; any other file is refused).")] = None,
 ) -> None:
     """The training-free CLAPScore: the cosine of each clip's audio and text embeddings.
 
     Prints its correlations with every labelled target (only the ranking is meaningful: the cosine is not on the score scale).
     """
+    from embed.files import check_output_file
+
+    if out_file is not None:
+        check_output_file(out_file, "--out", _is_cosine_table)
+    features_store = _open_store(store)
+    _known_embedder(features_store, embedder)
+    splits = _known_splits(features_store, _split_list(split))
     import pandas as pd
 
-    from embed.store import FeatureStore
     from evaluation.metrics import markdown_table, score
     from heads.features import paired_cosine
 
-    features_store = FeatureStore.open(store)
-    splits = _split_list(split)
     items = features_store.items(splits)
     cosine = paired_cosine(features_store.paired(embedder, splits), features_store.embedder_attrs(embedder).get("audio_dim"))
     frame = pd.DataFrame({"id": items["id"].to_numpy(), "cosine": cosine})
@@ -370,6 +482,11 @@ def score_zero_shot(
         _print_table("zero-shot cosine against the labels (MSE is not meaningful here)", markdown_table(results))
 
 
+def _is_cosine_table(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        return stream.readline().strip() == "id,cosine"
+
+
 @app.command()
 @user_errors
 def evaluate(
@@ -379,23 +496,34 @@ def evaluate(
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
-    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
 
-    Clips present on one side only are left out with a warning. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
+    Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
+    from embed.files import check_output_folder, require_file
+
+    for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth)):
+        if path is not None:
+            require_file(path, "an existing file", flag=option)
     from evaluation.metrics import format_line, markdown_table
-    from evaluation.report import default_out_dir, evaluate_file, write_outputs
-    from evaluation.submissions import validate_submission
+    from evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
+    from evaluation.submissions import FORMATS, validate_submission
     from evaluation.truth import read_system_truth, read_truth_file, truth_from_store
 
+    _submission_format(format, ("auto", *FORMATS))
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
+    report_dir = check_output_folder(out_dir or default_out_dir(pred), "--out-dir", is_report_folder)
     with reported_warnings():
-        reference = truth_from_store(store, split) if store is not None else read_truth_file(truth)
+        if store is not None:
+            _known_splits(_open_store(store), [split])
+            reference = truth_from_store(store, split)
+        else:
+            reference = read_truth_file(truth)
         if system_truth is not None:
             reference = reference.with_system_means(read_system_truth(system_truth))
         if check:
@@ -404,9 +532,9 @@ def evaluate(
             if not reference.labelled:
                 return
         report = evaluate_file(pred, reference, format)
-    out.print(markdown_table(report.results), markup=False, highlight=False, soft_wrap=True)
-    out.print(format_line(report.results), markup=False, highlight=False, soft_wrap=True)
-    written = write_outputs(report, out_dir or default_out_dir(pred), plots=plots)
+    out.print(markdown_table(report.results), markup=False, highlight=False)
+    out.print(format_line(report.results), markup=False, highlight=False)
+    written = write_outputs(report, report_dir, plots=plots)
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
 
 
@@ -422,14 +550,14 @@ def score(
     tokenizer: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="clap: folder with the roberta-base tokenizer files (as for `embed`; default: the recorded one).")] = None,
     m2d_portable: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="m2d: path of the authors' portable_m2d.py (as for `embed`; default: the recorded one).")] = None,
     model_path: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="hf-clap, hf-audio: the model folder (as for `embed`; default: the recorded one), checked by its weights' sha256.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option(min=1, help="Audio windows per forward pass.")] = 8,
-    workers: Annotated[int, typer.Option(min=1, help="Threads that read, hash and resample audio.")] = 2,
+    device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
+    workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read, hash and resample audio.")] = 2,
     system_from: Annotated[Optional[str], typer.Option(metavar="folder|PATTERN", help="System of the inputs that name none: `folder` (the folder a file is in) or a regular expression searched in the file name (its first group), e.g. '(S\\d+)_'.")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Score the usable inputs when some are missing, unreadable, empty or have a segment outside the file, and list the skipped ones.")] = False,
     draws: Annotated[int, typer.Option(min=100, help="Bootstrap draws for the system intervals and shares ahead.")] = 2000,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the system intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap draws.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save the plot of the systems with their intervals.")] = True,
 ) -> None:
     """Score audio files with a fitted run: one row per input with each target and its spread (the ensemble's std).
@@ -447,8 +575,14 @@ def score(
     table = read_score_inputs(inputs, system_from=system_from)
     with_systems = bool((table["system"] != "").any())
     check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
+    from heads.runs import load_run
+
+    try:
+        run = load_run(model)
+    except ClapmosError as error:
+        raise ClapmosError(f"--model {error}") from None
     predictor = Predictor.from_run(
-        model, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
+        run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
         m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
     )
     with reported_warnings():
@@ -500,6 +634,7 @@ def runs(
 
 
 def main() -> None:
+    """Entry point of the ``clapmos`` console script."""
     app()
 
 

@@ -17,13 +17,15 @@ import soxr
 
 from embed.errors import ClapmosError, listing
 
+FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})  # soundfile subtypes that can hold NaN and inf
+
 
 def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
     """Read ``path`` as mono float32 at ``sample_rate`` (soxr, its default high quality).
 
     ``start_s``/``end_s`` read only that segment of the file (seconds; ``None``: from its
     start, to its end). Raises :class:`ClapmosError` naming the file when it cannot be
-    decoded or is empty.
+    decoded, is empty or holds samples that are not finite (NaN or inf).
     """
     try:
         frames = {}
@@ -35,6 +37,8 @@ def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None,
         raise ClapmosError(f"{path}: cannot read audio ({error}). Replace or remove this file.") from None
     if data.shape[0] == 0:
         raise ClapmosError(f"{path}: the file holds no audio samples. Replace or remove this file.")
+    if not np.isfinite(data).all():
+        raise ClapmosError(f"{path}: {_non_finite(data)}. Replace or remove this file.")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate)
@@ -59,7 +63,11 @@ def cut_windows(audio: np.ndarray, sample_rate: int, window_s: float, hop_s: flo
 
 
 def check_audio_files(paths: list[str], workers: int = 4) -> None:
-    """Read every file's header and raise one error listing all missing, unreadable or empty files."""
+    """Raise one error listing every missing, unreadable, empty or non-finite audio file.
+
+    Headers are read for every file; the samples only of floating-point files (integer
+    PCM cannot hold NaN or inf), to find the ones with samples that are not finite.
+    """
 
     def problem(path: str) -> str | None:
         if not Path(path).is_file():
@@ -68,13 +76,25 @@ def check_audio_files(paths: list[str], workers: int = 4) -> None:
             info = sf.info(path)
         except Exception as error:
             return f"{path}: unreadable ({str(error).strip()})"
-        return f"{path}: empty (0 samples)" if info.frames == 0 else None
+        if info.frames == 0:
+            return f"{path}: empty (0 samples)"
+        if info.subtype in FLOAT_SUBTYPES:
+            data, _ = sf.read(path, dtype="float32", always_2d=True)
+            if not np.isfinite(data).all():
+                return f"{path}: {_non_finite(data)}"
+        return None
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         problems = [p for p in pool.map(problem, paths) if p]
     if problems:
         raise ClapmosError(
             f"{len(problems)} audio file(s) cannot be used:\n{listing(problems)}\n"
-            "Replace or remove them (and their rows in the corpus lists), then run the command again; "
-            "features already written are kept."
+            "Replace them, or remove them and their rows from the corpus lists (then add --rebuild: the "
+            "store's item list changes), and run the command again; features already written are kept."
         )
+
+
+def _non_finite(data: np.ndarray) -> str:
+    bad = ~np.isfinite(data)
+    return f"{int(bad.any(axis=1).sum())} of {len(data)} samples are not finite (NaN or inf)"
+

@@ -74,6 +74,7 @@ def embed_corpus_dask(
     scheduler: str | None = None,
     n_workers: int | None = None,
     chunks_per_task: int = CHUNKS_PER_TASK,
+    threads: int | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done, on Dask workers; same result as ``embed_corpus``.
 
@@ -91,19 +92,22 @@ def embed_corpus_dask(
         Worker processes of that ``LocalCluster`` (default 2); not with ``scheduler``.
     chunks_per_task : int
         Store chunks (of 64 rows) per task.
+    threads : int, optional
+        torch threads of each worker's model (default 1).
 
     The workers must see the store and the audio under the same paths as this process.
     """
     if scheduler is not None and n_workers is not None:
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
-    with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model) as plugin:
+    with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model, threads or 1) as plugin:
         loaded = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
         attrs, window_s, hop_s = loaded["attrs"], loaded["window_s"], loaded["hop_s"]
-        store.prepare_features(model.name, loaded["audio_dim"], loaded["text_dim"], attrs, overwrite=overwrite)
-        blocks = store.pending_blocks(model.name)
+        key = store.prepare_features(model.name, loaded["audio_dim"], loaded["text_dim"], attrs, overwrite=overwrite)
+        blocks = store.pending_blocks(key)
         if not blocks:
             log.info("%s: every row of %s is already embedded", store.path, model.name)
+            store.finish_features(model.name, key)
             return
         items = store.items()
         # workers may run in another folder or on another node: send absolute paths
@@ -113,13 +117,14 @@ def embed_corpus_dask(
         check_audio_files(paths[rows].tolist(), workers=max(4, workers))
         ranges = {
             client.submit(
-                embed_range, plugin, str(store.path.resolve()), start, stop, paths[start:stop], texts[start:stop],
+                embed_range, plugin, str(store.path.resolve()), key, start, stop, paths[start:stop], texts[start:stop],
                 window_s, hop_s, workers, pure=False,
             ): (start, stop)
             for start, stop in task_ranges(blocks, chunks_per_task)
         }
         with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
             _gather(client, ranges, advance)
+        store.finish_features(model.name, key)
 
 
 def task_ranges(blocks: list[tuple[int, int]], chunks_per_task: int) -> list[tuple[int, int]]:
@@ -234,10 +239,10 @@ class LoadedEmbedder(WorkerPlugin):
 
     @classmethod
     @contextmanager
-    def registered(cls, client: Client, model: Embedder) -> Iterator[str]:
+    def registered(cls, client: Client, model: Embedder, torch_threads: int = 1) -> Iterator[str]:
         """Register the plugin on every worker (present and future) for the ``with`` block; yields its name."""
         name = f"clapmos-{model.name}-{uuid.uuid4().hex[:8]}"  # runs sharing a cluster keep their own models
-        client.register_plugin(cls(model), name=name)
+        client.register_plugin(cls(model, torch_threads), name=name)
         try:
             yield name
         finally:
@@ -259,6 +264,7 @@ def describe(plugin: str, window_s: float | None, hop_s: float | None) -> dict[s
 def embed_range(
     plugin: str,
     store_path: str,
+    key: str,
     start: int,
     stop: int,
     paths: np.ndarray,
@@ -269,14 +275,15 @@ def embed_range(
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
-    ``paths`` and ``texts`` are those of rows ``start:stop``. Chunks already done (by an
-    earlier attempt of this task, or another run) are skipped.
+    ``paths`` and ``texts`` are those of rows ``start:stop``; ``key`` is the features group
+    to write (the embedder's, or the one an ``--overwrite`` builds). Chunks already done (by
+    an earlier attempt of this task, or another run) are skipped.
     """
     try:
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
-        blocks = store.pending_blocks(model.name, start, stop)
-        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start)
+        blocks = store.pending_blocks(key, start, stop)
+        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start, key=key)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error

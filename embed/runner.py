@@ -39,6 +39,7 @@ from embed.backends.contract import checked_vectors, load_embedder
 from embed.backends.plugins import plugin_provenance, plugin_spec
 from embed.errors import ClapmosError
 from embed.store import FeatureStore
+from embed.threads import limit_threads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +57,7 @@ def embed_corpus(
     overwrite: bool = False,
     progress: bool = True,
     only: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
@@ -64,26 +66,30 @@ def embed_corpus(
     depend on the model (Whisper's 30 s). Then every pending audio file is checked,
     and all unusable files are reported in one error before any work starts. ``only``
     (a boolean mask of rows) restricts the work to the pending blocks that hold a marked row.
+    ``threads`` caps the model's CPU threads (torch, BLAS; see :mod:`embed.threads`); the
+    reader threads are ``workers``.
     """
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     load_embedder(model)
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
-    store.prepare_features(
+    key = store.prepare_features(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
-    blocks = store.pending_blocks(model.name)
+    blocks = store.pending_blocks(key)
     if only is not None:
         blocks = [(a, b) for a, b in blocks if only[a:b].any()]
-    if not blocks:
+    if blocks:
+        items = store.items()
+        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
+        check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
+        total = len(store) if only is None else len(rows)
+        with limit_threads(threads), EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
+            encoder = BlockEncoder(model, window_s, hop_s, workers)
+            embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance,
+                         key=key, segments=store.segments())
+    else:
         log.info("%s: every row of %s is already embedded", store.path, model.name)
-        return
-    items = store.items()
-    rows = np.concatenate([np.arange(a, b) for a, b in blocks])
-    check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-    total = len(store) if only is None else len(rows)
-    with EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
-        encoder = BlockEncoder(model, window_s, hop_s, workers)
-        embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance, segments=store.segments())
+    store.finish_features(model.name, key)
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
@@ -92,12 +98,19 @@ def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None
     >>> from embed.backends import create_embedder
     >>> resolve_windows(create_embedder("spectral"), 4.0, None)
     (4.0, 4.0)
+    >>> resolve_windows(create_embedder("spectral"), 0.0, None)
+    Traceback (most recent call last):
+    embed.errors.ClapmosError: --window-s 0.0: a window must be longer than 0 seconds.
     """
-    window_s = float(window_s or model.window_s)
+    for option, value in (("--window-s", window_s), ("--hop-s", hop_s)):
+        if value is not None and not value > 0:
+            raise ClapmosError(f"{option} {value}: a {option[2:-2]} must be longer than 0 seconds.")
+    window = float(model.window_s if window_s is None else window_s)
     longest = getattr(model, "max_window_s", None)
-    if longest is not None and window_s > longest + 1e-9:
-        raise ClapmosError(f"--window-s {window_s:g}: {model.name} takes windows of at most {longest:g} s; pass --window-s {longest:g} or less.")
-    return window_s, float(hop_s or (window_s if window_s != model.window_s else model.hop_s))
+    if longest is not None and window > longest + 1e-9:
+        raise ClapmosError(f"--window-s {window:g}: {model.name} takes windows of at most {longest:g} s; pass --window-s {longest:g} or less.")
+    hop = hop_s if hop_s is not None else (window if window != model.window_s else model.hop_s)
+    return window, float(hop)
 
 
 def embed_blocks(
@@ -109,6 +122,7 @@ def embed_blocks(
     first_row: int = 0,
     advance: Callable[[int], None] | None = None,
     segments: tuple[np.ndarray, np.ndarray] | None = None,
+    key: str | None = None,
 ) -> None:
     """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
 
@@ -117,11 +131,13 @@ def embed_blocks(
     block are batched the same way whoever calls this, so a block always gets the same
     numbers. ``advance(rows)`` is called after each block is written. ``segments``, when
     given, are the ``(start_s, end_s)`` arrays of the same rows (see :meth:`FeatureStore.segments`).
+    ``key`` is the features group to write (see :meth:`FeatureStore.prepare_features`;
+    default: the embedder's own).
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
     for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
         text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
-        store.write_block(encoder.model.name, first_row + a, audio, text)
+        store.write_block(key or encoder.model.name, first_row + a, audio, text)
         if advance is not None:
             advance(b - a)
 
@@ -185,7 +201,7 @@ class BlockEncoder:
         owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
         size = max(1, self.model.batch_size)
         batches = [flat[i : i + size] for i in range(0, len(flat), size)]
-        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio") for b in batches])
+        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio", finite=False) for b in batches])
         pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, owner, vectors)
         pooled /= np.bincount(owner, minlength=len(clips))[:, None]
@@ -198,7 +214,7 @@ class BlockEncoder:
         unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
         size = max(1, self.model.batch_size)
         batches = [unique[i : i + size].tolist() for i in range(0, len(unique), size)]
-        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_text(batch), len(batch), "text") for batch in batches])
+        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_text(batch), len(batch), "text", finite=False) for batch in batches])
         return vectors[inverse.ravel()].astype(np.float32)
 
 

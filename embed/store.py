@@ -29,8 +29,7 @@ rows are all complete, and the next run only does the rest.
 
 from __future__ import annotations
 
-import datetime as _dt
-import shutil
+import json
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +40,7 @@ import zarr
 
 from embed.corpora.table import ITEM_COLUMNS, Corpus
 from embed.errors import ClapmosError, listing
+from embed.files import require_folder
 
 STORE_VERSION = 1
 ITEM_CHUNK = 4096
@@ -53,18 +53,20 @@ SEGMENT_COLUMNS = ("start_s", "end_s")  # optional items/<column>: each item is 
 class FeatureStore:
     """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`."""
 
-    def __init__(self, group: zarr.Group, path: Path) -> None:
+    def __init__(self, group: zarr.Group, path: Path, final_path: Path | None = None) -> None:
         self.group = group
         self.path = path
+        self.final_path = final_path  # set while a rebuilt store waits beside the one it replaces
         self._items_cache: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | Path, mode: str = "r") -> "FeatureStore":
-        """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features)."""
-        path = Path(path)
-        if not path.exists():
-            raise ClapmosError(f"{path}: no such store. Create one with `python cli.py embed ... --out {path}`.")
+    def open(cls, path: str | Path, mode: str = "r", option: str | None = None) -> "FeatureStore":
+        """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features).
+
+        ``option`` names where the path came from (``--store``) in the message for a missing store.
+        """
+        path = require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)
         try:
             group = zarr.open_group(path, mode=mode)
         except Exception as error:  # zarr raises several types for "not a group"
@@ -75,62 +77,62 @@ class FeatureStore:
         return cls(group, path)
 
     @classmethod
-    def create(cls, path: str | Path, corpus: Corpus, overwrite: bool = False) -> "FeatureStore":
+    def create(cls, path: str | Path, corpus: Corpus, rebuild: bool = False) -> "FeatureStore":
         """Write ``corpus`` into a new store at ``path``, or reopen the store already there.
 
         An existing store is reused when it holds the same items (ids, texts, systems
         and splits, in order) so that embedders can be added or a run resumed; its
         labels and ratings are refreshed from ``corpus``. A store built from other
-        items is an error unless ``overwrite``, which deletes it first.
+        items is refused unless ``rebuild`` (or unless it holds no embedded row yet):
+        then a new store is built beside it, with the features of the clips that did
+        not change copied over, and replaces it when :meth:`commit` is called, once the
+        features are written (see :mod:`embed.replacement`). A path that holds anything
+        other than a clapmos store, or the corpus itself, is refused.
         """
+        from embed.replacement import build_store, check_destination, discard_rebuild, rebuild_store
+
         path = Path(path)
         corpus.validate()
-        if path.exists():
-            if overwrite:
-                shutil.rmtree(path)
-            else:
-                store = cls.open(path, mode="r+")
-                store._check_same_items(corpus)
-                store._write_labels(corpus)
-                return store
-        # Build next to the target and rename, so that a half-written store never exists at `path`.
-        tmp = path.with_name(f".{path.name}.partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        group = zarr.create_group(
-            store=str(tmp),
-            attributes={
-                "clapmos_store_version": STORE_VERSION,
-                "corpus": corpus.name,
-                "targets": list(corpus.targets),
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "source": corpus.source,
-            },
-        )
-        for column in ITEM_COLUMNS:
-            _write_str(group, f"items/{column}", corpus.items[column].astype(str).to_numpy(), ITEM_CHUNK)
-        store = cls(group, tmp)
-        store._write_labels(corpus)
-        group.require_group("features")
-        tmp.rename(path)
-        return cls.open(path, mode="r+")
+        check_destination(path, corpus)
+        if not is_clapmos_store(path):
+            return build_store(cls, path, corpus)
+        store = cls.open(path, mode="r+")
+        problem = store._item_difference(corpus)
+        if problem is None:
+            discard_rebuild(path)  # one begun for other items, which the corpus no longer has
+            store._write_labels(corpus)
+            return store
+        if not rebuild and store.has_embedded_rows():
+            raise ClapmosError(
+                f"{problem}\nWrite to another --out, or pass --rebuild to rebuild this store from the items read now "
+                "(built beside it; the features of unchanged clips are kept)."
+            )
+        return rebuild_store(store, corpus, commit_now=not store.has_embedded_rows())
 
-    def _check_same_items(self, corpus: Corpus) -> None:
+    def commit(self) -> "FeatureStore":
+        """Move a store built by ``create(..., rebuild=True)`` into place (a no-op for other stores)."""
+        from embed.replacement import commit_store
+
+        if self.final_path is not None:
+            commit_store(self)
+        return self
+
+    def _item_difference(self, corpus: Corpus) -> str | None:
+        """``None`` when the store holds exactly the corpus's items, else what differs."""
         mine = self.items()
         theirs = corpus.items.reset_index(drop=True)
         if len(mine) != len(theirs):
-            raise ClapmosError(
-                f"{self.path} holds {len(mine)} items but the corpus read now has {len(theirs)}. "
-                "Write to another --out, or pass --overwrite to rebuild this store (its features are lost)."
-            )
+            return f"{self.path} holds {len(mine)} items but the corpus read now has {len(theirs)}."
         for column in CHECKED_COLUMNS:
             differs = np.flatnonzero(mine[column].to_numpy() != theirs[column].astype(str).to_numpy())
             if len(differs):
                 rows = [f"row {i}: store {mine[column].iat[i]!r} vs corpus {theirs[column].iat[i]!r}" for i in differs]
-                raise ClapmosError(
-                    f"{self.path} was built from other items ({len(differs)} differ in '{column}'):\n"
-                    f"{listing(rows, 5)}\nWrite to another --out, or pass --overwrite to rebuild this store."
-                )
+                return f"{self.path} was built from other items ({len(differs)} differ in '{column}'):\n{listing(rows, 5)}"
+        return None
+
+    def has_embedded_rows(self) -> bool:
+        """Whether any embedder has written any row (a store without one loses nothing when rebuilt)."""
+        return any(self.done(name).any() for name in self.embedders)
 
     def _write_labels(self, corpus: Corpus) -> None:
         group = self.group
@@ -223,7 +225,8 @@ class FeatureStore:
         """Names of the embedders with features in this store."""
         if "features" not in self.group:
             return []
-        return sorted(k for k in self.group["features"].group_keys() if "audio" in self.group[f"features/{k}"])
+        keys = self.group["features"].group_keys()
+        return sorted(k for k in keys if not k.startswith(".") and "audio" in self.group[f"features/{k}"])
 
     def embedder_attrs(self, embedder: str) -> dict[str, Any]:
         """Provenance recorded for ``embedder`` (sample rate, windows, checkpoint, versions...)."""
@@ -270,7 +273,7 @@ class FeatureStore:
             have = ", ".join(self.embedders) or "none"
             raise ClapmosError(
                 f"{self.path} has no features of embedder{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} (it has: {have}). "
-                f"Run `python cli.py embed --embedder {missing[0]} --out {self.path} ...` first."
+                f"Run `clapmos embed --embedder {missing[0]} --out {self.path} ...` first."
             )
         layout = []
         for name in names:
@@ -298,7 +301,7 @@ class FeatureStore:
             have = ", ".join(self.embedders) or "none"
             raise ClapmosError(
                 f"{self.path} has no features of embedder {embedder!r} (it has: {have}). "
-                f"Run `python cli.py embed --embedder {embedder} --out {self.path} ...` first."
+                f"Run `clapmos embed --embedder {embedder} --out {self.path} ...` first."
             )
         return self.group[f"features/{embedder}"]
 
@@ -313,7 +316,7 @@ class FeatureStore:
         if len(missing):
             raise ClapmosError(
                 f"{self.path}: {len(missing)} of {len(rows)} rows of embedder {embedder!r} are not embedded yet. "
-                "Run the same `python cli.py embed` command again to finish them."
+                "Run the same `clapmos embed` command again to finish them."
             )
         array = group[kind]
         whole = len(rows) == len(self) and bool((rows == np.arange(len(self))).all())
@@ -323,72 +326,106 @@ class FeatureStore:
     # ------------------------------------------------------------------ features (write)
     def prepare_features(
         self, embedder: str, audio_dim: int, text_dim: int, attrs: dict[str, Any], overwrite: bool = False
-    ) -> None:
+    ) -> str:
         """Create ``features/<embedder>`` (or check the existing one matches) before writing rows.
 
-        An existing group made with different dimensions or provenance (another
-        checkpoint, window or hop) is an error unless ``overwrite``. ``text_dim=0``
-        (an audio-only embedder) creates no ``text`` array.
+        Returns the name of the group to write rows to (:meth:`pending_blocks`,
+        :meth:`write_block`), then call :meth:`finish_features`. Existing features made
+        with different dimensions or provenance (another checkpoint, window or hop) are
+        an error unless ``overwrite``; with it the new features are built in a hidden
+        group beside the old ones, which stay readable until :meth:`finish_features`
+        swaps them in (an interrupted overwrite resumes there when run again). ``text_dim=0`` (an audio-only embedder) creates no
+        ``text`` array.
         """
+        from embed.replacement import OVERWRITE, hidden_name, new_feature_group, recover_swap
+
         features = self.group.require_group("features")
-        n = len(self)
-        if embedder in features and not overwrite:
-            group = features[embedder]
-            arrays = ("audio", "done") if group.attrs.get("text_dim") == 0 else ("audio", "text", "done")  # as it was made
-            complete = all(k in group for k in arrays) and "embedder" in group.attrs
-            if complete:
-                old = identity_of(dict(group.attrs))
-                changed = {k: (old.get(k), v) for k, v in identity_of(attrs).items() if old.get(k) != v}
-                old_text_dim = group["text"].shape[1] if "text" in group else 0
-                if group["audio"].shape != (n, audio_dim) or old_text_dim != text_dim:
-                    changed["dims"] = (f"{group['audio'].shape[1]}/{old_text_dim}", f"{audio_dim}/{text_dim}")
-                if changed:
-                    what = "; ".join(f"{k}: store has {a!r}, this run {b!r}" for k, (a, b) in changed.items())
-                    raise ClapmosError(
-                        f"{self.path}: features of {embedder!r} were made differently ({what}). "
-                        "Pass --overwrite to replace them, or write to another store."
-                    )
-                return
-        if embedder in features:
-            del features[embedder]
-        group = features.create_group(embedder)
-        chunk = min(FEATURE_CHUNK, max(n, 1))
-        group.create_array("audio", shape=(n, audio_dim), dtype="float32", chunks=(chunk, audio_dim), fill_value=np.nan)
-        if text_dim:
-            group.create_array("text", shape=(n, text_dim), dtype="float32", chunks=(chunk, text_dim), fill_value=np.nan)
-        group.create_array("done", shape=(n,), dtype="bool", chunks=(chunk,), fill_value=False)
-        # attributes last: a group without them is treated as unfinished and rebuilt
-        group.attrs.update({**attrs, "audio_dim": audio_dim, "text_dim": text_dim, "chunk_rows": chunk})
+        recover_swap(self, embedder)
+        group = features[embedder] if embedder in features else None
+        if group is None or not _complete(group):
+            if group is not None:  # made before its attributes, so no row of it was written
+                del features[embedder]
+            new_feature_group(self, embedder, audio_dim, text_dim, attrs)
+            return embedder
+        changed = _provenance_changes(group, len(self), audio_dim, text_dim, attrs)
+        if not overwrite:
+            if changed:
+                raise ClapmosError(
+                    f"{self.path}: features of {embedder!r} were made differently ({changed}). Pass --overwrite to replace "
+                    "them (the new features are built beside the old ones, which stay usable until the new ones are "
+                    "complete), or write to another store."
+                )
+            return embedder
+        key = hidden_name(embedder, OVERWRITE)
+        staging = features[key] if key in features else None
+        if staging is not None and _complete(staging) and not _provenance_changes(staging, len(self), audio_dim, text_dim, attrs):
+            return key  # an interrupted overwrite with the same settings: resume it
+        if staging is not None:
+            del features[key]
+        new_feature_group(self, key, audio_dim, text_dim, attrs)
+        return key
 
-    def chunk_rows(self, embedder: str) -> int:
-        """Rows per chunk of ``features/<embedder>``; writes must be aligned to it."""
-        return int(self._features_group(embedder)["done"].chunks[0])
+    def finish_features(self, embedder: str, key: str) -> None:
+        """After every row of ``key`` is written: move overwritten features into place (else nothing)."""
+        from embed.replacement import swap_feature_group
 
-    def pending_blocks(self, embedder: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
-        """Chunk-aligned ``(start, stop)`` row ranges that still contain rows not done.
+        if key != embedder:
+            swap_feature_group(self, embedder, key)
+
+    def chunk_rows(self, key: str) -> int:
+        """Rows per chunk of ``features/<key>``; writes must be aligned to it."""
+        return int(self._writable(key)["done"].chunks[0])
+
+    def pending_blocks(self, key: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+        """Chunk-aligned ``(start, stop)`` row ranges of ``features/<key>`` that still contain rows not done.
 
         ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
         mask that is read.
         """
         stop = len(self) if stop is None else stop
-        group = self._features_group(embedder)
+        group = self._writable(key)
         done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
-        step = self.chunk_rows(embedder)
+        step = self.chunk_rows(key)
         return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 
-    def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray | None = None) -> None:
-        """Write rows ``start:start+len(audio)`` (whole chunks), then mark them done (``text=None`` when audio-only)."""
-        group = self._features_group(embedder)
+    def write_block(self, key: str, start: int, audio: np.ndarray, text: np.ndarray | None = None) -> None:
+        """Write rows ``start:start+len(audio)`` (whole chunks) of ``features/<key>``, then mark them done.
+
+        ``text`` is ``None`` for an audio-only embedder. Embeddings that are not finite are
+        refused (nothing of the block is written), so a row marked done always holds usable
+        numbers.
+        """
+        group = self._writable(key)
         stop = start + len(audio)
-        step = self.chunk_rows(embedder)
+        step = self.chunk_rows(key)
         if start % step or (stop % step and stop != len(self)):
             raise ValueError(f"block {start}:{stop} is not aligned to chunks of {step} rows")
         if (text is None) == ("text" in group):
-            raise ValueError(f"{embedder}: text is {'missing' if text is None else 'given'} but the store {'has' if 'text' in group else 'has no'} text array")
-        group["audio"][start:stop] = np.asarray(audio, dtype=np.float32)
+            raise ValueError(f"{key}: text is {'missing' if text is None else 'given'} but the store {'has' if 'text' in group else 'has no'} text array")
+        audio = np.asarray(audio, dtype=np.float32)
+        text = None if text is None else np.asarray(text, dtype=np.float32)
+        finite = np.isfinite(audio).all(axis=1) & (True if text is None else np.isfinite(text).all(axis=1))
+        bad = np.flatnonzero(~finite)
+        if len(bad):
+            items = self.items().iloc[start + bad]
+            raise ClapmosError(
+                f"{key.strip('.').split('.')[0]}: the embeddings of {len(bad)} clip(s) are not finite (NaN or inf), "
+                f"so rows {start}:{stop} were not written:\n{listing(f'{r.id}: {r.path}' for r in items.itertuples())}\n"
+                "The model produced them from these files: check the audio (silence is fine; NaN or inf samples, or "
+                "extreme values, are not), replace or remove them, and run the same command again."
+            )
+        group["audio"][start:stop] = audio
         if text is not None:
-            group["text"][start:stop] = np.asarray(text, dtype=np.float32)
+            group["text"][start:stop] = text
         group["done"][start:stop] = True
+
+    def _writable(self, key: str) -> zarr.Group:
+        """``features/<key>``: an embedder's group, or the hidden group an overwrite is building."""
+        if key.startswith("."):
+            if key not in self.group.require_group("features"):
+                raise ClapmosError(f"{self.path}: no features/{key} to write to; call prepare_features first.")
+            return self.group[f"features/{key}"]
+        return self._features_group(key)
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> str:
@@ -422,7 +459,37 @@ class FeatureStore:
                 f"{int(done.sum())}/{len(done)} rows done"
                 + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
             )
+            lines += self._pending_overwrite(name)
         return "\n".join(lines)
+
+    def _pending_overwrite(self, embedder: str) -> list[str]:
+        from embed.replacement import OVERWRITE, hidden_name
+
+        key = hidden_name(embedder, OVERWRITE)
+        if key not in self.group["features"] or "done" not in self.group[f"features/{key}"]:
+            return []
+        done = np.asarray(self.group[f"features/{key}/done"][:], dtype=bool)
+        return [
+            f"           replacement of {embedder} (--overwrite) in progress: {int(done.sum())}/{len(done)} rows; "
+            "run the same embed command again to finish it"
+        ]
+
+
+def is_clapmos_store(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a store clapmos created (its group has ``clapmos_store_version``)."""
+    metadata = Path(path) / "zarr.json"
+    try:
+        return "clapmos_store_version" in json.loads(metadata.read_text()).get("attributes", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _complete(group: zarr.Group) -> bool:
+    """A features group whose arrays and attributes are all written (attributes come last; no text array when audio-only)."""
+    if "embedder" not in group.attrs:
+        return False
+    arrays = ("audio", "done") if group.attrs.get("text_dim") == 0 else ("audio", "text", "done")  # as it was made
+    return all(k in group for k in arrays)
 
 
 #: Provenance that makes two sets of features interchangeable: a change in any of them makes
@@ -446,6 +513,16 @@ def identity_of(attrs: dict[str, Any]) -> dict[str, Any]:
         for key, value in attrs.items()
         if key in IDENTITY_ATTRS or key.endswith("_sha256") or key in extra
     }
+
+
+def _provenance_changes(group: zarr.Group, n: int, audio_dim: int, text_dim: int, attrs: dict[str, Any]) -> str:
+    """What differs between the features in ``group`` and a run with ``attrs`` ("" when nothing does)."""
+    old = identity_of(dict(group.attrs))
+    changed = {k: (old.get(k), v) for k, v in identity_of(attrs).items() if old.get(k) != v}
+    old_text_dim = group["text"].shape[1] if "text" in group else 0
+    if group["audio"].shape != (n, audio_dim) or old_text_dim != text_dim:
+        changed["dims"] = (f"{group['audio'].shape[1]}/{old_text_dim}", f"{audio_dim}/{text_dim}")
+    return "; ".join(f"{k}: store has {a!r}, this run {b!r}" for k, (a, b) in changed.items())
 
 
 def _decimal(values: np.ndarray) -> np.ndarray:

@@ -4,27 +4,32 @@
 >>> print(format_line(score([1.0, 2.0, 3.0], [1.0, 2.0, 3.5], targets=["overall"])))
 [overall] [UTT][ MSE = 0.083 | LCC = 0.993 | SRCC = 1.000 | KTAU = 1.000 ]
 
-Plotting (:mod:`evaluation.plots`) and the ``evaluate`` workflow (:mod:`evaluation.report`)
-are imported on demand, so importing this package stays light.
+The names below are imported from their modules when first used, so ``import evaluation``
+(and a command that fails on a bad option) stays fast. Plotting (:mod:`evaluation.plots`)
+and the ``evaluate`` workflow (:mod:`evaluation.report`) are imported on demand too.
 """
 
-from evaluation.metrics import METRICS, EvaluationWarning, format_line, markdown_table, score, vector_metrics
-from evaluation.scorers import SCORERS, challenge_metric, make_clapmos_scorer
-from evaluation.submissions import FORMATS, detect_format, read_submission, validate_submission, write_submission
+from __future__ import annotations
 
-__all__ = [
-    "FORMATS",
-    "METRICS",
-    "SCORERS",
-    "EvaluationWarning",
-    "challenge_metric",
-    "detect_format",
-    "format_line",
-    "make_clapmos_scorer",
-    "markdown_table",
-    "read_submission",
-    "score",
-    "validate_submission",
-    "vector_metrics",
-    "write_submission",
-]
+import importlib
+
+_HOMES = {
+    "evaluation.metrics": ["METRICS", "EvaluationWarning", "format_line", "markdown_table", "score", "vector_metrics"],
+    "evaluation.scorers": ["SCORERS", "challenge_metric", "make_clapmos_scorer"],
+    "evaluation.submissions": ["FORMATS", "detect_format", "read_submission", "validate_submission", "write_submission"],
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -23,11 +23,11 @@ from evaluation.report import EvaluationReport, evaluate_predictions, write_outp
 from evaluation.truth import Truth
 
 
-def oof_report(oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred") -> EvaluationReport:
+def oof_report(oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred", label: str = "") -> EvaluationReport:
     """Score one prediction column per target of the out-of-fold table."""
     truth = Truth(oof[["id", "system", *targets]].fillna({"system": ""}), list(targets), "training split (out-of-fold)")
     predictions = pd.DataFrame({"id": oof["id"], **{t: oof[column.format(target=t)] for t in targets}})
-    return evaluate_predictions(predictions, truth, "out-of-fold predictions")
+    return evaluate_predictions(predictions, truth, "out-of-fold predictions", label=label or "out-of-fold")
 
 
 def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
@@ -64,10 +64,15 @@ def write_fit_report(
     out_dir: str | Path,
     evaluation: EvaluationReport | None = None,
     plots: bool = True,
+    heads: str = "",
+    train_split: str = "train",
 ) -> dict:
-    """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics."""
+    """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics.
+
+    ``heads`` and ``train_split`` name the run in the plot titles.
+    """
     out_dir = Path(out_dir)
-    cv = oof_report(oof, targets)
+    cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""))
     write_outputs(cv, out_dir / "cv", plots=plots)
     metrics = {"cv": cv.summary()["metrics"], "heads": json.loads(heads_table(oof, targets).to_json(orient="records"))}
     if evaluation is not None:

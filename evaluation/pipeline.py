@@ -22,7 +22,8 @@ from evaluation.fit_report import heads_table, oof_report, write_fit_report
 from evaluation.report import EvaluationReport, evaluate_predictions
 from evaluation.submissions import write_submission
 from evaluation.truth import truth_from_store
-from heads.runs import FittedRun, RunConfig, fit_run, load_run, save_run
+from heads.run_folder import writing_run_folder
+from heads.runs import FittedRun, RunConfig, fit_run, load_run, write_run_files
 
 
 @dataclass
@@ -36,30 +37,39 @@ class FitOutcome:
     held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
 
 
-def fit_and_report(store: str | Path, config: RunConfig, out_dir: str | Path, plots: bool = True) -> FitOutcome:
-    """Fit ``config`` on ``store``, save the run to ``out_dir``, predict and score the held-out split, write the reports."""
+def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir: str | Path, plots: bool = True) -> FitOutcome:
+    """Fit ``config`` on ``store``, save the run to ``out_dir``, predict and score the held-out split, write the reports.
+
+    The run folder is written whole (staged beside ``out_dir`` and swapped in when complete,
+    see :mod:`heads.run_folder`): an earlier run there is replaced, anything else refused.
+    """
     out_dir = Path(out_dir)
-    features = FeatureStore.open(store)
+    features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     run = fit_run(features, config)
-    save_run(run, out_dir)
-    held_out = None
-    if config.eval_split:
-        predictions = run.predict(features, config.eval_split)
-        truth = truth_from_store(store, config.eval_split)
-        if truth.labelled:
-            held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
-        predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
-    write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+    with writing_run_folder(out_dir) as folder:
+        write_run_files(run, folder)
+        held_out = None
+        if config.eval_split:
+            eval_name = "+".join(config.eval_split)
+            predictions = run.predict(features, config.eval_split)
+            truth = truth_from_store(features.path, config.eval_split)
+            if truth.labelled:
+                held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{eval_name} predictions",
+                                                label=f"{eval_name}, held out · {'+'.join(config.heads)}")
+            predictions.to_csv(folder / "eval_predictions.csv", index=False)
+        write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
+                         train_split="+".join(config.train_split))
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
     return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
 
 
 def predict_to_file(
-    model: str | Path, store: str | Path, out_file: str | Path, split: list[str] | None = None, format: str = "csv"
+    model: str | Path | FittedRun, store: str | Path | FeatureStore, out_file: str | Path, split: list[str] | None = None,
+    format: str = "csv",
 ) -> pd.DataFrame:
-    """Predict ``split`` of ``store`` with the run folder ``model`` and write a validated submission file; return the predictions."""
-    run = load_run(model)
-    features = FeatureStore.open(store)
+    """Predict ``split`` of ``store`` with the run (folder) ``model`` and write a validated submission file; return the predictions."""
+    run = model if isinstance(model, FittedRun) else load_run(model)
+    features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     predictions = run.predict(features, split)
     targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
     write_submission(predictions, Path(out_file), format, expected_ids=features.items(split)["id"], targets=targets)

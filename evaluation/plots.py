@@ -1,11 +1,13 @@
 """Scatter plots of prediction against truth, written straight to PNG (never a window).
 
 Figures are built with :class:`matplotlib.figure.Figure` and its Agg canvas, so plotting
-neither needs a display nor touches pyplot's global state.
+neither needs a display nor touches pyplot's global state. Point labels (system ids) are
+placed one by one at the first of several positions around their point where they overlap
+no label placed before and stay inside the axes, so they are neither stacked nor clipped.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "scatter.png"
->>> scatter_plot([1.0, 2.0, 3.0], [1.2, 1.9, 3.3], path, title="utterance overall",
+>>> scatter_plot([1.0, 2.0, 3.0], [1.2, 1.9, 3.3], path, title="dev · ridge\\nutterance level, overall",
 ...              metrics={"MSE": 0.047, "SRCC": 1.0}).suffix
 '.png'
 """
@@ -18,6 +20,51 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
+
+# Offsets (points) tried in turn for a label: right, above, left, below, then diagonals further out.
+LABEL_OFFSETS = [(4, 2), (0, 6), (-4, 2), (0, -9), (4, -9), (-4, -9), (4, 8), (-4, 8), (10, 0), (-10, 0), (0, 14), (0, -16)]
+
+
+def scatter_figure(
+    truth: Sequence[float],
+    prediction: Sequence[float],
+    *,
+    title: str,
+    metrics: Mapping[str, float] | None = None,
+    labels: Sequence[str] | None = None,
+    digits: int = 3,
+) -> Figure:
+    """A scatter of ``prediction`` against ``truth`` with the identity line.
+
+    ``title`` (what was predicted: split, level, target, head) heads the plot, with the
+    metric values, when given, on the line below; ``labels`` (e.g. system ids) are written
+    next to their points without overlapping.
+    """
+    truth, prediction = np.asarray(truth, dtype=float), np.asarray(prediction, dtype=float)
+    figure = Figure(figsize=(5.2, 5.4), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.scatter(truth, prediction, s=14, alpha=0.6, edgecolors="none")
+    finite = np.concatenate([truth, prediction])
+    finite = finite[np.isfinite(finite)]
+    if len(finite):
+        low, high = finite.min(), finite.max()
+        pad = (0.12 if labels is not None else 0.05) * (high - low or 1.0)  # room for labels at the edges
+        axes.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linewidth=1, linestyle="--")
+        axes.set_xlim(low - pad, high + pad)
+        axes.set_ylim(low - pad, high + pad)
+    axes.set_aspect("equal")
+    axes.set_xlabel("truth")
+    axes.set_ylabel("prediction")
+    if metrics:
+        title += "\n" + "  ".join(f"{name} {value:.{digits}f}" for name, value in metrics.items())
+    axes.set_title(title, fontsize=9, wrap=True)
+    if labels is not None and len(labels):
+        figure.canvas.draw()  # fixes the layout, so label positions can be measured
+        figure.set_layout_engine("none")
+        _place_labels(figure, axes, truth, prediction, [str(label) for label in labels])
+    return figure
 
 
 def scatter_plot(
@@ -30,32 +77,8 @@ def scatter_plot(
     labels: Sequence[str] | None = None,
     digits: int = 3,
 ) -> Path:
-    """Save a scatter of ``prediction`` against ``truth`` with the identity line; return ``path``.
-
-    The metric values, when given, are appended to the title; ``labels`` (e.g. system
-    ids) are written next to their points.
-    """
-    truth, prediction = np.asarray(truth, dtype=float), np.asarray(prediction, dtype=float)
-    figure = Figure(figsize=(4.8, 4.8), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.scatter(truth, prediction, s=12, alpha=0.6, edgecolors="none")
-    for label, x, y in zip(labels if labels is not None else [], truth, prediction):
-        axes.annotate(str(label), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7, color="dimgrey")
-    finite = np.concatenate([truth, prediction])
-    finite = finite[np.isfinite(finite)]
-    if len(finite):
-        low, high = finite.min(), finite.max()
-        pad = 0.05 * (high - low or 1.0)
-        axes.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linewidth=1, linestyle="--")
-        axes.set_xlim(low - pad, high + pad)
-        axes.set_ylim(low - pad, high + pad)
-    axes.set_aspect("equal")
-    axes.set_xlabel("truth")
-    axes.set_ylabel("prediction")
-    if metrics:
-        title += "\n" + "  ".join(f"{name} {value:.{digits}f}" for name, value in metrics.items())
-    axes.set_title(title, fontsize=10)
+    """Save :func:`scatter_figure` as a PNG at ``path``; return ``path``."""
+    figure = scatter_figure(truth, prediction, title=title, metrics=metrics, labels=labels, digits=digits)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
@@ -113,3 +136,34 @@ def bar_plot(labels: Sequence[str], series: Mapping[str, Sequence[float]], path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, metadata=PNG_MARK)
     return path
+
+
+def _place_labels(figure: Figure, axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]) -> None:
+    """Annotate each point at the first offset where its label fits; the least crowded one otherwise."""
+    renderer = figure.canvas.get_renderer()
+    frame = axes.get_window_extent(renderer)
+    points = axes.transData.transform(np.c_[xs, ys])
+    placed: list[Bbox] = []
+    for label, x, y, point in zip(labels, xs, ys, points):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        best = None
+        for dx, dy in LABEL_OFFSETS:
+            text = axes.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7, color="dimgrey",
+                                 ha="left" if dx > 0 else "right" if dx < 0 else "center", va="bottom" if dy >= 0 else "top")
+            box = text.get_window_extent(renderer)
+            margin = Bbox.from_extents(box.x0 - 4, box.y0 - 4, box.x1 + 4, box.y1 + 4)  # markers have a size
+            crowding = sum(box.overlaps(other) for other in placed) + sum(
+                margin.contains(*p) for p in points if not np.array_equal(p, point)
+            )
+            inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            score = (not inside, crowding)
+            if best is None or score < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (score, text, box)
+            else:
+                text.remove()
+            if score == (False, 0):
+                break
+        placed.append(best[2])

@@ -254,4 +254,6 @@ def _per_embedder(name: str, value: PathOption, embedders: list[str]) -> dict[st
     embedder, eq, path = str(value).partition("=")
     if eq and embedder in embedders:
         return {embedder: path}
+    if eq and "/" not in embedder and not Path(str(value)).exists():  # EMBEDDER=PATH naming an embedder the run lacks
+        raise ClapmosError(f"--{name.replace('_', '-')} {value}: the run has no embedder {embedder!r}; it uses {', '.join(embedders)}.")
     return dict.fromkeys(embedders, value)

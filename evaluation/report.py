@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embed.errors import ClapmosError
+from embed.errors import ClapmosError, listing
+from embed.files import check_output_folder, staging_folder, swap_in
 from evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
 from evaluation.submissions import SHOWN_IDS, detect_format, read_submission
 from evaluation.truth import Truth
@@ -46,6 +47,7 @@ class EvaluationReport:
     truth: Truth
     n_missing: int  # truth clips without a prediction
     n_extra: int  # predicted ids the truth lacks
+    label: str = ""  # what was predicted, for plot titles: split and head(s), or file and truth
 
     def summary(self) -> dict:
         """The report as JSON-ready data (NaN becomes ``None``)."""
@@ -55,6 +57,7 @@ class EvaluationReport:
             metrics.setdefault(level, {})[target] = {**entry, "N": int(rows["n"].max())}
         return {
             "prediction_file": str(self.prediction_file),
+            "label": self.label,
             "format": self.format,
             "truth": self.truth.source,
             "system_truth": "given means" if self.truth.system_means is not None else "means of clip truths",
@@ -80,16 +83,23 @@ def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto
         )
     path = Path(prediction_file)
     fmt = detect_format(path) if format == "auto" else format
-    return evaluate_predictions(read_submission(path, fmt), truth, path, fmt)
+    return evaluate_predictions(read_submission(path, fmt), truth, path, fmt, label=f"{path.name} vs {truth.source}")
 
 
-def evaluate_predictions(predictions: pd.DataFrame, truth: Truth, source: str | Path = "predictions", format: str = "csv") -> EvaluationReport:
-    """Score in-memory predictions (``id`` and one column per target) against ``truth``, as :func:`evaluate_file` does."""
+def evaluate_predictions(
+    predictions: pd.DataFrame, truth: Truth, source: str | Path = "predictions", format: str = "csv", label: str | None = None
+) -> EvaluationReport:
+    """Score in-memory predictions (``id`` and one column per target) against ``truth``, as :func:`evaluate_file` does.
+
+    Predictions that are not finite (NaN, inf) are refused with their ids: no metric of
+    them would mean anything. ``label`` names what was predicted in plot titles.
+    """
     if not truth.labelled:
         raise ClapmosError(f"{truth.source} has no known scores, so there is nothing to evaluate")
     path, fmt = Path(source), format
     targets = _common_targets(path, [c for c in predictions.columns if c != "id"], truth)
     clips, n_missing, n_extra = _align(path, predictions, truth, targets)
+    _refuse_non_finite(path, clips, targets)
     true = clips[[f"{t}_true" for t in targets]].set_axis(targets, axis=1)
     pred = clips[[f"{t}_pred" for t in targets]].set_axis(targets, axis=1)
     systems = clips["system"].where(clips["system"] != "")
@@ -99,7 +109,24 @@ def evaluate_predictions(predictions: pd.DataFrame, truth: Truth, source: str | 
         systems = None
     given = truth.system_means[targets] if truth.system_means is not None else None
     results = score(true, pred, systems=None if systems is None else systems.to_numpy(), system_truth=given)
-    return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra)
+    return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra, label or f"{path.name} vs {truth.source}")
+
+
+def _refuse_non_finite(path: Path, clips: pd.DataFrame, targets: list[str]) -> None:
+    """Refuse predictions that are not finite where the truth is known (the pairs that would be scored)."""
+    values = clips[[f"{t}_pred" for t in targets]].to_numpy(dtype=float)
+    known = clips[[f"{t}_true" for t in targets]].notna().to_numpy()
+    bad = known & ~np.isfinite(values)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if len(rows):
+        entries = [
+            f"{clips['id'].iat[i]}: " + ", ".join(f"{t} = {values[i, j]}" for j, t in enumerate(targets) if bad[i, j])
+            for i in rows
+        ]
+        raise ClapmosError(
+            f"{path}: {len(rows)} clip(s) have predictions that are not finite numbers, so no score of them would mean "
+            f"anything:\n{listing(entries)}\nFix or re-make the predictions (`clapmos predict` never writes such values)."
+        )
 
 
 def default_out_dir(prediction_file: str | Path) -> Path:
@@ -108,17 +135,32 @@ def default_out_dir(prediction_file: str | Path) -> Path:
     return path.with_name(f"{path.stem}_eval")
 
 
+def is_report_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a report folder written by :func:`write_outputs` (which may replace it)."""
+    try:
+        return "prediction_file" in json.loads((Path(path) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = True) -> list[Path]:
-    """Write results.csv, results.json, predictions.csv and (unless ``plots`` is False) PNGs."""
+    """Write results.csv, results.json, predictions.csv and (unless ``plots`` is False) PNGs.
+
+    The folder is written beside ``out_dir`` and replaces it whole when complete, so no
+    file of an earlier report stays behind; a folder that is not a report is refused.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "results.csv", out_dir / "results.json", out_dir / "predictions.csv"]
-    report.results.to_csv(written[0], index=False)
-    written[1].write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
-    report.clips.to_csv(written[2], index=False)
+    check_output_folder(out_dir, "--out-dir", is_report_folder)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_folder(out_dir)
+    names = ["results.csv", "results.json", "predictions.csv"]
+    report.results.to_csv(staging / names[0], index=False)
+    (staging / names[1]).write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
+    report.clips.to_csv(staging / names[2], index=False)
     if plots:
-        written += _scatter_plots(report, out_dir)
-    return written
+        names += [path.name for path in _scatter_plots(report, staging)]
+    swap_in(staging, out_dir, is_ours=is_report_folder)
+    return [out_dir / name for name in names]
 
 
 def _scatter_plots(report: EvaluationReport, out_dir: Path) -> list[Path]:
@@ -137,7 +179,7 @@ def _scatter_plots(report: EvaluationReport, out_dir: Path) -> list[Path]:
                 table = system_table(truth, prediction, report.clips["system"].where(report.clips["system"] != ""), given)
                 truth, prediction, labels = table["truth"], table["prediction"], table["system"]
             metrics = dict(zip(rows["metric"], rows["value"]))
-            title = f"{level} level, {target} (n = {int(rows['n'].max())})"
+            title = f"{report.label}\n{level} level, {target} (n = {int(rows['n'].max())})"
             path = out_dir / f"scatter_{level}_{target}.png"
             paths.append(scatter_plot(truth, prediction, path, title=title, metrics=metrics, labels=labels))
     return paths

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
 from embed.errors import ClapmosError, listing
 
 ANSWER_NAME = "answer.txt"
@@ -66,11 +67,10 @@ class SubmissionFormat:
 
 
 FORMATS = {
-    "audiomos": SubmissionFormat("audiomos", "ID", {"overall": "OVERALL", "textual": "TEXTUAL"}, header=False),
-    "xacle": SubmissionFormat("xacle", "wav_file_name", {"alignment": "pred_score"}, id_suffix=".wav"),
+    "audiomos": SubmissionFormat("audiomos", "ID", {t: t.upper() for t in MUSICEVAL_TARGETS}, header=False),
+    "xacle": SubmissionFormat("xacle", XACLE_NAME_COLUMNS[0], {XACLE_TARGET: "pred_score"}, id_suffix=".wav"),
     "csv": SubmissionFormat("csv", "id"),
 }
-XACLE_ID_COLUMNS = ("wav_file_name", "wave_file_name")  # the dataset README spells it both ways
 
 
 def detect_format(path: str | Path) -> str:
@@ -84,7 +84,7 @@ def detect_format(path: str | Path) -> str:
         return "audiomos"
     first = next(iter(_read_text(path, path.name).splitlines()), "")
     head = first.split(",")[0].strip()
-    if head.lower() in XACLE_ID_COLUMNS:
+    if head.lower() in XACLE_NAME_COLUMNS:
         return "xacle"
     if head == "id":  # "ID,OVERALL,TEXTUAL" is a stray header of an answer.txt
         return "csv"
@@ -101,6 +101,15 @@ def read_submission(path: str | Path, format: str = "auto") -> pd.DataFrame:
     if malformed:
         raise ClapmosError(_problem_message(path, "cannot be read", malformed))
     return predictions.drop(columns="line")
+
+
+def is_prediction_file(path: str | Path) -> bool:
+    """Whether ``path`` reads as a prediction file of some format (one clapmos may replace)."""
+    try:
+        read_submission(path)
+    except (ClapmosError, UnicodeDecodeError, OSError):
+        return False
+    return True
 
 
 def validate_submission(path: str | Path, expected_ids: Iterable[str], format: str = "auto") -> pd.DataFrame:
@@ -174,7 +183,7 @@ def _resolve(path: str | Path, format: str) -> SubmissionFormat:
 def _read_text(path: Path, label: str) -> str:
     """The text of a prediction file, or of ``answer.txt`` inside a zip."""
     if not path.is_file():
-        raise ClapmosError(f"prediction file {path} does not exist")
+        raise ClapmosError(f"--pred {path}: no such prediction file")
     if path.suffix.lower() != ".zip":
         return path.read_text(encoding="utf-8-sig")
     try:
@@ -201,7 +210,7 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], 
         number, header = rows.pop(0)
         header = [h.strip() for h in header]
         expected = fmt.file_columns(fmt.targets(header))
-        if fmt.name == "xacle" and header and header[0] in XACLE_ID_COLUMNS:
+        if fmt.name == "xacle" and header and header[0] in XACLE_NAME_COLUMNS:
             expected[0] = header[0]
         if header != expected or len(header) < 2:
             problems.append(f"line {number}: header must be {','.join(expected) if len(expected) > 1 else 'id,<target>,...'}, got {','.join(header)}")
@@ -225,7 +234,7 @@ def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], 
                 problems.append(f"line {number}: {column} value {text_value!r} is not a number")
                 continue
             if not math.isfinite(value):
-                value_problems.append(f"line {number}: {column} is {text_value or 'empty'}, not a finite number")
+                value_problems.append(f"line {number} ({fields[0].strip()}): {column} is {text_value or 'empty'}, not a finite number")
             values.append(value)
         if len(values) == len(targets):
             records.append([_clip_id(fields[0].strip(), fmt, number, problems), *values, number])

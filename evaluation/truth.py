@@ -23,11 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
 from embed.errors import ClapmosError, listing
 
-MUSICEVAL_PREFIX = "audiomos2025-track1-"
-MUSICEVAL_TARGETS = ["overall", "textual"]
-XACLE_TARGET = "alignment"
 
 
 @dataclass(frozen=True)
@@ -68,11 +66,11 @@ def read_truth_file(path: str | Path) -> Truth:
     """
     path = Path(path)
     if not path.is_file():
-        raise ClapmosError(f"truth file {path} does not exist")
+        raise ClapmosError(f"--truth {path}: no such truth file")
     rows = [(n, [f.strip() for f in fields]) for n, fields in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))), 1) if fields]
     if not rows:
         raise ClapmosError(f"truth file {path} is empty")
-    if rows[0][1][0].lower() in ("wav_file_name", "wave_file_name"):
+    if rows[0][1][0].lower() in XACLE_NAME_COLUMNS:
         return _xacle_average(path, rows)
     return _musiceval_list(path, rows)
 
@@ -81,7 +79,7 @@ def read_system_truth(path: str | Path) -> pd.DataFrame:
     """MusicEval's ``system_mos_phase1.csv`` (no header, ``SYSTEM_ID,OVERALL,TEXTUAL``), indexed by system."""
     path = Path(path)
     if not path.is_file():
-        raise ClapmosError(f"system truth file {path} does not exist")
+        raise ClapmosError(f"--system-truth {path}: no such file")
     records, problems = [], []
     for number, fields in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))), 1):
         if fields:

@@ -9,8 +9,11 @@ network targets (:meth:`BinnedRegressor._network_targets`), what the network end
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 from torch import nn
 
@@ -22,15 +25,21 @@ class BinnedRegressor(TorchMLPRegressor):
     """Base of the heads that predict through K bins; not registered itself."""
 
     sigma = None  # CORAL has no smoothing
+    _parameter_constraints: dict = {
+        **TorchMLPRegressor._parameter_constraints,
+        "n_bins": [Interval(Integral, 2, 1000, closed="both")],
+        "sigma": [Interval(Real, 0, None, closed="left")],
+        "score_range": ["array-like", None],
+    }
 
-    def check_settings(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range (``fit`` calls it first)."""
+    def _check_parameters(self) -> None:
+        """The MLP's checks, then the bins' (``score_range`` must be ``(low, high)`` with ``low < high``)."""
+        super()._check_parameters()
         check_bins(self.n_bins, self.sigma, self.score_range)
-        self._check_network_settings()
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and scores ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        self.check_settings()
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
         self._y_ndim = y.ndim

@@ -20,16 +20,51 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
+
+from embed.devices import is_device_name, resolve_device
 
 Loss = Callable[..., torch.Tensor]
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine")
+
+
+#: scikit-learn parameter constraints of the training settings every torch head has
+#: (checked by ``_validate_params`` in the heads' ``fit``, and up front by ``heads.validation``).
+TRAINING_CONSTRAINTS: dict[str, list] = {
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 0, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "optimizer": [StrOptions(set(OPTIMIZERS))],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "drop_last": ["boolean"],
+    "monitor": [StrOptions({"srcc", "loss"})],
+    "lr_schedule": [StrOptions(set(SCHEDULES))],
+}
+
+
+def check_device_name(device: str, owner: str) -> None:
+    """``ValueError`` unless ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (what the constraints cannot say).
+
+    >>> check_device_name("cuda:1", "TorchMLPRegressor")
+    >>> check_device_name("tpu", "TorchMLPRegressor")
+    Traceback (most recent call last):
+    ValueError: The 'device' parameter of TorchMLPRegressor must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got 'tpu' instead.
+    """
+    if not is_device_name(device):
+        raise ValueError(f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N'. Got {device!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -49,33 +84,6 @@ class TrainingOptions:
     drop_last: bool = False
     lr_schedule: str = "constant"
 
-    def check(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range."""
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        for name in ("batch_size", "patience"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= 1):
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 0):
-            raise ValueError(f"max_epochs must be an integer >= 0, got {self.max_epochs!r}")
-        if self.validation_fraction is not None and not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1) or None, got {self.validation_fraction}")
-        if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.monitor not in ("srcc", "loss"):
-            raise ValueError(f"monitor must be 'srcc' or 'loss', got {self.monitor!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not isinstance(self.drop_last, (bool, np.bool_)):
-            raise ValueError(f"drop_last must be true or false, got {self.drop_last!r}")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {list(SCHEDULES)}, got {self.lr_schedule!r}")
-
     def make_optimizer(self, parameters) -> torch.optim.Optimizer:
         """The optimiser these options name, on ``parameters``."""
         if self.optimizer == "sgd":
@@ -91,13 +99,6 @@ class TrainingResult:
     module: nn.Module
     best_epoch: int
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def seed_from(random_state) -> int:
@@ -149,10 +150,10 @@ def train_module(
 
     ``loss_fn(output, Y[batch], **{name: extras[name][batch]})`` is minimised. The
     validation Spearman correlation compares ``decode(output)`` (default: the output
-    itself) with ``truth`` (n, n_outputs) (default: ``Y``).
+    itself) with ``truth`` (n, n_outputs) (default: ``Y``). The options are the head's
+    parameters, checked by the head (``_check_parameters``) before it calls this.
     """
-    options.check()
-    device = resolve_device(options.device)
+    device = resolve_device(options.device, option="device")
     order = torch.Generator().manual_seed(seed)
     train_idx, val_idx = _validation_split(len(X), options.validation_fraction, order)
     forked = [device.index or 0] if device.type == "cuda" else []

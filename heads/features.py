@@ -166,9 +166,17 @@ class PairedEmbeddingFeatures(TransformerMixin, BaseEstimator):
         self.unit_norm = unit_norm
         self.embedders = embedders
 
+    def _check_parameters(self) -> None:
+        """``ValueError`` for parameters that no data could make valid (the rest is checked against X in ``fit``)."""
+        _ordered_blocks(self.blocks)
+        if self.embedders is not None and not all(isinstance(name, str) for name in
+                                                  ([self.embedders] if isinstance(self.embedders, str) else self.embedders)):
+            raise ValueError(f"embedders must be None or embedder names, got {self.embedders!r}")
+
     def fit(self, X, y=None):
         """Check the blocks against the width and layout of X; learn the distance maxima of ``l1`` and ``l2``."""
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self._check_parameters()
         self.blocks_ = _ordered_blocks(self.blocks)
         self.layout_ = resolve_layout(X.shape[1], self.audio_dim, self.layout)
         self.audio_dim_ = self.layout_[0][1]

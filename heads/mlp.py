@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from heads._training import Loss, TrainingOptions, seed_from, train_module
-from heads.losses import XACLE_CLASS_EDGES, RegressionLoss, check_loss_settings, class_balanced_weights, class_counts
+from heads._training import TRAINING_CONSTRAINTS, Loss, TrainingOptions, check_device_name, seed_from, train_module
+from heads.losses import CLASS_WEIGHTINGS, POINTWISE, XACLE_CLASS_EDGES, RegressionLoss, check_class_edges, class_balanced_weights, class_counts
 from heads.registry import HeadSpec, register_head
-from heads.targets import check_target_scaling, target_affine
+from heads.targets import SCALINGS, check_target_scaling, target_affine
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
@@ -198,20 +200,24 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    def check_settings(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range (``fit`` calls it first)."""
-        check_loss_settings(self.loss, self.tau, self.pairwise_weight, self.margin, self.class_balance, self.beta, self.class_edges)
-        check_target_scaling(getattr(self, "target_scaling", "standardize"))  # SPO heads have z targets instead
-        self._check_network_settings()
-
-    def _check_network_settings(self) -> None:
-        layer_dropouts(self.hidden_sizes, self.dropout)
-        build_body(1, (), self.activation)
-        self._training_options().check()
+    _parameter_constraints: dict = {
+        **TRAINING_CONSTRAINTS,
+        "hidden_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "loss": [StrOptions(set(POINTWISE))],
+        "tau": [Interval(Real, 0, None, closed="left")],
+        "pairwise_weight": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "class_balance": [StrOptions(set(CLASS_WEIGHTINGS)), None],
+        "beta": [Interval(Real, 0, 1, closed="left")],
+        "class_edges": ["array-like", None],
+        "target_scaling": [StrOptions(set(SCALINGS)), tuple, list],
+    }
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        self.check_settings()
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
         self.target_mean_, self.target_scale_ = target_affine(self.target_scaling, Y)
@@ -224,6 +230,26 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         return self._shape_output(self._predict_network(X) * self.target_scale_ + self.target_mean_)
 
     # -- shared with the other torch heads ---------------------------------------------
+    def _check_parameters(self) -> None:
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``).
+
+        scikit-learn's ``_validate_params`` checks the constraints; then what they cannot say.
+        """
+        self._validate_params()
+        owner = type(self).__name__
+        sizes = self.hidden_sizes.tolist() if isinstance(self.hidden_sizes, np.ndarray) else self.hidden_sizes
+        if not all(isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in sizes):
+            raise ValueError(
+                f"The 'hidden_sizes' parameter of {owner} must be a sequence of integers >= 1 "
+                f"(() for a linear model). Got {self.hidden_sizes!r} instead."
+            )
+        layer_dropouts(sizes, self.dropout)
+        if getattr(self, "class_edges", None) is not None:
+            check_class_edges(self.class_edges)
+        if hasattr(self, "target_scaling"):  # SPO heads have z targets instead
+            check_target_scaling(self.target_scaling)
+        check_device_name(self.device, owner)
+
     def _regression_loss(self, scores: np.ndarray) -> tuple[RegressionLoss, dict[str, np.ndarray]]:
         """The loss these settings name, and its per-sample class weights (from the raw ``scores``) when balanced."""
         loss = RegressionLoss(self.loss, self.tau, self.pairwise_weight, self.margin, self.class_balance)

@@ -24,16 +24,15 @@ modules through their owner's ``_new_module()`` and loads the weights with
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 from sklearn.base import BaseEstimator
 
 from embed.errors import ClapmosError
+from embed.files import file_sha256
 
 MODEL_FORMAT = "clapmos-model"
 MODEL_VERSION = 1
@@ -69,6 +68,7 @@ class PartReference:
 def save_model(model: BaseEstimator, folder: str | Path) -> None:
     """Write a fitted estimator (any tree of scikit-learn objects and clapmos heads) to ``folder``."""
     import lightgbm
+    import skops.io as sio
     import torch
     from safetensors.torch import save_file
 
@@ -102,7 +102,7 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
         "version": MODEL_VERSION,
         "estimator": type(model).__name__,
         "parts": parts,
-        "sha256": {name: _sha256(folder / name) for name in files},
+        "sha256": {name: file_sha256(folder / name) for name in files},
     }
     (folder / "model.json").write_text(json.dumps(manifest, indent=2))
 
@@ -110,6 +110,7 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
 def load_model(folder: str | Path) -> Any:
     """Load a model saved by :func:`save_model`, refusing foreign, tampered or untrusted files."""
     import lightgbm
+    import skops.io as sio
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -117,7 +118,7 @@ def load_model(folder: str | Path) -> Any:
     for name, digest in manifest["sha256"].items():
         if not (folder / name).is_file():
             raise ClapmosError(f"{folder / name}: missing; the saved model is incomplete. Fit it again.")
-        if _sha256(folder / name) != digest:
+        if file_sha256(folder / name) != digest:
             raise ClapmosError(
                 f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
                 "Refusing to load a tampered model; fit it again."
@@ -148,7 +149,7 @@ def load_model(folder: str | Path) -> Any:
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "model.json"
     if not path.is_file():
-        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `cli.py fit --out` wrote.")
+        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `clapmos fit --out` wrote.")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -186,11 +187,3 @@ def _set(container: Any, key: Any, value: Any) -> None:
         raise TypeError(f"cannot save a {type(value).__name__} held directly in a tuple; keep it in an estimator attribute")
     else:
         setattr(container, key, value)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

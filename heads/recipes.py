@@ -251,7 +251,7 @@ RECIPES: dict[str, Recipe] = {
 def recipe(name: str) -> Recipe:
     """The recipe ``name``; an unknown name is a :class:`ClapmosError` listing the known ones."""
     if name not in RECIPES:
-        raise ClapmosError(f"--recipe {name!r} does not exist; choose one of {', '.join(RECIPES)} (see `python cli.py recipes`)")
+        raise ClapmosError(f"--recipe {name!r} does not exist; choose one of {', '.join(RECIPES)} (see `clapmos recipes`)")
     return RECIPES[name]
 
 

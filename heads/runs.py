@@ -36,6 +36,8 @@ from heads.ensemble import CVEnsemble
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
 from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head, member_head
+from heads.run_folder import writing_run_folder
+from heads.validation import check_run_config, member_settings
 
 log = logging.getLogger(__name__)
 GROUPINGS = ("none", "system", "prompt")
@@ -82,17 +84,17 @@ class RunConfig:
     def check(self, store: FeatureStore) -> None:
         """Refuse, with one readable message, settings that do not fit this store."""
         unknown = [h for h in self.heads if member_head(h) not in HEAD_NAMES]
-        if unknown:
-            raise ClapmosError(f"unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
-        if not self.heads or len(set(self.heads)) != len(self.heads):
-            raise ClapmosError(f"--head must name one or more different members, got {','.join(self.heads) or 'none'}; "
+        if unknown or not self.heads:
+            raise ClapmosError(f"--head {','.join(self.heads)}: unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
+        if len(set(self.heads)) != len(self.heads):
+            raise ClapmosError(f"--head {','.join(self.heads)}: name each member once; "
                                "a second member of one head needs a tag: svr:a,svr:b")
         self._check_ensemble_options()
         if self.group not in GROUPINGS:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
         if missing:
-            raise ClapmosError(f"{store.path} has no target {', '.join(missing)}; its targets are {store.targets}")
+            raise ClapmosError(f"--target {', '.join(missing)}: {store.path} has no such target; its targets are {', '.join(store.targets)}")
         store.rows(self.train_split)  # names unknown splits
         if self.eval_split:
             store.rows(self.eval_split)
@@ -101,6 +103,7 @@ class RunConfig:
         layout = store.layout(self.embedders)  # names a missing embedder
         self._check_features(self.targets or store.targets)
         self._check_text(layout, self.targets or store.targets)
+        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
     def _check_ensemble_options(self) -> None:
         if self.stack_method not in ("ridge", "nnls"):
@@ -248,7 +251,8 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
 def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, Any]]:
     """The ``(member name, head pipeline)`` pairs ``fit_run`` fits for ``target`` on a store of this ``layout``.
 
-    Settings out of range are refused here, naming the member, before anything is fitted.
+    Settings out of range are refused by :meth:`RunConfig.check` (``heads.validation``), naming the
+    option, before anything is fitted.
     """
     members = []
     for head in config.heads:
@@ -256,9 +260,7 @@ def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, 
         if head_spec(head).listener_ratings and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
         blocks = config.blocks(target) if head_spec(head).reads_blocks else None
-        pipeline = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
-        _check_settings(head, pipeline)
-        members.append((head, pipeline))
+        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)))
     return members
 
 
@@ -281,16 +283,6 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
     return ensemble, fit_params
 
 
-def _check_settings(member: str, pipeline) -> None:
-    """Refuse a member whose settings are out of range before anything is fitted, naming the member."""
-    model = pipeline.named_steps["model"]
-    if hasattr(model, "check_settings"):
-        try:
-            model.check_settings()
-        except ValueError as error:
-            raise ClapmosError(f"--param {member}.{error}") from None
-
-
 def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) -> None:
     """Let each head refuse a run it would take too long on (``svr`` on too many rows), before fitting."""
     fold_rows = n_rows - n_rows // max(config.cv, 1)
@@ -302,22 +294,8 @@ def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) 
 
 
 def _head_params(config: RunConfig, member: str) -> dict[str, Any]:
-    """``--param key=value`` applies to every member; ``head.key`` to the members of one head; ``head:tag.key`` to one member.
-
-    The more specific key wins, whatever the order they were given in.
-    """
-    levels: list[dict[str, Any]] = [{}, {}, {}]
-    for key, value in config.params.items():
-        scope, dot, name = key.partition(".")
-        if not dot:
-            levels[0][key] = value
-        elif scope == member and scope != member_head(member):
-            levels[2][name] = value
-        elif scope == member_head(member):
-            levels[1][name] = value
-        elif member_head(scope) not in HEAD_NAMES:
-            raise ClapmosError(f"--param {key}: {scope!r} is not a head name ({', '.join(HEAD_NAMES)}) or a member head:tag")
-    return {**levels[0], **levels[1], **levels[2]}
+    """The ``--param`` values that apply to ``member`` (see :func:`heads.validation.member_settings`)."""
+    return {name: value for name, (_, value) in member_settings(config.params, member).items()}
 
 
 def _groups(group: str, items: pd.DataFrame) -> np.ndarray | None:
@@ -332,9 +310,17 @@ def _groups(group: str, items: pd.DataFrame) -> np.ndarray | None:
 
 # ---------------------------------------------------------------------- saving
 def save_run(run: FittedRun, folder: str | Path) -> None:
-    """Write a run folder (configuration, provenance, out-of-fold predictions, models)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write a run folder (configuration, provenance, out-of-fold predictions, models).
+
+    An existing run at ``folder`` is replaced whole, and only when the new one is
+    complete (see :mod:`heads.run_folder`); anything else there is refused.
+    """
+    with writing_run_folder(folder) as staging:
+        write_run_files(run, staging)
+
+
+def write_run_files(run: FittedRun, folder: Path) -> None:
+    """The files of a run, written into the (new, empty) ``folder``."""
     (folder / "config.json").write_text(json.dumps(asdict(run.config), indent=2))
     (folder / "provenance.json").write_text(json.dumps(run.provenance, indent=2, default=str))
     run.oof.to_csv(folder / "oof_predictions.csv", index=False)
@@ -347,7 +333,7 @@ def load_run(folder: str | Path) -> FittedRun:
     folder = Path(folder)
     for name in ("config.json", "provenance.json"):
         if not (folder / name).is_file():
-            raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `cli.py fit --out`.")
+            raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `clapmos fit --out`.")
     try:
         config = RunConfig.from_dict(json.loads((folder / "config.json").read_text()))
         provenance = json.loads((folder / "provenance.json").read_text())
@@ -361,9 +347,13 @@ def load_run(folder: str | Path) -> FittedRun:
             "embedders": {config.embedders[0]: {k: v for k, v in provenance.items() if k not in ("store", "corpus")}},
             **{k: provenance[k] for k in ("store", "corpus") if k in provenance},
         }
-    targets = [t for t in config.targets or [] if (folder / "model" / t).is_dir()]
-    if not targets:
-        raise ClapmosError(f"{folder} holds no fitted model (model/<target>/ is missing).")
+    targets = list(config.targets or [])
+    missing = [t for t in targets if not (folder / "model" / t).is_dir()]
+    if missing or not targets:
+        raise ClapmosError(
+            f"{folder}: the model of target(s) {', '.join(missing) or '(none recorded)'} is missing (model/<target>/); "
+            "the run folder is incomplete. Fit it again."
+        )
     models = {t: load_model(folder / "model" / t) for t in targets}
     oof = pd.read_csv(folder / "oof_predictions.csv", dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""]) if (folder / "oof_predictions.csv").is_file() else pd.DataFrame()
     return FittedRun(config, models, provenance, oof)

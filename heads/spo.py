@@ -14,21 +14,30 @@ metadata routing is enabled.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from embed.errors import ClapmosError
-
-from heads._training import TrainingOptions, seed_from, train_module
+from heads._training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module
 from heads.features import paired_cosine
 from heads.losses import SpoLoss
 from heads.mlp import TorchMLPRegressor
 from heads.ratings import ListenerStatistics, item_targets, ratings_from_matrices
 from heads.registry import HeadSpec, register_head
+
+
+SPO_CONSTRAINTS: dict[str, list] = {
+    "pairwise_weight": [Interval(Real, 0, None, closed="left")],
+    "margin": [Interval(Real, 0, None, closed="left")],
+    "screening_tau": [Interval(Real, 0, None, closed="left"), None],
+}
 
 
 class _ScoreScaleMixin:
@@ -149,6 +158,11 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     ((2,), True)
     """
 
+    _parameter_constraints: dict = {
+        **TorchMLPRegressor._parameter_constraints,
+        **SPO_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         hidden_sizes=(256, 64),
@@ -214,7 +228,7 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         listener_ids : array of shape (n_samples, k), optional
             Who gave each rating, ``None``-padded.
         """
-        self.check_settings()
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(np.float64)
@@ -290,6 +304,13 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        **TRAINING_CONSTRAINTS,
+        **SPO_CONSTRAINTS,
+        "audio_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "score_top": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(
         self,
         audio_dim: int | None = None,
@@ -324,6 +345,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, listener_scores=None, listener_ids=None):
         """Calibrate the cosine map on z targets; arguments as in :meth:`SpoMLPRegressor.fit`."""
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         cosine = paired_cosine(X, self.audio_dim)[:, None]
         self._y_ndim = y.ndim
@@ -352,6 +374,11 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         self.slope_ = self.module_.slope.detach().numpy().copy()
         self.intercept_ = self.module_.intercept.detach().numpy().copy()
         return self
+
+    def _check_parameters(self) -> None:
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``)."""
+        self._validate_params()
+        check_device_name(self.device, type(self).__name__)
 
     def predict(self, X) -> np.ndarray:
         """Scores on the raw scale: ``mu_g_ + sigma_g_ * (slope_ * cos + intercept_)``."""

@@ -13,15 +13,18 @@ on more than ``max_rows`` rows is refused with the time it would take.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import SVR
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from embed.errors import ClapmosError
 from heads.registry import HeadSpec, register_head
-from heads.targets import check_target_scaling, target_affine
+from heads.targets import SCALINGS, check_target_scaling, target_affine
 
 #: Seconds per (row² x feature) of one RBF SVR fit, measured on the project machine (one core).
 SECONDS_PER_ROW2_FEATURE = 3e-10
@@ -92,23 +95,23 @@ class SvrRegressor(RegressorMixin, BaseEstimator):
         self.cache_size = cache_size
         self.max_rows = max_rows
 
-    def check_settings(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range."""
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
+        "target_scaling": [StrOptions(set(SCALINGS)), tuple, list],
+        "cache_size": [Interval(Real, 0, None, closed="neither")],
+        "max_rows": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def _check_parameters(self) -> None:
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``)."""
+        self._validate_params()
         check_target_scaling(self.target_scaling)
-        if self.max_rows is not None and not (isinstance(self.max_rows, (int, np.integer)) and self.max_rows >= 1):
-            raise ValueError(f"max_rows must be a positive integer or None, got {self.max_rows!r}")
-        for name in ("C", "cache_size"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float, np.number)) and np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a number > 0, got {value!r}")
-        if not (isinstance(self.epsilon, (int, float, np.number)) and np.isfinite(self.epsilon) and self.epsilon >= 0):
-            raise ValueError(f"epsilon must be a number >= 0, got {self.epsilon!r}")
-        if self.gamma not in ("scale", "auto") and not (isinstance(self.gamma, (int, float, np.number)) and self.gamma > 0):
-            raise ValueError(f"gamma must be 'scale', 'auto' or a number > 0, got {self.gamma!r}")
 
     def fit(self, X, y):
         """Fit one SVR per column of ``y`` (or one for a 1-D ``y``) on the scaled targets."""
-        self.check_settings()
+        self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         message = too_many_rows(len(X), X.shape[1], self.max_rows)
         if message:

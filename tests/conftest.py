@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One thread per library (torch reads this when it is imported), as `--threads 1` does for the CLI:
+# on a shared 2-core machine two-thread torch fits stall (BENCHMARKS.md, "Threads").
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pathlib import Path  # noqa: E402
 

@@ -145,6 +145,18 @@ def test_a_dask_run_interrupted_is_finished_by_the_serial_engine_without_redoing
     assert_finished_only_missing_rows(FeatureStore.open(tmp_path / "s.zarr"), reference, done_before)
 
 
+def test_an_overwrite_by_dask_workers_is_built_beside_the_old_features_and_swapped_in(scheduler, corpus_and_reference, tmp_path):
+    corpus, reference = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "s.zarr", corpus)
+    embed_corpus(store, "spectral", window_s=0.02, progress=False)
+    old = store.paired("spectral")
+    with pytest.raises(ClapmosError, match="stopped on purpose"):
+        embed_corpus_dask(store, StopsAfter(BATCHES_PER_BLOCK), scheduler=scheduler, chunks_per_task=1, overwrite=True, progress=False)
+    np.testing.assert_array_equal(FeatureStore.open(tmp_path / "s.zarr").paired("spectral"), old)  # untouched meanwhile
+    embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, overwrite=True, progress=False)
+    assert_same_store(FeatureStore.open(tmp_path / "s.zarr"), reference)
+
+
 def test_a_model_that_fails_to_load_on_the_workers_is_reported_before_any_row(scheduler, corpus_and_reference, tmp_path):
     corpus, _ = corpus_and_reference
     store = FeatureStore.create(tmp_path / "s.zarr", corpus)
@@ -170,7 +182,7 @@ def test_cli_scheduler_option_uses_a_running_cluster_that_sees_relative_paths_re
     monkeypatch.chdir(tmp_path)  # the workers were started in another folder
     common = ["embed", "--corpus", "manifest", "--root", "data/manifest.csv", "--embedder", "spectral"]
     runner = CliRunner()
-    runner.invoke(cli.app, [*common, "--out", "serial.zarr"], catch_exceptions=False)
+    assert runner.invoke(cli.app, [*common, "--out", "serial.zarr"], catch_exceptions=False).exit_code == 0
     dask = runner.invoke(cli.app, [*common, "--out", "dask.zarr", "--engine", "dask", "--scheduler", scheduler], catch_exceptions=False)
     assert dask.exit_code == 0, dask.output
     assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), FeatureStore.open(tmp_path / "serial.zarr"))

@@ -79,14 +79,16 @@ def test_bad_audio_files_are_all_reported_before_any_work_and_earlier_work_is_ke
     store = FeatureStore.create(tmp_path / "s.zarr", corpus)
     embed_corpus(store, "spectral", progress=False)
     first = store.paired("spectral")
-    # damage two files, then ask to redo everything under a new window: nothing is lost by the failure
+    # damage two files, then ask the same store to redo everything under a new window: the failure loses nothing
     (tmp_path / "a" / "clip0001.wav").write_bytes(b"garbage")
     sf.write(tmp_path / "a" / "clip0066.wav", np.zeros(0, np.float32), 16000)
-    other = FeatureStore.create(tmp_path / "t.zarr", corpus)
+    model = CountingSpectral()
     with pytest.raises(ClapmosError, match=r"(?s)2 audio file\(s\).*clip0001.wav: unreadable.*clip0066.wav: empty"):
-        embed_corpus(other, "spectral", progress=False)
-    assert other.done("spectral").sum() == 0
-    np.testing.assert_array_equal(FeatureStore.open(tmp_path / "s.zarr").paired("spectral"), first)
+        embed_corpus(FeatureStore.create(tmp_path / "s.zarr", corpus), model, window_s=0.02, overwrite=True, progress=False)
+    assert model.audio_batches == []  # reported before any work
+    again = FeatureStore.open(tmp_path / "s.zarr")
+    np.testing.assert_array_equal(again.paired("spectral"), first)
+    assert again.embedder_attrs("spectral")["window_s"] == 10.0 and again.done("spectral").all()
 
 
 def test_rerun_on_a_finished_store_does_nothing(tiny_corpus, tmp_path):

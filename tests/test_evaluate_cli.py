@@ -186,6 +186,8 @@ def test_check_alone_validates_a_submission_for_an_unlabelled_split(tmp_path, tr
 
 @pytest.mark.parametrize("args", [[], ["--store", "s.zarr"], ["--truth", "t.txt", "--store", "s.zarr", "--split", "dev"]])
 def test_truth_must_be_a_store_split_or_a_file(args, tmp_path):
-    result = run("--pred", tmp_path / "answer.txt", *args)
+    for name in ("answer.txt", "t.txt"):
+        (tmp_path / name).write_text("audiomos2025-track1-S002_P001,3.0,3.0\n")
+    result = run("--pred", tmp_path / "answer.txt", *[str(tmp_path / a) if a.endswith((".txt", ".zarr")) else a for a in args])
     assert result.exit_code == 2
     assert "give either --store with --split, or --truth" in result.stderr

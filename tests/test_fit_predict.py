@@ -60,19 +60,26 @@ def test_fit_predict_evaluate_round_trip(store_path, tmp_path, head):
 
 def test_stacked_run_reports_every_head_and_the_ensemble(store_path, tmp_path):
     result = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "ridge,mlp", "--cv", 3, "--out", tmp_path / "run", *QUICK)
+    assert result.exit_code == 0, result.output
     assert "per head (out-of-fold)" in result.output
     heads = {row["head"] for row in json.loads((tmp_path / "run" / "metrics.json").read_text())["heads"]}
     assert heads == {"ridge", "mlp", "ensemble"}
 
 
-def test_reloaded_run_predicts_identically(store_path, tmp_path):
-    invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "lgbm,spo_mlp", "--cv", 2, "--out", tmp_path / "run", *QUICK)
+def test_reloaded_run_predicts_exactly_what_the_fitted_run_predicted(store_path, tmp_path):
+    from heads.runs import RunConfig, fit_run, save_run
+
     store = FeatureStore.open(store_path)
-    first = load_run(tmp_path / "run").predict(store, "dev")
-    second = load_run(tmp_path / "run").predict(store, "dev")
-    pd.testing.assert_frame_equal(first, second)
-    expected = pd.read_csv(tmp_path / "run" / "oof_predictions.csv")
-    assert len(expected) == len(store.items("train"))
+    config = RunConfig(embedders=["spectral"], heads=["lgbm", "spo_mlp", "cosine"], cv=2,
+                       params={"lgbm.n_estimators": 20, "spo_mlp.max_epochs": 5, "cosine.max_epochs": 5})
+    fitted = fit_run(store, config)
+    in_memory = fitted.predict(store, "dev")
+    save_run(fitted, tmp_path / "run")
+    reloaded = load_run(tmp_path / "run")
+    pd.testing.assert_frame_equal(reloaded.predict(store, "dev"), in_memory, check_exact=True)
+    oof = pd.read_csv(tmp_path / "run" / "oof_predictions.csv", dtype={"id": str}, float_precision="round_trip")
+    assert oof["id"].tolist() == store.items("train")["id"].tolist()
+    np.testing.assert_array_equal(oof["overall_pred"], fitted.oof["overall_pred"])
 
 
 def test_grouped_folds_by_system_and_seeds(store_path, tmp_path):
@@ -83,7 +90,7 @@ def test_grouped_folds_by_system_and_seeds(store_path, tmp_path):
 
 
 def test_predict_refuses_a_store_embedded_differently(store_path, tmp_path):
-    invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "ridge", "--cv", 2, "--out", tmp_path / "run")
+    assert invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "ridge", "--cv", 2, "--out", tmp_path / "run").exit_code == 0
     other = tmp_path / "other.zarr"
     shutil.copytree(store_path, other)
     store = FeatureStore.open(other, mode="r+")
@@ -131,10 +138,15 @@ def test_a_model_file_holding_an_untrusted_type_is_refused(tmp_path):
 
 def test_bad_fit_arguments_are_clear(store_path, tmp_path):
     base = ["fit", "--store", store_path, "--embedder", "spectral", "--out", tmp_path / "r"]
-    assert "unknown head(s) nope" in invoke(*base, "--head", "nope").output
-    assert "no split test" in invoke(*base, "--head", "ridge", "--train-split", "test").output
-    assert "no features of embedder 'clap'" in invoke("fit", "--store", store_path, "--head", "ridge", "--out", tmp_path / "r").output
-    assert "expected key=value" in invoke(*base, "--head", "ridge", "--param", "oops").output
+    for args, message in [
+        ((*base, "--head", "nope"), "--head nope: unknown head(s) nope"),
+        ((*base, "--head", "ridge", "--train-split", "test"), "--train-split test:"),
+        (("fit", "--store", store_path, "--head", "ridge", "--out", tmp_path / "r"), "--embedder clap:"),
+        ((*base, "--head", "ridge", "--param", "oops"), "expected key=value"),
+    ]:
+        result = invoke(*args)
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_zero_shot_clapscore_is_the_cosine_of_audio_and_text(store_path, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -94,19 +96,25 @@ def test_l1_loss_trains(data):
 
 
 @pytest.mark.parametrize(
-    ("param", "value", "message"),
+    ("param", "value", "allowed"),
     [
-        ("loss", "huber", "loss must be one of"),
-        ("activation", "swish", "activation must be one of"),
-        ("batch_size", 0, "batch_size must be an integer >= 1"),
-        ("validation_fraction", 1.5, "validation_fraction must be in"),
-        ("device", "tpu", "device must be"),
-        ("dropout", 1.0, "dropout must be in"),
+        ("loss", "huber", "a str among"),
+        ("activation", "swish", "a str among"),
+        ("batch_size", 0, "an int in the range [1, inf)"),
+        ("validation_fraction", 1.5, "a float in the range [0.0, 1.0) or None"),
+        ("device", "tpu", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+        ("dropout", 1.0, "a float in the range [0.0, 1.0)"),
+        ("lr", -1, "a float in the range (0.0, inf)"),
+        ("hidden_sizes", "banana", "an array-like"),
+        ("hidden_sizes", (64, 0), "a sequence of integers >= 1"),
     ],
 )
-def test_bad_settings_are_refused_at_fit_naming_the_setting(data, param, value, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings_are_refused_at_fit_naming_the_setting_and_what_is_allowed(data, param, value, allowed):
+    expected = rf"The '{param}' parameter of TorchMLPRegressor must be {re.escape(allowed)}"
+    with pytest.raises(ValueError, match=expected):
         TorchMLPRegressor(**{**QUICK, param: value}).fit(*data)
+    with pytest.raises(ValueError, match=expected):  # the same check, callable before any data is read
+        TorchMLPRegressor(**{**QUICK, param: value})._check_parameters()
 
 
 def test_baseline_style_network_is_a_stack_of_affine_layers():

@@ -70,7 +70,7 @@ def test_hf_clap_without_model_path_says_what_to_download(corpus, tmp_path):
 
 
 def test_hf_clap_model_path_that_does_not_exist(corpus, tmp_path):
-    assert_refused(embed(corpus, tmp_path / "s.zarr", "hf-clap", "--model-path", tmp_path / "nowhere"), "nowhere: does not exist")
+    assert_refused(embed(corpus, tmp_path / "s.zarr", "hf-clap", "--model-path", tmp_path / "nowhere"), "nowhere: no such folder")
 
 
 def test_hf_clap_refuses_a_folder_of_another_model(corpus, models, tmp_path):

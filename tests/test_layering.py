@@ -1,7 +1,8 @@
 """Data flows one way: corpus -> embed -> store -> heads -> predictions -> evaluation.
 
 No module imports a stage downstream of its own, and the fit and evaluate stages reach the
-embed stage only through the store (and the shared error type): they never run an encoder.
+embed stage only through the store and a few shared facts (the error type, file helpers,
+device names, the challenges' format constants): they never run an encoder.
 
 Two modules are the exception, by design: ``evaluation.pipeline`` (fit -> predict -> evaluate,
 what ``cli.py fit``/``predict`` run) and ``evaluation.predictor`` (``score``: new audio files ->
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # package -> modules of other packages it may import
 ALLOWED = {
     "embed": set(),
-    "heads": {"embed.store", "embed.errors", "embed.corpora.table"},
-    "evaluation": {"embed.store", "embed.errors"},
+    "heads": {"embed.store", "embed.errors", "embed.files", "embed.devices", "embed.corpora.table"},
+    "evaluation": {"embed.store", "embed.errors", "embed.files", "embed.corpora.formats"},
 }
 PACKAGES = set(ALLOWED)
 #: modules that join the stages (see the docstring): they may import any stage

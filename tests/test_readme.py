@@ -1,5 +1,7 @@
 """The README cannot drift from the code: its commands parse, its workflow runs, its snippets run.
 
+Its commands are written `clapmos ...` (the console script); `python cli.py ...` is the same app.
+
 Commands that need the challenges' data or weights (MusicEval, XACLE, M2D, a CLAP checkpoint)
 cannot run here; each is parsed by the real command-line parser (option names, types, required
 options), and the same commands run for real on the demo corpus in the workflow test.
@@ -12,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import sklearn
 import typer
 from typer.testing import CliRunner
 
@@ -37,7 +40,7 @@ def section(title: str) -> str:
     return README[start : end if end != -1 else None]
 
 
-CLI_COMMANDS = [c for block in code_blocks("bash") for c in commands(block) if c.startswith("python cli.py")]
+CLI_COMMANDS = [c for block in code_blocks("bash") for c in commands(block) if c.startswith("clapmos ")]
 WORKFLOW = commands(re.findall(r"```bash\n(.*?)```", section("Workflow"), flags=re.S)[0])
 
 
@@ -49,7 +52,7 @@ def test_readme_opens_with_the_two_commands():
 
 @pytest.mark.parametrize("command", CLI_COMMANDS)
 def test_every_cli_command_in_the_readme_parses(command):
-    args = shlex.split(command)[2:]
+    args = shlex.split(command)[1:]
     group = typer.main.get_command(cli.app)
     sub = group.get_command(None, args[0])
     assert sub is not None, f"no command {args[0]!r}"
@@ -58,8 +61,8 @@ def test_every_cli_command_in_the_readme_parses(command):
 
 def test_make_demo_runs_the_readme_workflow():
     makefile = (ROOT / "Makefile").read_text()
-    demo = [line.strip().replace("$(OFFLINE) $(PY) ", "python ").replace("$(DEMO)", "demo")
-            for line in makefile[makefile.index("\ndemo:"):].splitlines()[1:] if "cli.py" in line]
+    demo = [line.strip().replace("$(OFFLINE) $(CLAPMOS) ", "clapmos ").replace("$(DEMO)", "demo")
+            for line in makefile[makefile.index("\ndemo:"):].splitlines()[1:] if "$(CLAPMOS)" in line]
     assert demo == WORKFLOW
 
 
@@ -71,14 +74,14 @@ def workflow_folder(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         for command in WORKFLOW:
-            result = runner.invoke(cli.app, shlex.split(command)[2:], catch_exceptions=False)
+            result = runner.invoke(cli.app, shlex.split(command)[1:], catch_exceptions=False)
             assert result.exit_code == 0, f"{command}\n{result.output}"
             outputs.append(result.output)
     return folder, outputs
 
 
 def output_of(outputs: list[str], command: str) -> str:
-    return next(out for line, out in zip(WORKFLOW, outputs) if line.startswith(f"python cli.py {command} "))
+    return next(out for line, out in zip(WORKFLOW, outputs) if line.startswith(f"clapmos {command} "))
 
 
 def test_the_workflow_runs_verbatim_on_the_demo_corpus(workflow_folder):
@@ -88,7 +91,7 @@ def test_the_workflow_runs_verbatim_on_the_demo_corpus(workflow_folder):
 
 
 def test_the_printed_evaluate_table_has_the_shape_the_readme_shows(workflow_folder):
-    shown = README[README.index("$ python cli.py evaluate"):].split("```")[0]
+    shown = README[README.index("$ clapmos evaluate"):].split("```")[0]
     _, outputs = workflow_folder
     for line in output_of(outputs, "evaluate").splitlines()[:6]:
         label = "|".join(line.split("|")[:3])
@@ -96,7 +99,7 @@ def test_the_printed_evaluate_table_has_the_shape_the_readme_shows(workflow_fold
 
 
 def test_the_printed_system_table_has_the_shape_the_readme_shows(workflow_folder):
-    shown = README[README.index("$ python cli.py score"):].split("```")[0]
+    shown = README[README.index("$ clapmos score"):].split("```")[0]
     assert shown.splitlines()[0].removeprefix("$ ") in WORKFLOW
     _, outputs = workflow_folder
     printed = output_of(outputs, "score")
@@ -124,4 +127,7 @@ def test_python_snippets_run_on_the_demo_store(workflow_folder, index, monkeypat
     namespace: dict = {}
     if "store." in snippet and "store =" not in snippet:
         exec("from embed.store import FeatureStore\nstore = FeatureStore.open('demo/store.zarr')", namespace)
-    exec(compile(snippet, f"README python block {index}", "exec"), namespace)
+    before = sklearn.get_config()
+    with sklearn.config_context():  # a snippet may switch metadata routing on: it is switched back after it
+        exec(compile(snippet, f"README python block {index}", "exec"), namespace)
+    assert sklearn.get_config() == before  # later tests see scikit-learn as it was

@@ -207,8 +207,8 @@ def test_the_recipes_command_lists_name_source_and_figure():
         ("--recipe nope", "--recipe 'nope' does not exist"),
         ("--recipe xacle2027-baseline --embedder spectral --head ridge", "drops mlp"),
         ("--recipe ensemble-svr --embedder spectral", "reads the m2d embedder"),
-        ("--recipe xacle2027-baseline --embedder spectral --param mlp.tau=-1", "--param mlp.tau must be >= 0"),
-        ("--recipe astar-distribution --embedder spectral --param dist.n_bins=1", "--param dist.n_bins must be an integer"),
+        ("--recipe xacle2027-baseline --embedder spectral --param mlp.tau=-1", "--param mlp.tau=-1: The 'tau' parameter of TorchMLPRegressor must be a float in the range [0.0, inf)"),
+        ("--recipe astar-distribution --embedder spectral --param dist.n_bins=1", "--param dist.n_bins=1: The 'n_bins' parameter of DistributionRegressor must be an int in the range [2, 1000]"),
     ],
 )
 def test_bad_recipe_input_exits_2_with_one_message_and_writes_nothing(demo_store, options, message):
@@ -253,7 +253,7 @@ def test_the_readmes_demo_recipe_commands_run(demo_store, monkeypatch):
     block = next(b for b in code_blocks("bash") if "--recipe" in b and "demo/store.zarr" in b)
     monkeypatch.chdir(demo_store.parent)
     for command in commands(block):
-        result = CliRunner().invoke(cli.app, shlex.split(command)[2:], catch_exceptions=False)
+        result = CliRunner().invoke(cli.app, shlex.split(command)[1:], catch_exceptions=False)
         assert result.exit_code == 0, f"{command}\n{result.output}"
     assert "per head (out-of-fold)" in result.output and "| svr |" in result.output
 

@@ -53,15 +53,18 @@ def test_existing_store_with_same_items_is_reused_and_other_items_refused(tmp_pa
     FeatureStore.create(tmp_path / "s.zarr", first)  # same items: reopened
     other = make_corpus(tmp_path / "a", n=6)
     other.items.loc[2, "text"] = "another prompt"
-    with pytest.raises(ClapmosError, match="(?s)built from other items.*row 2.*--overwrite"):
+    FeatureStore.open(tmp_path / "s.zarr", mode="r+").prepare_features("x", 3, 2, {"embedder": "x"})
+    store = FeatureStore.open(tmp_path / "s.zarr", mode="r+")
+    store.write_block("x", 0, np.ones((6, 3)), np.ones((6, 2)))
+    with pytest.raises(ClapmosError, match="(?s)built from other items.*row 2.*--rebuild"):
         FeatureStore.create(tmp_path / "s.zarr", other)
-    store = FeatureStore.create(tmp_path / "s.zarr", other, overwrite=True)
+    store = FeatureStore.create(tmp_path / "s.zarr", other, rebuild=True).commit()
     assert store.items()["text"][2] == "another prompt"
 
 
 def test_features_of_a_missing_embedder_name_what_to_run(tiny_corpus, tmp_path):
     store = FeatureStore.create(tmp_path / "s.zarr", tiny_corpus)
-    with pytest.raises(ClapmosError, match="no features of embedder 'clap'.*cli.py embed --embedder clap"):
+    with pytest.raises(ClapmosError, match="no features of embedder 'clap'.*clapmos embed --embedder clap"):
         store.audio("clap")
 
 
@@ -92,8 +95,11 @@ def test_changed_provenance_is_refused_unless_overwrite(tiny_corpus, tmp_path):
         store.prepare_features("x", 3, 2, {"embedder": "x", "window_s": 5.0})
     with pytest.raises(ClapmosError, match="dims"):
         store.prepare_features("x", 4, 2, {"embedder": "x", "window_s": 10.0})
-    store.prepare_features("x", 4, 2, {"embedder": "x", "window_s": 5.0}, overwrite=True)
-    assert store.embedder_attrs("x")["window_s"] == 5.0
+    key = store.prepare_features("x", 4, 2, {"embedder": "x", "window_s": 5.0}, overwrite=True)
+    assert store.embedder_attrs("x")["window_s"] == 10.0  # the old features stay until the new ones are complete
+    store.write_block(key, 0, np.ones((len(store), 4)), np.ones((len(store), 2)))
+    store.finish_features("x", key)
+    assert store.embedder_attrs("x")["window_s"] == 5.0 and store.embedders == ["x"]
 
 
 def test_a_store_written_by_someone_else_with_the_schema_fields_is_readable(tmp_path):
@@ -113,7 +119,7 @@ def test_a_store_written_by_someone_else_with_the_schema_fields_is_readable(tmp_
 
 
 def test_opening_something_that_is_not_a_store_is_a_clear_error(tmp_path):
-    with pytest.raises(ClapmosError, match="no such store"):
+    with pytest.raises(ClapmosError, match="nothing.*clapmos embed"):
         FeatureStore.open(tmp_path / "nothing.zarr")
     zarr.create_group(store=str(tmp_path / "empty.zarr"))
     with pytest.raises(ClapmosError, match="not a clapmos store.*items/id"):

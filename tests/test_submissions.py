@@ -103,8 +103,8 @@ def test_validator_reports_every_kind_of_problem_in_one_error(tmp_path):
     assert message.startswith(f"{path} is not a valid submission: 6 problem(s)")
     assert "line 2: expected 3 fields (ID,OVERALL,TEXTUAL), got 2" in message
     assert "lines 1, 4: id 'audiomos2025-track1-S001_P001' appears 2 times" in message
-    assert "line 3: OVERALL is nan, not a finite number" in message
-    assert "line 5: TEXTUAL is inf, not a finite number" in message
+    assert "line 3 (audiomos2025-track1-S001_P003): OVERALL is nan, not a finite number" in message
+    assert "line 5 (audiomos2025-track1-S009_P001): TEXTUAL is inf, not a finite number" in message
     assert "2 expected id(s) missing, e.g. audiomos2025-track1-S001_P002, audiomos2025-track1-S001_P004" in message
     assert "1 id(s) not in the split, e.g. audiomos2025-track1-S009_P001" in message
 

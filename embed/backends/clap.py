@@ -89,11 +89,12 @@ class ClapEmbedder(Embedder):
             return
         from embed.backends.laion_package import build_clap_module
         from embed.backends.torch_device import resolve_device, resolve_precision
-        from embed.backends.weights import file_sha256, load_checkpoint, require_file
+        from embed.backends.weights import load_checkpoint
+        from embed.files import file_sha256, require_file
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
-        path = require_file(self.options.get("checkpoint"), "--checkpoint", "the LAION-CLAP HTSAT-base .pt file", WHERE_CHECKPOINTS)
+        path = require_file(self.options.get("checkpoint"), "the LAION-CLAP HTSAT-base .pt file", WHERE_CHECKPOINTS, flag="--checkpoint")
         state = clap_state_dict(load_checkpoint(path), path)
         layers, vocab_size = text_tower_shape(state, path)
         tokenizer, self._tokenizer_source = load_tokenizer(self.options.get("tokenizer"), vocab_size)

@@ -36,8 +36,11 @@ def who(model: Embedder) -> str:
     return plugin_source(type(model)) or str(getattr(model, "name", type(model).__name__))
 
 
-def checked_vectors(model: Embedder, output: Any, n: int, kind: str) -> np.ndarray:
-    """``output`` of ``embed_audio``/``embed_text`` as float32 ``(n, dim)``; a :class:`ClapmosError` otherwise."""
+def checked_vectors(model: Embedder, output: Any, n: int, kind: str, finite: bool = True) -> np.ndarray:
+    """``output`` of ``embed_audio``/``embed_text`` as float32 ``(n, dim)``; a :class:`ClapmosError` otherwise.
+
+    ``finite=False`` leaves NaN and infinity to the store, which refuses them naming the clips.
+    """
     dim = int(model.audio_dim if kind == "audio" else model.text_dim)
     method, unit = ("embed_audio", "windows") if kind == "audio" else ("embed_text", "texts")
     try:
@@ -49,7 +52,7 @@ def checked_vectors(model: Embedder, output: Any, n: int, kind: str) -> np.ndarr
             f"{who(model)}: {method} returned an array of shape {array.shape} for a batch of {n} {unit}; "
             f"expected ({n}, {dim}) ({kind}_dim = {dim})."
         )
-    if not np.isfinite(array).all():
+    if finite and not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).any(axis=1).sum())
         raise ClapmosError(f"{who(model)}: {method} returned NaN or infinite values for {bad} of {n} {unit}.")
     return array
@@ -80,15 +83,22 @@ def check_contract(model: Embedder) -> None:
 
 
 def load_embedder(model: Embedder) -> None:
-    """``model.load()``, then, for a plugin, :func:`check_contract`; a plugin's own errors name its file."""
+    """``model.load()``, then, for a plugin, :func:`check_contract`; a plugin's own errors name its file.
+
+    A model this function loaded already is not loaded again (``cli.py`` loads it before
+    writing the store, so that a bad checkpoint writes nothing; the runner then reuses it).
+    """
+    if getattr(model, "_clapmos_loaded", False):
+        return
     source = plugin_source(type(model))
     if source is None:
         model.load()
-        return
-    try:
-        model.load()
-    except ClapmosError:
-        raise
-    except Exception as error:
-        raise ClapmosError(f"{source}: load() failed: {type(error).__name__}: {error}") from None
-    check_contract(model)
+    else:
+        try:
+            model.load()
+        except ClapmosError:
+            raise
+        except Exception as error:
+            raise ClapmosError(f"{source}: load() failed: {type(error).__name__}: {error}") from None
+        check_contract(model)
+    model._clapmos_loaded = True

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from embed.errors import ClapmosError, listing
+from embed.files import require_folder
 
 log = logging.getLogger(__name__)
 WEIGHT_PATTERNS = ("model.safetensors", "model-*-of-*.safetensors", "pytorch_model.bin", "pytorch_model-*-of-*.bin")
@@ -37,11 +38,7 @@ def model_folder(path: str | Path | None, flag: str, what: str, where: str) -> P
     """``path`` as a :class:`Path` if it is a folder; else an error saying what to pass and where to get it."""
     if path is None:
         raise ClapmosError(f"{flag} is required: {what}. {where}")
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        state = "is a file, not a folder" if path.is_file() else "does not exist"
-        raise ClapmosError(f"{flag} {path}: {state}. Pass {what}. {where}")
-    return path
+    return require_folder(path, what, where, flag=flag)
 
 
 def read_config(folder: Path, flag: str) -> dict[str, Any]:
@@ -73,7 +70,7 @@ def weight_files(folder: Path, flag: str) -> list[Path]:
 
 def weights_identity(files: list[Path]) -> tuple[str, dict[str, str]]:
     """One sha256 for the weights (the file's own when there is one file), and each file's sha256."""
-    from embed.backends.weights import file_sha256
+    from embed.files import file_sha256
 
     each = {p.name: file_sha256(p) for p in files}
     if len(each) == 1:

@@ -72,12 +72,12 @@ class M2DEmbedder(Embedder):
         if self._model is not None:
             return
         from embed.backends.torch_device import resolve_device, resolve_precision
-        from embed.backends.weights import file_sha256, require_file
+        from embed.files import file_sha256, require_file
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
-        portable = require_file(self.options.get("m2d_portable"), "--m2d-portable", "the path of the M2D authors' portable_m2d.py", WHERE_M2D)
-        checkpoint = require_file(self.options.get("checkpoint"), "--checkpoint", "M2D-CLAP's checkpoint-30.pth", WHERE_M2D)
+        portable = require_file(self.options.get("m2d_portable"), "the path of the M2D authors' portable_m2d.py", WHERE_M2D, flag="--m2d-portable")
+        checkpoint = require_file(self.options.get("checkpoint"), "M2D-CLAP's checkpoint-30.pth", WHERE_M2D, flag="--checkpoint")
         module = import_user_module(portable)
         if not callable(getattr(module, "PortableM2D", None)):
             raise ClapmosError(f"--m2d-portable {portable}: this file defines no PortableM2D class; pass the M2D authors' portable_m2d.py.")

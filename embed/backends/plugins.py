@@ -78,7 +78,7 @@ def plugin_provenance(cls: type) -> dict[str, Any]:
 
 def load_file_plugin(spec: str) -> type[Embedder]:
     """Import ``path.py`` (where it is) and return its class ``ClassName``, checked."""
-    from embed.backends.weights import file_sha256
+    from embed.files import file_sha256
 
     path, name = split_file_spec(spec)
     if not path.is_file():
@@ -126,7 +126,7 @@ def entry_points() -> dict[str, metadata.EntryPoint]:
 
 def load_entry_point(point: metadata.EntryPoint) -> type[Embedder]:
     """Import an entry point's class and check it; the store records its package and module hash."""
-    from embed.backends.weights import file_sha256
+    from embed.files import file_sha256
 
     source = f"entry point {point.name!r} ({point.value}) of group {ENTRY_POINT_GROUP}"
     try:

@@ -59,7 +59,7 @@ def get_embedder_class(name: str) -> type[Embedder]:
     if name in points:
         return load_entry_point(points[name])
     raise ClapmosError(
-        f"unknown embedder {name!r}; available: {', '.join([*_REGISTRY, *points])}, "
+        f"--embedder {name!r}: unknown embedder; available: {', '.join([*_REGISTRY, *points])}, "
         "or your own class as path/to/file.py:ClassName"
     )
 

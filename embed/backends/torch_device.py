@@ -18,29 +18,13 @@ from collections.abc import Iterator
 
 import torch
 
+from embed.devices import DEVICES, PRECISION_NAMES, resolve_device
 from embed.errors import ClapmosError
 
+__all__ = ["DEVICES", "PRECISIONS", "autocast", "resolve_device", "resolve_precision"]
 log = logging.getLogger(__name__)
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.float16, torch.bfloat16)))
 _warned_cpu_half = False
-
-
-def resolve_device(device: str) -> torch.device:
-    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a clear error otherwise."""
-    name = str(device).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ClapmosError(
-                f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__}). "
-                "Use --device cpu (or auto), or install a CUDA build of torch."
-            )
-        return torch.device(name)
-    raise ClapmosError(f"--device {device!r}: choose one of {', '.join(DEVICES)} (or cuda:N).")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

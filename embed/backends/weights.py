@@ -1,4 +1,4 @@
-"""Weight files the user supplies: where to get them, their identity, and loading them safely.
+"""Weight files the user supplies: loading them safely.
 
 Checkpoints are read with ``torch.load(weights_only=True)``: tensors, plain containers
 and numbers only, never code from the file. The one extension is numpy's scalar
@@ -12,13 +12,13 @@ memory-mapped, so tensors the model does not use (an optimizer state) are never 
 >>> torch.save({"state_dict": {"w": torch.ones(2)}}, path)
 >>> load_checkpoint(path)["state_dict"]["w"].tolist()
 [1.0, 1.0]
->>> len(file_sha256(path))
-64
+
+Requiring the file and hashing it are :func:`embed.files.require_file` and
+:func:`embed.files.file_sha256`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 import zipfile
@@ -41,23 +41,6 @@ NUMPY_SCALAR_GLOBALS: list[Any] = [
     np.dtype,
     *(type(np.dtype(t)) for t in ("float16", "float32", "float64", "int32", "int64", "bool")),
 ]
-
-
-def require_file(path: str | Path | None, flag: str, what: str, where: str) -> Path:
-    """``path`` as a :class:`Path` if it names a file; else an error saying what to pass and where to get it."""
-    if path is None:
-        raise ClapmosError(f"{flag} is required: {what}. {where}")
-    path = Path(path).expanduser()
-    if not path.is_file():
-        state = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise ClapmosError(f"{flag} {path}: {state}. Pass {what}. {where}")
-    return path
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in a stream (checkpoints are large)."""
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def load_checkpoint(path: str | Path) -> Any:

@@ -23,16 +23,23 @@ CORPUS_READERS: dict[str, Callable[..., Corpus]] = {
 }
 
 
-def read_corpus(name: str, root: str | Path, splits: list[str] | None = None) -> Corpus:
+def read_corpus(
+    name: str, root: str | Path, splits: list[str] | None = None, score_ranges: dict[str, tuple[float, float]] | None = None
+) -> Corpus:
     """Read corpus ``name`` from ``root`` (release folder, or manifest file), keeping ``splits``.
 
-    Raises :class:`~embed.errors.ClapmosError` with a readable message for any bad input.
+    ``score_ranges`` (a manifest's allowed score range per column, ``"*"`` for all) is for
+    manifests only: the challenges' scales are fixed. Raises
+    :class:`~embed.errors.ClapmosError` with a readable message for any bad input.
     """
     try:
         reader = CORPUS_READERS[name]
     except KeyError:
-        raise ClapmosError(f"unknown corpus {name!r}; choose one of: {', '.join(sorted(CORPUS_READERS))}") from None
-    corpus = reader(Path(root), splits=splits)
+        raise ClapmosError(f"--corpus {name!r}: unknown corpus; choose one of: {', '.join(sorted(CORPUS_READERS))}") from None
+    if score_ranges and name != "manifest":
+        raise ClapmosError(f"--score-range applies to --corpus manifest; the scores of {name} have a fixed, checked scale.")
+    options = {"score_ranges": score_ranges} if score_ranges else {}
+    corpus = reader(Path(root), splits=splits, **options)
     corpus.validate()
     return corpus
 

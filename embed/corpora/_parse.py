@@ -67,14 +67,6 @@ def warn(message: str, notes: list[str]) -> None:
     notes.append(message)
 
 
-def require_file(path: Path, what: str, advice: str = "") -> Path:
-    """``path`` if it is a file, else an error saying which file was expected where."""
-    if not path.is_file():
-        hint = advice or "Check that --root points at the release folder and that the download is complete."
-        raise ClapmosError(f"expected {what} at {path}, but there is no such file. {hint}")
-    return path
-
-
 def read_text(path: Path) -> str:
     """The UTF-8 text of ``path`` (a leading BOM dropped), with a clear error if unreadable."""
     try:

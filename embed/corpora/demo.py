@@ -27,7 +27,7 @@ import pandas as pd
 import soundfile as sf
 
 from embed.corpora.demo_audio import SR, render_clip
-from embed.corpora.musiceval import PREFIX
+from embed.corpora.formats import MUSICEVAL_PREFIX
 from embed.errors import ClapmosError
 
 
@@ -51,6 +51,7 @@ DEMO_SYSTEMS = (
     DemoSystem("S008", 0.26, 0.75),
     DemoSystem("S009", 0.15, 0.50),
 )
+DEMO_MARK = ".clapmos-demo"  # in every demo corpus folder: make-demo may rewrite it
 N_PROMPTS = 40
 N_LISTENERS = 14
 RATINGS_PER_CLIP = 5
@@ -104,7 +105,7 @@ def plan_demo(n_clips: int = 240, seed: int = 0) -> pd.DataFrame:
     rendered as asked) and ``seconds``.
     """
     if n_clips < 3 * len(DEMO_SYSTEMS):
-        raise ClapmosError(f"the demo corpus needs at least {3 * len(DEMO_SYSTEMS)} clips (3 per system), got {n_clips}")
+        raise ClapmosError(f"--clips {n_clips}: the demo corpus needs at least {3 * len(DEMO_SYSTEMS)} clips (3 per system).")
     rng = np.random.default_rng([seed, 0])
     n_prompts = prompt_count(n_clips)
     rows = []
@@ -119,7 +120,7 @@ def plan_demo(n_clips: int = 240, seed: int = 0) -> pd.DataFrame:
             number = prompt + 1 + (n_prompts if system.demo else 0)
             rows.append(
                 {
-                    "file": f"{PREFIX}{system.id}_{prompt_id(number, n_prompts)}.wav",
+                    "file": f"{MUSICEVAL_PREFIX}{system.id}_{prompt_id(number, n_prompts)}.wav",
                     "system": system.id,
                     "prompt": int(prompt),
                     "split": "dev" if j in dev else "train",
@@ -163,16 +164,23 @@ def simulate_ratings(plan: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 def make_demo_corpus(out_dir: Path, n_clips: int = 240, seed: int = 0) -> str:
     """Write the demo corpus into ``out_dir`` (MusicEval phase-1 layout); returns a summary.
 
-    Deterministic: the same ``n_clips`` and ``seed`` give byte-identical files.
+    Deterministic: the same ``n_clips`` and ``seed`` give byte-identical files. ``out_dir``
+    must be new, empty, or a demo corpus written before (it holds :data:`DEMO_MARK`):
+    nothing else is ever overwritten.
 
     >>> print(make_demo_corpus(Path("demo/corpus")))  # doctest: +SKIP
     Wrote a synthetic demo corpus (test signals, not music) to demo/corpus: 240 clips ...
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and ((out_dir / DEMO_MARK).is_file() or not any(out_dir.iterdir()))):
+        raise ClapmosError(
+            f"{out_dir} exists and is not a demo corpus written by clapmos; it is left alone. Choose a new folder."
+        )
     plan = plan_demo(n_clips, seed)
     ratings = simulate_ratings(plan, seed)
     for sub in ("wav", "sets", "person_mos", "system_mos"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    (out_dir / DEMO_MARK).write_text("a synthetic demo corpus written by `clapmos make-demo`\n")
     for i, clip in plan.iterrows():
         rng = np.random.default_rng([seed, 2, i])
         audio = render_clip(clip["register"], clip["tempo"], clip["timbre"], clip["quality"], clip["seconds"], rng)

@@ -12,6 +12,12 @@ any other column
     a numeric score (a target, in column order; none at all is fine for an
     unlabelled corpus). Empty cells (JSON ``null``) are missing scores.
 
+Scores are checked against a plausible range: the narrowest common rating scale (0–1,
+1–5, 0–5, 0–10, 0–100) that holds all of the column's scores but a tenth at most; scores
+outside it are named, file and line, in a warning. ``score_ranges``
+(``--score-range``) replaces the guess with a range that is enforced: a score outside it
+is an error.
+
 A clip's label is the mean of its rows' scores. The ratings table has one row
 per manifest row when there is a ``listener`` column or when some clip has
 several rows; a row without a listener id is then named by its ordinal within
@@ -30,11 +36,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text
+import numpy as np
+
+from embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text, warn
 from embed.corpora.table import Corpus
 from embed.errors import ClapmosError, listing
 
 FIELDS = ("path", "text", "system", "listener", "split", "id")
+SCALES = ((0.0, 1.0), (1.0, 5.0), (0.0, 5.0), (0.0, 10.0), (0.0, 100.0))  # rating scales, narrowest first
+ScoreRanges = dict[str, tuple[float, float]]
 ALIASES = {"system_id": "system", "listener_id": "listener", "sample_id": "id"}
 JSONL_SUFFIXES = (".jsonl", ".json-lines", ".ndjson")
 DEFAULT_SPLIT = "train"
@@ -49,8 +59,11 @@ class _Clip:
     scores: list[list[float]] = field(default_factory=list)
 
 
-def read_manifest(root: Path, splits: list[str] | None = None) -> Corpus:
+def read_manifest(root: Path, splits: list[str] | None = None, score_ranges: ScoreRanges | None = None) -> Corpus:
     """Read the manifest file ``root``; targets are its score columns.
+
+    ``score_ranges`` maps a score column (or ``"*"``, every column) to its allowed
+    ``(low, high)``; without an entry a column gets a warning for implausible scores.
 
     Examples
     --------
@@ -71,6 +84,8 @@ def read_manifest(root: Path, splits: list[str] | None = None) -> Corpus:
     columns = _columns(path, records)
     targets = [c for c in columns if c not in FIELDS]
     clips = _clips(path, records, targets)
+    notes: list[str] = []
+    _check_score_ranges(path, clips, targets, score_ranges or {}, notes)
     available = list(dict.fromkeys(c.fields["split"] for c in clips.values()))
     chosen = choose_splits("manifest", available, splits)
     kept = [c for c in clips.values() if c.fields["split"] in chosen]
@@ -97,7 +112,7 @@ def read_manifest(root: Path, splits: list[str] | None = None) -> Corpus:
         "system": [c.fields["system"] for c in kept],
         "split": [c.fields["split"] for c in kept],
     }
-    return build_corpus("manifest", items, labels, ratings, targets, path, [])
+    return build_corpus("manifest", items, labels, ratings, targets, path, notes)
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, object]]]:
@@ -182,3 +197,49 @@ def _clips(path: Path, records: list[tuple[int, dict[str, object]]], targets: li
     if conflicts:
         raise ClapmosError(f"{path}: {len(conflicts)} row(s) disagree with earlier rows of the same clip:\n{listing(conflicts)}")
     return clips
+
+
+def _check_score_ranges(path: Path, clips: dict[Path, _Clip], targets: list[str], ranges: ScoreRanges, notes: list[str]) -> None:
+    """Error for scores outside a given range; warning for scores outside the column's plausible scale."""
+    unknown = sorted(set(ranges) - {"*", *targets})
+    if unknown:
+        raise ClapmosError(
+            f"--score-range {', '.join(unknown)}: {path} has no such score column (its score columns: {', '.join(targets) or 'none'})."
+        )
+    problems = Problems()
+    for j, target in enumerate(targets):
+        rows = [(f"{path}:{line}", scores[j]) for clip in clips.values() for line, scores in zip(clip.lines, clip.scores)]
+        values = np.array([value for _, value in rows], dtype=float)
+        given = ranges.get(target, ranges.get("*"))
+        scale = given or plausible_scale(values)
+        if scale is None:
+            continue
+        low, high = scale
+        outside = [f"{where} {target}: {value:g}" for where, value in rows if not low <= value <= high]
+        if not outside:
+            continue
+        if given:
+            problems.entries += [f"{entry} is outside {low:g}–{high:g}" for entry in outside]
+        else:
+            warn(
+                f"{path}: {len(outside)} {target} score(s) lie outside {low:g}–{high:g}, the scale of the rest of the column "
+                f"(a typo, or another scale?):\n{listing(outside)}\nFix them, or pass --score-range {target}=LOW,HIGH to say "
+                "which range is right (scores outside it are then refused).",
+                notes,
+            )
+    problems.raise_if_any(f"{path}: score(s) outside --score-range", "Fix these rows, or widen --score-range.")
+
+
+def plausible_scale(values: np.ndarray) -> tuple[float, float] | None:
+    """The narrowest common rating scale holding all the values but a tenth at most (one at least).
+
+    ``None`` when no scale holds that many (the column is on a scale of its own).
+
+    >>> plausible_scale(np.array([1.0, 2.0, 4.5, 5.0, 3.0, 1e6])), plausible_scale(np.array([250.0, 900.0]))
+    ((1.0, 5.0), None)
+    """
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return None
+    spare = max(1, len(values) // 10)
+    return next(((a, b) for a, b in SCALES if ((values < a) | (values > b)).sum() <= spare), None)

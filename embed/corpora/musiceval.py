@@ -33,16 +33,15 @@ from embed.corpora._parse import (
     ordered_splits,
     parse_score,
     read_text,
-    require_file,
     warn,
 )
+from embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_SCORE_RANGE, MUSICEVAL_TARGETS
 from embed.corpora.table import Corpus
 from embed.errors import ClapmosError, listing
+from embed.files import require_file
 
-PREFIX = "audiomos2025-track1-"
 DEMO_SYSTEMS = frozenset({"S001", "S006", "S013", "S017", "S018", "S033"})
-TARGETS = ["overall", "textual"]
-SCORE_RANGE = (1.0, 5.0)
+ROOT_ADVICE = "Check that --root points at the release folder and that the download is complete."
 MEAN_TOLERANCE = 0.05
 
 
@@ -61,7 +60,7 @@ class _Clip:
 
 def clip_keys(wav_name: str) -> tuple[str, str]:
     """System id and prompt id of a MusicEval file name (``S002``, ``P044``)."""
-    system, _, prompt = wav_name.removesuffix(".wav").removeprefix(PREFIX).partition("_")
+    system, _, prompt = wav_name.removesuffix(".wav").removeprefix(MUSICEVAL_PREFIX).partition("_")
     return system, prompt
 
 
@@ -143,8 +142,8 @@ def _read_mos_list(path: Path, split: str, problems: Problems) -> list[_Clip]:
     clips = []
     for row in fixed_rows(path, ["WAVFILE", "OVERALL", "TEXTUAL"]):
         clip = _Clip(as_wav_name(row.fields[0]), split, row.where)
-        clip.overall = parse_score(row.fields[1], row.where, "overall", problems, *SCORE_RANGE, required=True)
-        clip.textual = parse_score(row.fields[2], row.where, "textual", problems, *SCORE_RANGE, required=True)
+        clip.overall = parse_score(row.fields[1], row.where, "overall", problems, *MUSICEVAL_SCORE_RANGE, required=True)
+        clip.textual = parse_score(row.fields[2], row.where, "textual", problems, *MUSICEVAL_SCORE_RANGE, required=True)
         clips.append(clip)
     return clips
 
@@ -161,8 +160,8 @@ def _read_person_mos(
         warn(f"{error}\nIgnoring {path}: split {split} gets no per-rater scores (layout inferred, see DATA.md).", notes)
         return
     for row in parsed:
-        overall = parse_score(row.fields[2], row.where, "overall", malformed, *SCORE_RANGE, required=True)
-        textual = parse_score(row.fields[3], row.where, "textual", malformed, *SCORE_RANGE, required=True)
+        overall = parse_score(row.fields[2], row.where, "overall", malformed, *MUSICEVAL_SCORE_RANGE, required=True)
+        textual = parse_score(row.fields[3], row.where, "textual", malformed, *MUSICEVAL_SCORE_RANGE, required=True)
         item = index.get(as_wav_name(row.fields[0]))
         if item is None or clips[item].split != split:
             unknown.append(f"{row.where}: {row.fields[0]}")
@@ -232,7 +231,7 @@ def _read_prompt_file(path: Path, notes: list[str]) -> dict[str, str]:
 
 def _texts(root: Path, clips: list[_Clip], notes: list[str]) -> list[str]:
     """Each clip's prompt: by file name in demo_prompt_info.txt, else by prompt id in prompt_info.txt."""
-    by_id = _read_prompt_file(require_file(root / "prompt_info.txt", "the prompt table prompt_info.txt"), notes)
+    by_id = _read_prompt_file(require_file(root / "prompt_info.txt", "the prompt table prompt_info.txt", ROOT_ADVICE), notes)
     demo_file = root / "demo_prompt_info.txt"
     by_file = _read_prompt_file(demo_file, notes) if demo_file.is_file() else {}
     texts, missing, demo_by_id = [], [], []
@@ -274,4 +273,4 @@ def _assemble(name: str, root: Path, clips: list[_Clip], ratings: dict[str, list
         "split": [c.split for c in clips],
     }
     labels = {"overall": [c.overall for c in clips], "textual": [c.textual for c in clips]}
-    return build_corpus(name, items, labels, ratings, TARGETS, root, notes)
+    return build_corpus(name, items, labels, ratings, MUSICEVAL_TARGETS, root, notes)

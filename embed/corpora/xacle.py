@@ -8,7 +8,7 @@ challenge's ``test.csv`` has only ``wav_file_name,text``. Audio is
 ``wav/<split>/<wav_file_name>``. The one target, ``alignment``, is the average
 file's score when given, else the mean of the clip's ratings (integers 0–10).
 
->>> sorted(NAME_COLUMNS)
+>>> sorted(XACLE_NAME_COLUMNS)
 ['wav_file_name', 'wave_file_name']
 """
 
@@ -29,12 +29,10 @@ from embed.corpora._parse import (
     ordered_splits,
     parse_score,
 )
+from embed.corpora.formats import XACLE_NAME_COLUMNS, XACLE_SCORE_RANGE, XACLE_TARGET
 from embed.corpora.table import Corpus
 from embed.errors import ClapmosError, listing
 
-NAME_COLUMNS = ("wav_file_name", "wave_file_name")
-TARGET = "alignment"
-SCORE_RANGE = (0.0, 10.0)
 
 
 @dataclass
@@ -81,13 +79,13 @@ def read_xacle(root: Path, splits: list[str] | None = None) -> Corpus:
         "system": [""] * len(clips),
         "split": [c.split for c in clips],
     }
-    ratings: dict[str, list] = {"item": [], "listener": [], TARGET: []}
+    ratings: dict[str, list] = {"item": [], "listener": [], XACLE_TARGET: []}
     for i, clip in enumerate(clips):
         for listener, score in clip.ratings:
             ratings["item"].append(i)
             ratings["listener"].append(listener)
-            ratings[TARGET].append(score)
-    return build_corpus("xacle", items, {TARGET: [c.label for c in clips]}, ratings, [TARGET], root, [])
+            ratings[XACLE_TARGET].append(score)
+    return build_corpus("xacle", items, {XACLE_TARGET: [c.label for c in clips]}, ratings, [XACLE_TARGET], root, [])
 
 
 def _split_files(meta: Path) -> dict[str, tuple[Path | None, Path | None]]:
@@ -114,7 +112,7 @@ def _header(rows: list[Row], path: Path, required: tuple[str, ...], expected: st
     if not rows:
         raise ClapmosError(f"{path} is empty; expected a header {expected} and one row per clip or rating.")
     columns = {name.lower(): i for i, name in enumerate(rows[0].fields)}
-    name_column = next((c for c in NAME_COLUMNS if c in columns), None)
+    name_column = next((c for c in XACLE_NAME_COLUMNS if c in columns), None)
     missing = [c for c in required if c not in columns] + ([] if name_column else ["wav_file_name"])
     if missing:
         raise ClapmosError(f"{path}:1: header {rows[0].fields} lacks {missing}; expected {expected}.")
@@ -160,7 +158,7 @@ def _read_split(split: str, long: Path | None, average: Path | None, problems: P
             if _file_name(row, columns) in clips:
                 duplicates.append(f"{row.where}: {_file_name(row, columns)}")
             clip_of(row, columns).average = parse_score(
-                row.fields[columns["average_score"]], row.where, "average_score", problems, *SCORE_RANGE
+                row.fields[columns["average_score"]], row.where, "average_score", problems, *XACLE_SCORE_RANGE
             )
         if duplicates:
             raise ClapmosError(f"{average}: {len(duplicates)} clip(s) listed twice:\n{listing(duplicates)}")
@@ -173,7 +171,7 @@ def _read_split(split: str, long: Path | None, average: Path | None, problems: P
             clip = clip_of(row, columns)
             if "score" not in columns:
                 continue
-            score = parse_score(row.fields[columns["score"]], row.where, "score", problems, *SCORE_RANGE, integer=True, required=True)
+            score = parse_score(row.fields[columns["score"]], row.where, "score", problems, *XACLE_SCORE_RANGE, integer=True, required=True)
             clip.ratings.append((row.fields[columns["listener_id"]], score))
     if conflicts:
         raise ClapmosError(f"XACLE split {split}: {len(conflicts)} row(s) disagree on a clip's text:\n{listing(conflicts)}")
