@@ -87,6 +87,8 @@ def embed(
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
     n_workers: Annotated[Optional[int], typer.Option(help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
+    frames: Annotated[bool, typer.Option("--frames", help="Also store every clip's frame tokens (clap, m2d, spectral), which the attn_mlp and xattn heads read. Adds them to a store embedded without.")] = False,
+    frame_dtype: Annotated[str, typer.Option(help="With --frames: float16 (half the disk, the default) or float32 on disk.")] = "float16",
 ) -> None:
     """Read a corpus, run the embedder once per clip and prompt, and write the Zarr store.
 
@@ -97,6 +99,14 @@ def embed(
     from embed.runner import embed_corpus
     from embed.store import FeatureStore
 
+    if frames:  # refuse before the store is touched
+        from embed.backends import get_embedder_class
+        from embed.frame_plan import require_frames
+        from embed.frame_store import FRAME_DTYPES
+
+        require_frames(get_embedder_class(embedder))
+        if frame_dtype not in FRAME_DTYPES:
+            raise ClapmosError(f"--frame-dtype must be one of {', '.join(FRAME_DTYPES)}, got {frame_dtype!r}")
     if engine == "dask":
         from embed.distributed import embed_corpus_dask
 
@@ -124,8 +134,10 @@ def embed(
         hop_s=hop_s,
         workers=workers,
         overwrite=overwrite,
+        frames=frames,
+        frame_dtype=frame_dtype,
     )
-    out.print(f"wrote {embedder} features for {len(table)} clips to {out_store}")
+    out.print(f"wrote {embedder} features{' and frame tokens' if frames else ''} for {len(table)} clips to {out_store}")
 
 
 @app.command()
@@ -139,7 +151,8 @@ def info(
         from embed.backends import available_embedders
 
         for name, cls in available_embedders().items():
-            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  audio {cls.audio_dim:>4d}-d  text {cls.text_dim:>4d}-d  {cls.description}")
+            frames = f"frames {cls.frame_dim:>4d}-d at {cls.frame_rate:g}/s" if cls.gives_frames() else "no frames"
+            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  audio {cls.audio_dim:>4d}-d  text {cls.text_dim:>4d}-d  {frames:22s}  {cls.description}")
         return
     from embed.store import FeatureStore
 
@@ -208,9 +221,13 @@ def fit(
     param: Annotated[Optional[list[str]], typer.Option(help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50. Repeatable.")] = None,
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
     seed: Annotated[int, typer.Option(help="Random seed of folds and heads.")] = 0,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots (and, for frame heads, where they listen in the worst-predicted clips).")] = True,
+    device: Annotated[Optional[str], typer.Option(help="Where torch heads train: cpu, cuda, cuda:N or auto (default: each head's own; the frame heads use the CPU).")] = None,
 ) -> None:
-    """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
+    """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run.
+
+    The frame heads (attn_mlp, xattn) need the embedder's frame tokens in the store (`embed --frames`).
+    """
     from embed.store import FeatureStore
     from evaluation.fit_report import heads_markdown, heads_table, oof_report, write_fit_report
     from evaluation.metrics import markdown_table
@@ -232,6 +249,7 @@ def fit(
         screening_tau=screening_tau,
         params=_parse_params(param),
         random_state=seed,
+        device=device,
     )
     features_store = FeatureStore.open(store)
     with reported_warnings():
@@ -246,6 +264,9 @@ def fit(
                 held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{'+'.join(config.eval_split)} predictions")
             predictions.to_csv(out_dir / "eval_predictions.csv", index=False)
         write_fit_report(run.oof, run.targets, out_dir, held_out, plots=plots)
+        if plots and run.reads_frames:
+            eval_clips = None if held_out is None else held_out.clips.rename(columns=lambda c: c.removesuffix("_true"))
+            _attention_plots(run, features_store, out_dir, eval_clips, config)
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
                  markdown_table(oof_report(run.oof, run.targets).results))
     if len(config.heads) > 1:
@@ -253,6 +274,18 @@ def fit(
     if held_out is not None:
         _print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(held_out.results))
     out.print(f"\nsaved the run to {out_dir}", highlight=False)
+
+
+def _attention_plots(run, store, out_dir: Path, eval_clips, config) -> None:
+    """``eval/attention_<target>.png`` (or ``cv/`` from the out-of-fold predictions): the worst clips' attention."""
+    from evaluation.attention_plots import attention_plot, worst_clips
+
+    folder, split, clips = (out_dir / "eval", config.eval_split, eval_clips) if eval_clips is not None else (out_dir / "cv", config.train_split, run.oof)
+    for target in run.targets:
+        worst = worst_clips(clips, target)
+        if len(worst):
+            table = run.attention(store, split, ids=worst["id"])
+            attention_plot(table[table["target"] == target], worst, target, folder / f"attention_{target}.png")
 
 
 @app.command()

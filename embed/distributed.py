@@ -69,13 +69,15 @@ def embed_corpus_dask(
     scheduler: str | None = None,
     n_workers: int | None = None,
     chunks_per_task: int = CHUNKS_PER_TASK,
+    frames: bool = False,
+    frame_dtype: str = "float16",
 ) -> None:
     """Embed every row of ``store`` not yet done, on Dask workers; same result as ``embed_corpus``.
 
     Parameters
     ----------
-    store, embedder, options, window_s, hop_s, overwrite, progress
-        As in :func:`embed.runner.embed_corpus`. An :class:`Embedder` instance is sent
+    store, embedder, options, window_s, hop_s, overwrite, progress, frames, frame_dtype
+        As in :func:`embed.runner.embed_corpus` (the frame tokens are laid out here, written by the workers). An :class:`Embedder` instance is sent
         to each worker as it is (pass a name for large models).
     workers : int
         Reader threads per Dask worker (decoding and resampling ahead of the model).
@@ -91,12 +93,18 @@ def embed_corpus_dask(
     """
     if scheduler is not None and n_workers is not None:
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
+    from embed.frame_plan import prepare_frame_layout, require_frames
+
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    if frames:
+        require_frames(model)
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
     with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model) as plugin:
         attrs = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
         store.prepare_features(model.name, model.audio_dim, model.text_dim, attrs, overwrite=overwrite)
-        blocks = store.pending_blocks(model.name)
+        if frames:
+            prepare_frame_layout(store, model, window_s, hop_s, frame_dtype, overwrite=overwrite, workers=workers)
+        blocks = store.pending_blocks(model.name, frames=frames)
         if not blocks:
             log.info("%s: every row of %s is already embedded", store.path, model.name)
             return
@@ -109,7 +117,7 @@ def embed_corpus_dask(
         ranges = {
             client.submit(
                 embed_range, plugin, str(store.path.resolve()), start, stop, paths[start:stop], texts[start:stop],
-                window_s, hop_s, workers, pure=False,
+                window_s, hop_s, workers, frames, pure=False,
             ): (start, stop)
             for start, stop in task_ranges(blocks, chunks_per_task)
         }
@@ -244,6 +252,7 @@ def embed_range(
     window_s: float,
     hop_s: float,
     readers: int,
+    frames: bool = False,
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
@@ -253,8 +262,8 @@ def embed_range(
     try:
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
-        blocks = store.pending_blocks(model.name, start, stop)
-        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start)
+        blocks = store.pending_blocks(model.name, start, stop, frames=frames)
+        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers, frames), blocks, paths, texts, first_row=start)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error

@@ -7,6 +7,7 @@ The schema is written down once, in the README ("The store"). In short::
     labels/<target>                     (N,) float32, NaN = unknown
     ratings/item (R,) int64, ratings/listener (R,) str, ratings/<target> (R,) float32
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
+    features/<embedder>/frames/...      frame tokens, optional (version 2; see embed.frame_store)
 
 Readers accept any store with these fields, whoever wrote it. Embeddings are written
 in whole chunks of rows, data first and the ``done`` mask last, and zarr writes each
@@ -39,16 +40,22 @@ import zarr
 
 from embed.corpora.table import ITEM_COLUMNS, Corpus
 from embed.errors import ClapmosError, listing
+from embed.frame_store import FrameStoreMixin
+from embed.frames import Frames
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: optional frame tokens (embed.frame_store); version-1 readers still read everything else
 ITEM_CHUNK = 4096
 RATING_CHUNK = 65536
 FEATURE_CHUNK = 64  # rows per chunk of features/<embedder>/*; embed writes whole chunks
 CHECKED_COLUMNS = ["id", "text", "system", "split"]  # must match to add features to an existing store
 
 
-class FeatureStore:
-    """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`."""
+class FeatureStore(FrameStoreMixin):
+    """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`.
+
+    Frame tokens (``frames``, ``iter_frames``, ``prepare_frames``...) come from
+    :class:`embed.frame_store.FrameStoreMixin`.
+    """
 
     def __init__(self, group: zarr.Group, path: Path) -> None:
         self.group = group
@@ -333,20 +340,23 @@ class FeatureStore:
         """Rows per chunk of ``features/<embedder>``; writes must be aligned to it."""
         return int(self._features_group(embedder)["done"].chunks[0])
 
-    def pending_blocks(self, embedder: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+    def pending_blocks(self, embedder: str, start: int = 0, stop: int | None = None, frames: bool = False) -> list[tuple[int, int]]:
         """Chunk-aligned ``(start, stop)`` row ranges that still contain rows not done.
 
         ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
-        mask that is read.
+        mask that is read. With ``frames``, rows whose frame tokens are missing count as
+        not done too.
         """
         stop = len(self) if stop is None else stop
         group = self._features_group(embedder)
         done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
+        if frames:
+            done &= np.asarray(group["frames/done"][start:stop], dtype=bool)
         step = self.chunk_rows(embedder)
         return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 
-    def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray) -> None:
-        """Write rows ``start:start+len(audio)`` (whole chunks), then mark them done."""
+    def write_block(self, embedder: str, start: int, audio: np.ndarray, text: np.ndarray, frames: Frames | None = None) -> None:
+        """Write rows ``start:start+len(audio)`` (whole chunks) and their frame tokens if given, then mark them done."""
         group = self._features_group(embedder)
         stop = start + len(audio)
         step = self.chunk_rows(embedder)
@@ -354,6 +364,8 @@ class FeatureStore:
             raise ValueError(f"block {start}:{stop} is not aligned to chunks of {step} rows")
         group["audio"][start:stop] = np.asarray(audio, dtype=np.float32)
         group["text"][start:stop] = np.asarray(text, dtype=np.float32)
+        if frames is not None:
+            self._write_frames(embedder, start, frames)
         group["done"][start:stop] = True
 
     # ------------------------------------------------------------------ summary
@@ -387,6 +399,7 @@ class FeatureStore:
                 f"{int(done.sum())}/{len(done)} rows done"
                 + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
             )
+            lines += [line for line in [self.frames_summary(name)] if line]
         return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['cosine', 'lgbm', 'mlp', 'ridge', 'spo_mlp']
+['attn_mlp', 'cosine', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'xattn']
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "AttentionMLPRegressor": "heads.attn_mlp",
     "EXPECTED_FAILED_CHECKS": "heads.conformance",
     "CVEnsemble": "heads.ensemble",
     "BLOCK_ORDER": "heads.features",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "register_head": "heads.registry",
     "SpoCosineRegressor": "heads.spo",
     "SpoMLPRegressor": "heads.spo",
+    "CrossAttentionRegressor": "heads.xattn",
 }
 __all__ = sorted(_EXPORTS)
 

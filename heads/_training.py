@@ -6,6 +6,10 @@ by the validation loss alone; training stops when that score has not improved fo
 ``patience`` epochs and the weights of the best epoch are restored. All randomness
 (initialisation, dropout, data order, the validation split) comes from one seed;
 the global torch RNG state is forked and restored, so fitting never disturbs it.
+
+Inputs are a matrix (one row per item, :class:`DenseInputs`) or any :class:`BatchedInputs`
+that cuts its items into batches and turns a batch into the module's arguments (the
+frame heads' padded, masked sequences: :class:`heads.sequences.SequenceInputs`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ class TrainingOptions:
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
 
+def check_device(device: str) -> None:
+    """Refuse a ``--device`` that is not ``auto``, ``cpu`` or ``cuda[:N]``, or CUDA where there is none."""
+    from embed.errors import ClapmosError
+
+    if device not in ("auto", "cpu") and not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise ClapmosError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ClapmosError(f"--device {device}: this machine has no CUDA device (torch sees none); use --device cpu.")
+
+
 @dataclass
 class TrainingResult:
     """The trained module (best epoch, on the CPU, in eval mode) and its per-epoch history."""
@@ -88,46 +102,90 @@ def mean_srcc(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+class BatchedInputs:
+    """Model inputs that cut items into mini-batches; :func:`train_module` takes any of them.
+
+    ``take(batch)`` returns the module's positional arguments for the items ``batch``
+    (a CPU index tensor), on the device given to :meth:`to`.
+    """
+
+    device = torch.device("cpu")
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def to(self, device: torch.device) -> "BatchedInputs":
+        self.device = device
+        return self
+
+    def batches(self, items: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """The training batches of one epoch: ``items`` shuffled and cut into ``batch_size`` pieces."""
+        return list(torch.split(items[torch.randperm(len(items), generator=generator)], batch_size))
+
+    def eval_batches(self, items: torch.Tensor) -> list[torch.Tensor]:
+        """Batches to score ``items`` with (every item once, in any order)."""
+        return [items]
+
+    def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+
+class DenseInputs(BatchedInputs):
+    """A matrix ``X`` (n, d): batch ``b`` is ``X[b]``."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def to(self, device: torch.device) -> "DenseInputs":
+        self.X_t = torch.tensor(self.X, dtype=torch.float32, device=device)
+        return super().to(device)
+
+    def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (self.X_t[batch.to(self.device)],)
+
+
 def train_module(
     build: Callable[[], nn.Module],
-    X: np.ndarray,
+    X: np.ndarray | BatchedInputs,
     Y: np.ndarray,
     loss_fn: Loss,
     options: TrainingOptions,
     seed: int,
 ) -> TrainingResult:
-    """Build a module from ``seed`` and fit it to ``Y`` (n, n_outputs) from ``X`` (n, d)."""
+    """Build a module from ``seed`` and fit it to ``Y`` (n, n_outputs) from ``X`` (n, d) or batched inputs."""
     options.check()
     device = resolve_device(options.device)
+    inputs = X if isinstance(X, BatchedInputs) else DenseInputs(X)
     order = torch.Generator().manual_seed(seed)
-    train_idx, val_idx = _validation_split(len(X), options.validation_fraction, order)
+    train_idx, val_idx = _validation_split(len(inputs), options.validation_fraction, order)
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(seed)
         module = build().to(device)
-        X_t = torch.tensor(X, dtype=torch.float32, device=device)
+        inputs = inputs.to(device)
         Y_t = torch.tensor(Y, dtype=torch.float32, device=device)
-        best_epoch, history = _fit_epochs(module, X_t, Y_t, train_idx, val_idx, loss_fn, options, order)
+        best_epoch, history = _fit_epochs(module, inputs, Y_t, train_idx, val_idx, loss_fn, options, order)
     return TrainingResult(module.cpu().eval(), best_epoch, history)
 
 
-def _fit_epochs(module, X, Y, train_idx, val_idx, loss_fn, options, order):
+def _fit_epochs(module, inputs, Y, train_idx, val_idx, loss_fn, options, order):
     optimizer = torch.optim.AdamW(module.parameters(), lr=options.lr, weight_decay=options.weight_decay)
-    history = [_evaluate(module, X, Y, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
+    history = [_evaluate(module, inputs, Y, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
     best_epoch, best_state = 0, _snapshot(module)
     best_score = _score(history[0], options.monitor)
     for epoch in range(1, options.max_epochs + 1):
         module.train()
         total = 0.0
-        shuffled = train_idx[torch.randperm(len(train_idx), generator=order)]
-        for batch in torch.split(shuffled, options.batch_size):
-            batch = batch.to(X.device)
-            loss = loss_fn(module(X[batch]), Y[batch])
+        for batch in inputs.batches(train_idx, options.batch_size, order):
+            loss = loss_fn(module(*inputs.take(batch)), Y[batch.to(Y.device)])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
-        record = _evaluate(module, X, Y, val_idx, loss_fn, epoch, total / len(train_idx))
+        record = _evaluate(module, inputs, Y, val_idx, loss_fn, epoch, total / len(train_idx))
         history.append(record)
         if not np.isfinite(record["train_loss"]):
             warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", RuntimeWarning)
@@ -141,14 +199,15 @@ def _fit_epochs(module, X, Y, train_idx, val_idx, loss_fn, options, order):
     return best_epoch, history
 
 
-def _evaluate(module, X, Y, val_idx, loss_fn, epoch, train_loss):
+def _evaluate(module, inputs, Y, val_idx, loss_fn, epoch, train_loss):
     record = {"epoch": epoch, "train_loss": train_loss, "val_loss": float("nan"), "val_srcc": float("nan")}
     if val_idx is None:
         return record
     module.eval()
     with torch.no_grad():
-        idx = val_idx.to(X.device)
-        pred = module(X[idx])
+        batches = inputs.eval_batches(val_idx)
+        pred = torch.cat([module(*inputs.take(batch)) for batch in batches])
+        idx = torch.cat(batches).to(Y.device)
         record["val_loss"] = float(loss_fn(pred, Y[idx]).item())
         record["val_srcc"] = mean_srcc(pred.double().cpu().numpy(), Y[idx].double().cpu().numpy())
     return record

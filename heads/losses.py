@@ -46,3 +46,23 @@ class SpoLoss:
 
 
 POINTWISE_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+
+@dataclass(frozen=True)
+class PointwisePairwiseLoss:
+    """``pointwise(pred, target) + pairwise_weight * pairwise_hinge(pred, target, margin)``; ``mse`` with 0.5 is :class:`SpoLoss`.
+
+    >>> p, y = torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([[1.0], [3.0], [3.0]])
+    >>> round(PointwisePairwiseLoss("mse", 0.5, 0.1)(p, y).item(), 5), round(PointwisePairwiseLoss("l1", 0.0)(p, y).item(), 5)
+    (0.87222, 0.66667)
+    """
+
+    pointwise: str = "mse"
+    pairwise_weight: float = 0.5
+    margin: float = 0.1
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = POINTWISE_LOSSES[self.pointwise](pred, target)
+        if self.pairwise_weight:
+            loss = loss + self.pairwise_weight * pairwise_hinge(pred, target, self.margin)
+        return loss

@@ -33,6 +33,8 @@ HEAD_MODULES: dict[str, str] = {
     "mlp": "heads.mlp",
     "spo_mlp": "heads.spo",
     "cosine": "heads.spo",
+    "attn_mlp": "heads.attn_mlp",
+    "xattn": "heads.xattn",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -64,6 +66,12 @@ class HeadSpec:
         loaded only when every type in them is trusted (:mod:`heads.persistence`).
     quick : dict
         Settings that make a fit take well under a second (tests, docs).
+    inputs : {"vectors", "frames"}
+        What the model reads: the clip-level matrix (``FeatureStore.stacked``), or a
+        :class:`~embed.frames.Frames` container of frame tokens (``FeatureStore.frames``;
+        ``fit`` then needs ``embed --frames``).
+    needs_text : bool
+        The model reads the clips' text vectors (an audio-only embedder cannot serve it).
     """
 
     name: str
@@ -75,6 +83,8 @@ class HeadSpec:
     param_prefix: str = "model__"
     types: tuple[type, ...] = ()
     quick: Mapping[str, Any] = field(default_factory=dict)
+    inputs: str = "vectors"
+    needs_text: bool = False
 
 
 _SPECS: dict[str, HeadSpec] = {}
@@ -170,7 +180,8 @@ def make_head(
 
     spec = head_spec(name)
     if not spec.reads_blocks and blocks is not None:
-        raise ClapmosError(f"the {name} head reads the audio and text embeddings itself: do not pass feature blocks")
+        what = "frame tokens" if spec.inputs == "frames" else "the audio and text embeddings"
+        raise ClapmosError(f"the {name} head reads {what} itself: do not pass feature blocks")
     steps = []
     if spec.reads_blocks:
         blocks = tuple(blocks or default_blocks(target))

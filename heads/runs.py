@@ -10,7 +10,9 @@ One :class:`~heads.ensemble.CVEnsemble` is fitted per target (each target has it
 own default feature blocks), on the training split's labelled items. Heads that use
 listener ratings (``spo_mlp``, ``cosine``) receive them through scikit-learn's
 metadata routing, sliced per fold, so that their per-listener statistics never see a
-held-out fold. A run folder holds::
+held-out fold. A run with frame heads (``attn_mlp``, ``xattn``) gives every member the
+embedder's frame tokens (:class:`~embed.frames.Frames`, carrying the clip vectors for the
+clip-vector heads beside them) and predicts in batches read from the store. A run folder holds::
 
     config.json       the exact configuration
     provenance.json   the store's embedder attributes the model was trained on
@@ -33,12 +35,14 @@ import sklearn
 from embed.errors import ClapmosError
 from embed.store import FeatureStore, identity_of
 from heads.ensemble import CVEnsemble
+from heads.frame_inputs import ClipVectors, check_frame_heads, frame_identity, reads_frames, with_vectors
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
 from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head
 
 log = logging.getLogger(__name__)
 GROUPINGS = ("none", "system", "prompt")
+PREDICT_BATCH = 512  # clips read from the store at a time when predicting with frame heads
 
 
 @dataclass
@@ -62,6 +66,7 @@ class RunConfig:
     screening_tau: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     random_state: int = 0
+    device: str | None = None
 
     def check(self, store: FeatureStore) -> None:
         """Refuse, with one readable message, settings that do not fit this store."""
@@ -80,6 +85,11 @@ class RunConfig:
             raise ClapmosError(f"--embedder must name one or more different embedders, got {','.join(self.embedders) or 'none'}")
         layout = store.layout(self.embedders)  # names a missing embedder
         self._check_text(layout, self.targets or store.targets)
+        check_frame_heads(store, self.heads, self.embedders, layout)
+        if self.device is not None:
+            from heads._training import check_device
+
+            check_device(self.device)
 
     def _check_text(self, layout, targets: list[str]) -> None:
         """Refuse heads and feature blocks that need text when every embedder is audio-only."""
@@ -88,7 +98,8 @@ class RunConfig:
         names = ", ".join(name for name, _, _ in layout)
         problem = f"but {names} has no text embeddings (audio-only). Add an embedder with text (--embedder {','.join([*self.embedders, 'clap'])})"
         for head in self.heads:
-            if not head_spec(head).reads_blocks:
+            spec = head_spec(head)
+            if not spec.reads_blocks and (spec.inputs == "vectors" or spec.needs_text):
                 raise ClapmosError(f"--head {head} compares audio with text, {problem}.")
         for target in targets:
             needs = [block for block in (self.features or default_blocks(target)) if block != "audio"]
@@ -131,18 +142,77 @@ class FittedRun:
                     + "\n  ".join(differ)
                     + "\nEmbed it with the same embedder settings, or fit a model on this store."
                 )
+        for embedder, attrs in self.provenance.get("frames", {}).items():
+            if not store.has_frames(embedder):
+                raise ClapmosError(f"the model reads frame tokens of {embedder!r}, but {store.path} has none. {store.frames_hint(embedder)}")
+            ours, theirs = frame_identity(attrs), frame_identity(store.frame_attrs(embedder))
+            differ = [f"{k}: model {v!r}, store {theirs[k]!r}" for k, v in ours.items() if theirs[k] != v]
+            if differ:
+                raise ClapmosError(
+                    f"{store.path}: its {embedder!r} frame tokens differ from those the model was trained on:\n  "
+                    + "\n  ".join(differ)
+                    + "\nEmbed it with the same embedder (and --frames), or fit a model on this store."
+                )
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
         """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``."""
         self.check_store(store)
         items = store.items(split)
-        X, _ = store.stacked(self.config.embedders, split)
         frame = items[["id", "system"]].reset_index(drop=True)
-        for target, model in self.models.items():
-            mean, std = model.predict(X, return_std=True)
-            frame[target] = np.asarray(mean, dtype=np.float64)
-            frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
+        for target in self.models:
+            frame[target] = np.nan
+            frame[f"{target}_std"] = np.nan
+        for start, X in self._inputs(store, split):
+            for target, model in self.models.items():
+                mean, std = model.predict(X, return_std=True)
+                rows = slice(start, start + len(X))
+                frame.loc[frame.index[rows], target] = np.asarray(mean, dtype=np.float64)
+                frame.loc[frame.index[rows], f"{target}_std"] = np.asarray(std, dtype=np.float64)
         return frame
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether the run's heads read frame tokens (``attn_mlp``, ``xattn``)."""
+        return reads_frames(self.config.heads)
+
+    def attention(self, store: FeatureStore, split: str | list[str] | None = None, ids=None) -> pd.DataFrame:
+        """Where the frame heads listen: one row per token of the clips of ``split`` (or only ``ids``).
+
+        Columns ``id``, ``time`` (s), ``weight`` (mean over the fold models of the frame
+        heads; a clip's weights sum to 1) and ``target``.
+        """
+        if not self.reads_frames:
+            raise ClapmosError("this run has no frame head (attn_mlp, xattn): it gives no attention weights")
+        self.check_store(store)
+        rows = store.rows(split)
+        if ids is not None:
+            rows = rows[np.isin(store.items()["id"].to_numpy()[rows], list(ids))]
+        frames = store.read_frames(self.config.embedders[0], rows)
+        X, _ = store.stacked(self.config.embedders)
+        frames = with_vectors(frames, X[rows])
+        tables = []
+        for target, model in self.models.items():
+            weights = model.attention(frames)
+            tables.append(pd.DataFrame({
+                "id": np.repeat(frames.ids, frames.lengths),
+                "time": frames.times,
+                "weight": np.concatenate(weights),
+                "target": target,
+            }))
+        return pd.concat(tables, ignore_index=True)
+
+    def _inputs(self, store: FeatureStore, split):
+        """``(first position, X)`` pieces of ``split``: the whole matrix, or frame tokens in batches."""
+        X, _ = store.stacked(self.config.embedders, split)
+        if not self.reads_frames:
+            yield 0, X
+            return
+        embedder = self.config.embedders[0]
+        rows = store.rows(split)
+        store.check_frames(embedder, rows)
+        for start in range(0, len(rows), PREDICT_BATCH):
+            frames = store.read_frames(embedder, rows[start : start + PREDICT_BATCH], checked=True)
+            yield start, with_vectors(frames, X[start : start + PREDICT_BATCH])
 
     @property
     def targets(self) -> list[str]:
@@ -159,6 +229,9 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     rows_all = store.rows(config.train_split)
     items = store.items()
     X_all, layout = store.stacked(config.embedders, config.train_split)
+    if reads_frames(config.heads):
+        vector_heads = any(head_spec(h).inputs == "vectors" for h in config.heads)
+        X_all = with_vectors(store.frames(config.embedders[0], config.train_split), X_all if vector_heads else None)
     labels = store.labels(config.train_split)
     ratings = store.ratings()
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
@@ -185,18 +258,30 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "store": str(store.path),
         "corpus": store.corpus,
     }
+    if reads_frames(config.heads):
+        provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
 
 def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
     members = []
     listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
+    frames = reads_frames(config.heads)
     for head in config.heads:
+        spec = head_spec(head)
         params = _head_params(config, head)
         if head in listener_heads and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
-        blocks = config.features if head_spec(head).reads_blocks else None
-        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)))
+        blocks = config.features if spec.reads_blocks else None
+        model = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
+        settable = model.get_params()
+        if config.device is not None and "model__device" in settable and "device" not in params:
+            model.set_params(model__device=config.device)
+        if "model__use_text" in settable and "use_text" not in params:  # frame heads read text where the blocks would
+            model.set_params(model__use_text=bool(layout[0][2]) and "text" in (config.features or default_blocks(target)))
+        if frames and spec.inputs == "vectors":  # beside frame heads, a clip-vector head reads Frames.vectors
+            model.steps.insert(0, ("clip_vectors", ClipVectors()))
+        members.append((head, model))
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
