@@ -4,8 +4,10 @@ Tokens are projected to ``d_model`` dimensions, optionally contextualised by a s
 Transformer encoder (pre-norm, masked), then pooled by one multi-head attention whose
 query is either a learned vector (``attn_mlp``: *where should I listen?*) or the
 projected text embedding of the clip's prompt (``xattn``: *where does the audio match
-this prompt?*). The pooled vector (beside the projected text, when the text is used)
-goes through an MLP. Padding tokens are masked out of the encoder and the pooling, so
+this prompt?*). The pooled vector goes through an MLP; when the text is used, beside
+the projected text and their element-wise product (so the MLP sees how well the
+stretch it listened to matches the prompt, as the ``product`` feature block does for
+clip vectors). Padding tokens are masked out of the encoder and the pooling, so
 a clip's output does not depend on the other clips of its batch. The network has no
 positional encoding: it decides where to listen by what a token holds, not by when.
 
@@ -44,7 +46,8 @@ class FrameAttentionNet(nn.Module):
         Width of the clip's text vector (0: no text).
     text_query : bool
         Use the projected text as the pooling query (``xattn``) instead of a learned one;
-        otherwise a given text is projected and put beside the pooled vector.
+        either way a given text is projected and put, with its element-wise product with
+        the pooled vector, beside the pooled vector.
     """
 
     def __init__(
@@ -76,7 +79,7 @@ class FrameAttentionNet(nn.Module):
         self.text_query = text_query
         self.query = None if text_query else nn.Parameter(0.02 * torch.randn(1, 1, d_model))
         self.attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
-        self.mlp = build_mlp(d_model * (2 if text_dim else 1), hidden_sizes, n_outputs, activation, dropout)
+        self.mlp = build_mlp(d_model * (3 if text_dim else 1), hidden_sizes, n_outputs, activation, dropout)
 
     def forward(self, frames: torch.Tensor, padding: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs ``(batch, n_outputs)`` for ``frames (batch, length, frame_dim)``; ``padding`` is True on padding."""
@@ -96,5 +99,7 @@ class FrameAttentionNet(nn.Module):
         pooled, weights = self.attention(
             query, tokens, tokens, key_padding_mask=padding, need_weights=need_weights, average_attn_weights=True
         )
-        parts = [pooled[:, 0, :]] + ([projected_text] if projected_text is not None else [])
+        parts = [pooled[:, 0, :]]
+        if projected_text is not None:
+            parts += [projected_text, parts[0] * projected_text]
         return self.mlp(torch.cat(parts, dim=-1)), weights
