@@ -27,12 +27,12 @@ class ClipVectors(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """``X.vectors`` for ``Frames``, ``X`` itself otherwise."""
+        """``X.vectors`` (in float64, so that predicting in batches from the store repeats the numbers) for ``Frames``; ``X`` otherwise."""
         if not isinstance(X, Frames):
             return X
         if X.vectors is None:
             raise ValueError("these Frames carry no clip-level matrix (Frames.vectors) for a clip-vector head")
-        return X.vectors
+        return np.asarray(X.vectors, dtype=np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

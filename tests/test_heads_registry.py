@@ -42,8 +42,8 @@ def _quiet_fallback():
         yield
 
 
-def test_the_head_names_are_the_documented_five():
-    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine")
+def test_the_head_names_are_the_documented_seven():
+    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "attn_mlp", "xattn")
 
 
 @pytest.mark.parametrize(
