@@ -1,6 +1,8 @@
 """The torch network of the frame heads: frame tokens -> [Transformer encoder] -> attention pooling -> MLP.
 
-Tokens are projected to ``d_model`` dimensions, optionally contextualised by a small
+Tokens are standardised (per dimension, with statistics of the training tokens held as
+buffers and folded into the first projection, so no batch is ever rescaled) and
+projected to ``d_model`` dimensions, optionally contextualised by a small
 Transformer encoder (pre-norm, masked), then pooled by one multi-head attention whose
 query is either a learned vector (``attn_mlp``: *where should I listen?*) or the
 projected text embedding of the clip's prompt (``xattn``: *where does the audio match
@@ -21,8 +23,10 @@ positional encoding: it decides where to listen by what a token holds, not by wh
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from heads.mlp import build_mlp
 
@@ -54,7 +58,7 @@ class FrameAttentionNet(nn.Module):
         self,
         frame_dim: int,
         n_outputs: int,
-        d_model: int = 128,
+        d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 0,
         hidden_sizes=(128,),
@@ -69,6 +73,8 @@ class FrameAttentionNet(nn.Module):
         if text_query and not text_dim:
             raise ValueError("a text query needs text_dim > 0")
         self.project = nn.Linear(frame_dim, d_model)
+        self.register_buffer("frame_mean", torch.zeros(frame_dim))
+        self.register_buffer("frame_scale", torch.ones(frame_dim))
         self.encoder = None
         if n_layers:
             layer = nn.TransformerEncoderLayer(
@@ -81,6 +87,12 @@ class FrameAttentionNet(nn.Module):
         self.attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.mlp = build_mlp(d_model * (3 if text_dim else 1), hidden_sizes, n_outputs, activation, dropout)
 
+    def standardize_with(self, mean: np.ndarray, scale: np.ndarray) -> "FrameAttentionNet":
+        """Tokens ``x`` are read as ``(x - mean) / scale``."""
+        self.frame_mean.copy_(torch.as_tensor(mean, dtype=self.frame_mean.dtype))
+        self.frame_scale.copy_(torch.as_tensor(scale, dtype=self.frame_scale.dtype))
+        return self
+
     def forward(self, frames: torch.Tensor, padding: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         """Outputs ``(batch, n_outputs)`` for ``frames (batch, length, frame_dim)``; ``padding`` is True on padding."""
         return self._run(frames, padding, text, need_weights=False)[0]
@@ -91,7 +103,8 @@ class FrameAttentionNet(nn.Module):
         return out, weights[:, 0, :]
 
     def _run(self, frames, padding, text, need_weights):
-        tokens = self.project(frames)
+        weight = self.project.weight / self.frame_scale  # project((x - mean) / scale), folded into one linear map
+        tokens = F.linear(frames, weight, self.project.bias - weight @ self.frame_mean)
         if self.encoder is not None:
             tokens = self.encoder(tokens, src_key_padding_mask=padding)
         projected_text = self.text_project(text) if self.text_project is not None else None

@@ -33,7 +33,7 @@ class AttentionMLPRegressor(FrameRegressor):
 
     Parameters
     ----------
-    d_model : int, default=128
+    d_model : int, default=64
         Width the tokens are projected to (the pooling's and the encoder's width).
     n_heads : int, default=4
         Attention heads; must divide ``d_model``.
@@ -81,7 +81,7 @@ class AttentionMLPRegressor(FrameRegressor):
 
     def __init__(
         self,
-        d_model: int = 128,
+        d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 0,
         hidden_sizes=(128,),

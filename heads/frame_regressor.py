@@ -160,7 +160,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
 
     def _inputs(self, frames: Frames, dtype: torch.dtype = torch.float32) -> SequenceInputs:
         text = (self.text_mean_, self.text_scale_) if self.text_dim_ else (None, None)
-        return SequenceInputs(frames, self.frame_mean_, self.frame_scale_, *text, dtype=dtype)
+        return SequenceInputs(frames, *text, dtype=dtype)
 
     # ------------------------------------------------------------------ network
     def _build_network(self) -> FrameAttentionNet:
@@ -175,7 +175,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
             dropout=self.dropout,
             text_dim=self.text_dim_,
             text_query=self._text_query,
-        )
+        ).standardize_with(self.frame_mean_, self.frame_scale_)
 
     def _new_module(self) -> FrameAttentionNet:
         """A fresh network shaped like ``module_`` (float64, eval mode), to load saved weights into."""

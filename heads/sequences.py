@@ -2,17 +2,17 @@
 
 :class:`SequenceInputs` feeds :func:`heads._training.train_module` (and prediction) from
 a :class:`~embed.frames.Frames` container held in memory in its stored dtype (float16
-halves the memory). A batch is built on demand: the tokens of its clips are gathered,
-standardised per dimension, and padded to the longest clip *of the batch*, with a mask
-marking the padding; clips are bucketed by length (shuffled, then sorted by length
-within pools of a few batches), so padding stays small without fixing the batch
-composition.
+halves the memory). A batch is built on demand in one gather: the tokens of its clips,
+padded to the longest clip *of the batch* (a clip's padding repeats its last token, and
+a mask marks it, so the network never reads it); clips are bucketed by length
+(shuffled, then sorted by length within pools of a few batches), so padding stays small
+without fixing the batch composition. The tokens are standardised by the network
+itself (:class:`heads.attention_net.FrameAttentionNet`).
 
 >>> import torch
 >>> from embed.frames import Frames
 >>> frames = Frames.from_list([np.ones((3, 2)), np.ones((1, 2)), np.ones((2, 2))])
->>> inputs = SequenceInputs(frames, mean=np.zeros(2), scale=np.ones(2))
->>> padded, padding = inputs.take(torch.tensor([0, 1]))
+>>> padded, padding = SequenceInputs(frames).take(torch.tensor([0, 1]))
 >>> tuple(padded.shape), padding.tolist()
 ((2, 3, 2), [[False, False, False], [False, True, True]])
 """
@@ -39,8 +39,6 @@ class SequenceInputs(BatchedInputs):
     def __init__(
         self,
         frames: Frames,
-        mean: np.ndarray,
-        scale: np.ndarray,
         text_mean: np.ndarray | None = None,
         text_scale: np.ndarray | None = None,
         dtype: torch.dtype = torch.float32,
@@ -49,8 +47,6 @@ class SequenceInputs(BatchedInputs):
         self.lengths = frames.lengths
         self.dtype = dtype
         self.values = torch.from_numpy(np.require(frames.values, requirements=["C_CONTIGUOUS", "WRITEABLE"]))
-        self.mean = torch.as_tensor(mean, dtype=dtype)
-        self.scale = torch.as_tensor(scale, dtype=dtype)
         self.text = None
         if text_mean is not None:
             self.text = torch.as_tensor((np.asarray(frames.text, dtype=np.float64) - text_mean) / text_scale, dtype=dtype)
@@ -59,7 +55,6 @@ class SequenceInputs(BatchedInputs):
         return len(self.frames)
 
     def to(self, device: torch.device) -> "SequenceInputs":
-        self.mean, self.scale = self.mean.to(device), self.scale.to(device)
         if self.text is not None:
             self.text = self.text.to(device)
         return super().to(device)
@@ -80,27 +75,31 @@ class SequenceInputs(BatchedInputs):
 
     def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         rows = batch.numpy()
-        tokens, owner, position = self.frames.token_index(rows)
-        longest = int(self.lengths[rows].max()) if len(rows) else 0
-        padded = torch.zeros((len(rows), longest, self.frames.frame_dim), dtype=self.dtype, device=self.device)
-        gathered = self.values[torch.from_numpy(tokens)].to(device=self.device, dtype=self.dtype)
-        padded[torch.from_numpy(owner), torch.from_numpy(position)] = (gathered - self.mean) / self.scale
-        padding = torch.ones((len(rows), longest), dtype=torch.bool, device=self.device)
-        padding[torch.from_numpy(owner), torch.from_numpy(position)] = False
+        lengths = self.lengths[rows]
+        longest = int(lengths.max()) if len(rows) else 0
+        within = np.minimum(np.arange(longest)[None, :], lengths[:, None] - 1)  # padding repeats the last token
+        tokens = torch.from_numpy((self.frames.offsets[rows][:, None] + within).ravel())
+        padded = self.values[tokens].to(device=self.device, dtype=self.dtype).view(len(rows), longest, -1)
+        padding = torch.from_numpy(np.arange(longest)[None, :] >= lengths[:, None]).to(self.device)
         if self.text is None:
             return padded, padding
         return padded, padding, self.text[batch.to(self.device)]
 
 
-def frame_statistics(frames: Frames, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension mean and standard deviation (1 where it is 0) over every token, in float64, block by block."""
-    total = np.zeros(frames.frame_dim)
-    squares = np.zeros(frames.frame_dim)
+def frame_statistics(frames: Frames, block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and standard deviation (1 where it is 0) over every token, block by block.
+
+    >>> mean, scale = frame_statistics(Frames.from_list([np.array([[1.0, 5.0], [3.0, 5.0]])]))
+    >>> mean.tolist(), scale.tolist()
+    ([2.0, 5.0], [1.0, 1.0])
+    """
+    total = torch.zeros(frames.frame_dim, dtype=torch.float64)
+    squares = torch.zeros(frames.frame_dim, dtype=torch.float64)
     for start in range(0, len(frames.values), block):
-        chunk = np.asarray(frames.values[start : start + block], dtype=np.float64)
-        total += chunk.sum(axis=0)
-        squares += (chunk**2).sum(axis=0)
+        chunk = torch.from_numpy(np.require(frames.values[start : start + block], requirements=["C_CONTIGUOUS", "WRITEABLE"])).float()
+        total += chunk.sum(dim=0).double()  # float32 within a block (torch sums in cascades), float64 across blocks
+        squares += (chunk * chunk).sum(dim=0).double()
     n = max(len(frames.values), 1)
-    mean = total / n
-    std = np.sqrt(np.maximum(squares / n - mean**2, 0.0))
-    return mean, np.where(std > 1e-12, std, 1.0)
+    mean = (total / n).numpy()
+    std = np.sqrt(np.maximum((squares / n).numpy() - mean**2, 0.0))
+    return mean, np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)

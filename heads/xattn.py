@@ -54,7 +54,7 @@ class CrossAttentionRegressor(FrameRegressor):
 
     def __init__(
         self,
-        d_model: int = 128,
+        d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 0,
         hidden_sizes=(128,),
