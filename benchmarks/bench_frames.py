@@ -15,8 +15,9 @@ Two sections of BENCHMARKS.md:
   a short stretch carrying each clip's latent quality, so early stopping behaves as on
   data with something to learn. Wall time and peak memory are the process's.
 
-    python benchmarks/bench_frames.py            # both sections
-    python benchmarks/bench_frames.py embed      # one of them: embed or fit
+    python benchmarks/bench_frames.py                 # both sections
+    python benchmarks/bench_frames.py embed           # one of them: embed or fit
+    python benchmarks/bench_frames.py fit --threads 1 # the fits with OMP_NUM_THREADS=1 (torch's threads)
 """
 
 from __future__ import annotations
@@ -176,7 +177,9 @@ _result = {{"seconds": time.perf_counter() - start}}
     return result
 
 
-def fit_section(heads=("attn_mlp", "xattn")) -> None:
+def fit_section(heads=("attn_mlp", "xattn"), threads: int | None = None) -> None:
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by the fit processes; torch takes its thread count from it
     corpora = {
         "MusicEval-sized": dict(n=2335, seconds=(10.0, 35.0), targets=["overall", "textual"], scale=(1, 5), raters=5, pool=14, systems=31),
         "XACLE-sized": dict(n=10500, seconds=(10.0, 10.0), targets=["alignment"], scale=(0, 10), raters=4, pool=3000, systems=0),
@@ -192,19 +195,19 @@ def fit_section(heads=("attn_mlp", "xattn")) -> None:
                 result = time_fit(store, head, Path(tmp) / f"run{k}-{head}")
                 print(name, head, result, flush=True)
                 label = f"{name} ({spec['n']:,} clips × {tokens:.0f} tokens × {FRAME_DIM:,}, {len(spec['targets'])} target{'s' * (len(spec['targets']) > 1)})"
-                rows.append(f"| {label} | `{head}` | {result['seconds'] / 60:.1f} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
+                rows.append(f"| {label} | `{head}` | {threads or 2} | {result['seconds'] / 60:.1f} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
     write_section(
         "frames_fit",
         f"""## `fit --cv 5` of the frame heads
 
-`cli.py fit --head attn_mlp|xattn --cv 5` with default settings (d_model 128, 4 heads, no encoder layer,
-MLP 128, batch 32 clips bucketed by length, at most 60 epochs with early stopping, SPO targets; CPU,
-torch's default 2 threads) in a fresh process, on synthetic stores with CLAP-shaped frame tokens
+`cli.py fit --head attn_mlp|xattn --cv 5` with default settings (d_model 64, 4 heads, no encoder layer,
+MLP 128, batch 32 clips bucketed by length, at most 60 epochs with early stopping, SPO targets; CPU)
+in a fresh process, on synthetic stores with CLAP-shaped frame tokens
 (1,024-d, 3.2 per second, float16) whose latent quality sits in a 3-token stretch. Five fold models per
 target, out-of-fold scoring, saving the run; no plots.
 
-| store | head | fit --cv 5 (min) | peak memory | load average (1, 5, 15 min) after the fit |
-|---|---|---:|---:|---|
+| store | head | torch threads | fit --cv 5 (min) | peak memory | load average (1, 5, 15 min) after the fit |
+|---|---|---:|---:|---:|---|
 {chr(10).join(rows)}
 
 The machine is shared with other jobs: the load average beside each row says how busy it was (2 cores).
@@ -214,8 +217,10 @@ fitting helps there. Machine: {machine_line()}.""",
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["embed", "fit"]
+    args = sys.argv[1:]
+    threads = int(args[args.index("--threads") + 1]) if "--threads" in args else None
+    which = [a for a in args if a in ("embed", "fit")] or ["embed", "fit"]
     if "embed" in which:
         embed_section()
     if "fit" in which:
-        fit_section()
+        fit_section(threads=threads)

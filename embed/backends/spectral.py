@@ -79,11 +79,7 @@ class SpectralEmbedder(Embedder):
     def embed_frames(self, windows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         logmels = [self._logmel(w) for w in windows]
         vectors = np.stack([_statistics(m) for m in logmels]).astype(np.float32)
-        tokens = [
-            np.stack([_statistics(m[:, i : i + FRAMES_PER_TOKEN]) for i in range(0, m.shape[1], FRAMES_PER_TOKEN)]).astype(np.float32)
-            for m in logmels
-        ]
-        return vectors, tokens
+        return vectors, [_token_statistics(m) for m in logmels]
 
     def frame_count(self, n_samples: int) -> int:
         """One token per 20 STFT frames begun (a window shorter than one FFT is padded to one frame)."""
@@ -106,3 +102,13 @@ class SpectralEmbedder(Embedder):
 def _statistics(logmel: np.ndarray) -> np.ndarray:
     """Mean and standard deviation of every band over the frames given."""
     return np.concatenate([logmel.mean(axis=1), logmel.std(axis=1)])
+
+
+def _token_statistics(logmel: np.ndarray) -> np.ndarray:
+    """:func:`_statistics` of every group of :data:`FRAMES_PER_TOKEN` frames (the last group may be shorter), ``(tokens, 128)``."""
+    whole = logmel.shape[1] // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
+    groups = logmel[:, :whole].reshape(N_MELS, -1, FRAMES_PER_TOKEN)
+    tokens = np.concatenate([groups.mean(axis=2), groups.std(axis=2)]).T
+    if whole < logmel.shape[1]:
+        tokens = np.vstack([tokens, _statistics(logmel[:, whole:])])
+    return tokens.astype(np.float32)
