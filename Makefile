@@ -29,7 +29,7 @@ test-slow: install
 # The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install
 	$(OFFLINE) $(PY) cli.py make-demo $(DEMO)/corpus
-	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
+	$(OFFLINE) $(PY) cli.py embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --frames --out $(DEMO)/store.zarr
 	$(OFFLINE) $(PY) cli.py info $(DEMO)/store.zarr
 	$(OFFLINE) $(PY) cli.py fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
 	$(OFFLINE) $(PY) cli.py predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
