@@ -121,29 +121,13 @@ above 2 the runs waited for a core). Machine: {machine_line()}.""",
 def synthetic_frame_store(path: Path, n: int, seconds: tuple[float, float], targets: list[str], scale: tuple[int, int],
                           raters: int, pool: int, systems: int, seed: int) -> float:
     """A store of ``n`` clips with CLAP-shaped frame tokens carrying a latent quality in a short stretch; returns mean tokens per clip."""
-    from embed.corpora.table import Corpus
+    from bench_fit_cv import synthetic_corpus
     from embed.frames import Frames
     from embed.store import FeatureStore
 
     rng = np.random.default_rng(seed)
-    low, high = scale
-    quality = rng.normal(size=(n, len(targets)))
-    items = pd.DataFrame({
-        "id": [f"clip{i:05d}" for i in range(n)],
-        "path": [f"/nonexistent/clip{i:05d}.wav" for i in range(n)],
-        "text": [f"prompt {i % 400}" for i in range(n)],
-        "system": [f"S{i % systems:03d}" if systems else "" for i in range(n)],
-        "split": ["train"] * n,
-    })
-    listener_ids = np.stack([rng.choice(pool, raters, replace=False) for _ in range(n)])
-    bias, spread = rng.normal(0, 0.8, pool), rng.uniform(0.6, 1.6, pool)
-    mid, half = (low + high) / 2, (high - low) / 4
-    scores = np.clip(np.round(mid + half * (quality[:, None, :] * spread[listener_ids][..., None] + bias[listener_ids][..., None])), low, high)
-    ratings = pd.DataFrame({"item": np.repeat(np.arange(n), raters), "listener": [f"L{j}" for j in listener_ids.ravel()]})
-    for t, name in enumerate(targets):
-        ratings[name] = scores[:, :, t].ravel()
-    labels = pd.DataFrame({name: scores[:, :, t].mean(axis=1) for t, name in enumerate(targets)})
-    store = FeatureStore.create(path, Corpus("manifest", items, labels, ratings, targets))
+    corpus, quality = synthetic_corpus(rng, n, targets, scale, raters, pool, systems)
+    store = FeatureStore.create(path, corpus)
     lengths = np.ceil(rng.uniform(*seconds, size=n) * RATE).astype(int)
     store.prepare_features("synthetic", 512, 512, {"embedder": "synthetic", "sample_rate": 48000, "window_s": 10.0, "hop_s": 10.0})
     store.prepare_frames("synthetic", FRAME_DIM, lengths, {"frame_rate": RATE, "frames": "synthetic"})

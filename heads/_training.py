@@ -40,6 +40,12 @@ class TrainingOptions:
     device: str
     monitor: str = "srcc"
 
+    @classmethod
+    def of(cls, estimator) -> "TrainingOptions":
+        """The settings of a torch head with the parameters ``lr``, ``weight_decay``, ``batch_size``, ... ``device``."""
+        names = ("lr", "weight_decay", "batch_size", "max_epochs", "validation_fraction", "patience", "device")
+        return cls(**{name: getattr(estimator, name) for name in names})
+
     def check(self) -> None:
         """Raise ``ValueError`` naming the first setting out of range."""
         if not self.lr > 0:

@@ -182,15 +182,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         return self._build_network().double().eval()
 
     def _training_options(self) -> TrainingOptions:
-        return TrainingOptions(
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            device=self.device,
-        )
+        return TrainingOptions.of(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

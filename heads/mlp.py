@@ -154,15 +154,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         return self._build_network().double().eval()
 
     def _training_options(self) -> TrainingOptions:
-        return TrainingOptions(
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            device=self.device,
-        )
+        return TrainingOptions.of(self)
 
     def _predict_network(self, X) -> np.ndarray:
         check_is_fitted(self)
