@@ -24,9 +24,11 @@ and ``FeatureStore.iter_frames``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import zarr
 
 from embed.errors import ClapmosError, listing
@@ -42,12 +44,22 @@ FRAME_IDENTITY_ATTRS = ("frame_dim", "frame_rate", "frames")
 class FrameStoreMixin:
     """Frame-token methods of :class:`embed.store.FeatureStore` (schema version 2)."""
 
+    # provided by FeatureStore
     group: zarr.Group
+    path: Path
+    corpus: str
+
+    def __len__(self) -> int: ...
+    def rows(self, split: str | list[str] | None = None) -> np.ndarray: ...
+    def items(self, split: str | list[str] | None = None) -> pd.DataFrame: ...
+    def has_text(self, embedder: str) -> bool: ...
+    def chunk_rows(self, embedder: str) -> int: ...
+    def _features_group(self, embedder: str) -> zarr.Group: ...
 
     # ------------------------------------------------------------------ state
     def has_frames(self, embedder: str) -> bool:
         """Whether ``embedder`` has a frame-token layout in this store (written rows: :meth:`frames_done`)."""
-        group = self._features_group(embedder)  # type: ignore[attr-defined]
+        group = self._features_group(embedder)
         return "frames" in group and "frame_dim" in group["frames"].attrs
 
     def frame_attrs(self, embedder: str) -> dict[str, Any]:
@@ -57,7 +69,7 @@ class FrameStoreMixin:
     def frames_done(self, embedder: str) -> np.ndarray:
         """Which rows have their frame tokens written (all False when the store has no frames of ``embedder``)."""
         if not self.has_frames(embedder):
-            return np.zeros(len(self), dtype=bool)  # type: ignore[arg-type]
+            return np.zeros(len(self), dtype=bool)
         return np.asarray(self._frames_group(embedder)["done"][:], dtype=bool)
 
     # ------------------------------------------------------------------ writing
@@ -78,8 +90,8 @@ class FrameStoreMixin:
         """
         if dtype not in FRAME_DTYPES:
             raise ClapmosError(f"--frame-dtype must be one of {', '.join(FRAME_DTYPES)}, got {dtype!r}")
-        group = self._features_group(embedder)  # type: ignore[attr-defined]
-        starts, total = block_layout(capacities, self.chunk_rows(embedder), TOKEN_CHUNK)  # type: ignore[attr-defined]
+        group = self._features_group(embedder)
+        starts, total = block_layout(capacities, self.chunk_rows(embedder), TOKEN_CHUNK)
         wanted = {**attrs, "frame_dim": int(frame_dim), "frame_dtype": dtype}
         if self.has_frames(embedder) and not overwrite:
             old = self.frame_attrs(embedder)
@@ -88,14 +100,14 @@ class FrameStoreMixin:
                 changed = ["the clips' lengths (their audio files changed since the frames were laid out)"]
             if changed:
                 raise ClapmosError(
-                    f"{self.path}: frame tokens of {embedder!r} were made differently ({'; '.join(changed)}). "  # type: ignore[attr-defined]
+                    f"{self.path}: frame tokens of {embedder!r} were made differently ({'; '.join(changed)}). "
                     "Pass --overwrite to replace them (and the clip vectors), or write to another store."
                 )
             return
         if "frames" in group:
             del group["frames"]
         frames = group.create_group("frames")
-        rows = self.chunk_rows(embedder)  # type: ignore[attr-defined]
+        rows = self.chunk_rows(embedder)
         n = len(starts)
         frames.create_array("values", shape=(total, frame_dim), dtype=dtype, chunks=(TOKEN_CHUNK, frame_dim), fill_value=0)
         frames.create_array("time", shape=(total,), dtype="float32", chunks=(TOKEN_CHUNK,), fill_value=0)
@@ -112,11 +124,11 @@ class FrameStoreMixin:
         group = self._frames_group(embedder)
         stop_row = first_row + len(frames)
         starts = np.asarray(group["start"][first_row:stop_row])
-        end = int(group["start"][stop_row]) if stop_row < len(self) else int(group["values"].shape[0])  # type: ignore[arg-type]
+        end = int(group["start"][stop_row]) if stop_row < len(self) else int(group["values"].shape[0])
         lengths = frames.lengths
         too_long = np.flatnonzero(lengths > clip_capacities(starts, end))
         if len(too_long):
-            ids = self.items()["id"].to_numpy()[first_row + too_long]  # type: ignore[attr-defined]
+            ids = self.items()["id"].to_numpy()[first_row + too_long]
             raise ClapmosError(
                 f"{len(too_long)} clip(s) decoded to more audio than their file headers say, so their frame tokens do "
                 f"not fit the layout made from the headers:\n{listing([str(i) for i in ids])}\n"
@@ -139,13 +151,13 @@ class FrameStoreMixin:
 
         For a split too large for memory, use :meth:`iter_frames`.
         """
-        return self.read_frames(embedder, self.rows(split), text)  # type: ignore[attr-defined]
+        return self.read_frames(embedder, self.rows(split), text)
 
     def iter_frames(
         self, embedder: str, split: str | list[str] | None = None, batch_size: int = 256, text: bool = True
     ) -> Iterator[Frames]:
         """The frame tokens of ``split`` in batches of ``batch_size`` clips, in store order; only one batch is in memory."""
-        rows = self.rows(split)  # type: ignore[attr-defined]
+        rows = self.rows(split)
         self.check_frames(embedder, rows)
         for first in range(0, len(rows), batch_size):
             yield self.read_frames(embedder, rows[first : first + batch_size], text, checked=True)
@@ -158,7 +170,7 @@ class FrameStoreMixin:
         group = self._frames_group(embedder)
         starts = np.asarray(group["start"][:])[rows]
         lengths = np.asarray(group["length"][:])[rows].astype(np.int64)
-        step = self.chunk_rows(embedder)  # type: ignore[attr-defined]
+        step = self.chunk_rows(embedder)
         values = np.empty((int(lengths.sum()), int(group["values"].shape[1])), dtype=group["values"].dtype)
         times = np.empty(len(values), dtype=np.float32)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -171,28 +183,28 @@ class FrameStoreMixin:
                 a, b = starts[i] - low, starts[i] - low + lengths[i]
                 values[offsets[i] : offsets[i + 1]] = span_values[a:b]
                 times[offsets[i] : offsets[i + 1]] = span_times[a:b]
-        features = self._features_group(embedder)  # type: ignore[attr-defined]
+        features = self._features_group(embedder)
         text_vectors = None
-        if text and self.has_text(embedder):  # type: ignore[attr-defined]
+        if text and self.has_text(embedder):
             text_vectors = np.asarray(features["text"].get_orthogonal_selection((rows, slice(None))), dtype=np.float32)
-        ids = self.items()["id"].to_numpy()[rows]  # type: ignore[attr-defined]
+        ids = self.items()["id"].to_numpy()[rows]
         return Frames(values, offsets, times, text_vectors, None, ids)
 
     def check_frames(self, embedder: str, rows: np.ndarray) -> None:
         """Refuse, naming the command that fixes it, rows without frames or with none at all."""
         if not self.has_frames(embedder):
-            raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")  # type: ignore[attr-defined]
+            raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")
         missing = rows[~self.frames_done(embedder)[rows]]
         if len(missing):
             raise ClapmosError(
-                f"{self.path}: {len(missing)} of {len(rows)} clips have no frame tokens of {embedder!r} written yet. "  # type: ignore[attr-defined]
+                f"{self.path}: {len(missing)} of {len(rows)} clips have no frame tokens of {embedder!r} written yet. "
                 f"{self.frames_hint(embedder)}"
             )
         empty = rows[np.asarray(self._frames_group(embedder)["length"][:])[rows] == 0]
         if len(empty):
-            ids = self.items()["id"].to_numpy()[empty]  # type: ignore[attr-defined]
+            ids = self.items()["id"].to_numpy()[empty]
             raise ClapmosError(
-                f"{self.path}: {len(empty)} clip(s) have zero frame tokens of {embedder!r}, which a frame head cannot read:\n"  # type: ignore[attr-defined]
+                f"{self.path}: {len(empty)} clip(s) have zero frame tokens of {embedder!r}, which a frame head cannot read:\n"
                 f"{listing([str(i) for i in ids])}\nRemove them from the corpus (or their split), or replace their audio."
             )
 
@@ -200,8 +212,8 @@ class FrameStoreMixin:
         """The command that adds (or finishes) the frame tokens of ``embedder``."""
         source = self.group.attrs.get("source") or "ROOT"
         return (
-            f"Add them with `python cli.py embed --corpus {self.corpus or 'CORPUS'} --root {source} --embedder {embedder} "  # type: ignore[attr-defined]
-            f"--frames --out {self.path} ...` (the same options as before; clip vectors already written are kept)."  # type: ignore[attr-defined]
+            f"Add them with `python cli.py embed --corpus {self.corpus or 'CORPUS'} --root {source} --embedder {embedder} "
+            f"--frames --out {self.path} ...` (the same options as before; clip vectors already written are kept)."
         )
 
     def frames_summary(self, embedder: str) -> str | None:
@@ -220,5 +232,5 @@ class FrameStoreMixin:
 
     def _frames_group(self, embedder: str) -> zarr.Group:
         if not self.has_frames(embedder):
-            raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")  # type: ignore[attr-defined]
-        return self._features_group(embedder)["frames"]  # type: ignore[attr-defined]
+            raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")
+        return self._features_group(embedder)["frames"]
