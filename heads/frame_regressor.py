@@ -41,7 +41,7 @@ from heads.losses import POINTWISE_LOSSES, PointwisePairwiseLoss
 from heads.sequences import SequenceInputs, frame_statistics
 from heads.spo import _ScoreScaleMixin
 
-_FINITE_BLOCK = 1 << 20  # tokens checked for NaN/inf at a time
+_FINITE_BLOCK = 16384  # tokens checked for NaN/inf at a time (a bounded temporary)
 
 
 class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):

@@ -26,7 +26,7 @@ from embed.frames import Frames
 from heads._training import BatchedInputs
 
 POOL_BATCHES = 16  # clips are sorted by length within pools of this many batches
-EVAL_BATCH = 256  # clips per batch when scoring
+EVAL_BATCH = 64  # clips per batch when scoring (predictions run in float64)
 
 
 class SequenceInputs(BatchedInputs):
