@@ -8,7 +8,7 @@ window giving :meth:`Embedder.frame_count` tokens. Both engines (serial and Dask
 
 >>> from embed.backends import create_embedder
 >>> clip_tokens(create_embedder("spectral"), 25 * 16000, window_s=10.0, hop_s=10.0)
-150
+125
 """
 
 from __future__ import annotations

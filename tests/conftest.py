@@ -54,3 +54,17 @@ def make_corpus(folder: Path, n: int = 10, seconds: float = 0.5, sample_rate: in
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Corpus:
     return make_corpus(tmp_path / "audio")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch work in one thread: small models are faster so, and two threads stall on a busy shared machine.
+
+    Module-scoped, so that module-scoped fixtures that fit models run in one thread too.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -16,6 +16,7 @@ from embed.store import FeatureStore
 from heads.runs import RunConfig, fit_run, load_run
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = ["d_model=16", "n_heads=2", "hidden_sizes=[16]", "max_epochs=3"]
 QUICK = [arg for head in ("attn_mlp", "xattn") for setting in SMALL for arg in ("--param", f"{head}.{setting}")]
 

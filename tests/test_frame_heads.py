@@ -21,7 +21,7 @@ HEADS = {
     "attn_mlp+text": AttentionMLPRegressor(use_text=True, **SMALL),
     "xattn": CrossAttentionRegressor(**SMALL),
 }
-pytestmark = pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning"), pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

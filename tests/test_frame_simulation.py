@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from scipy.stats import spearmanr
 
 from embed.frames import Frames
@@ -33,15 +32,8 @@ from heads import AttentionMLPRegressor, CrossAttentionRegressor, SpoMLPRegresso
 N_TRAIN, N_TEST, DIM, STRETCH, POOL, PER_CLIP = 400, 200, 16, 3, 60, 4
 SETTINGS = {"hidden_sizes": (32,), "max_epochs": 40, "lr": 3e-3, "random_state": 0}  # the same MLP for every head
 ATTENTION = {"d_model": 32, "n_heads": 2}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 MIN_GAIN, MIN_PEAKED = 0.10, 0.7  # observed for seeds 0-3: gains 0.22-0.68, peaked on the stretch 82-99%
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def listener_ratings(q: np.ndarray, rng: np.random.Generator):
