@@ -154,7 +154,10 @@ import time, cli
 start = time.perf_counter()
 cli.app(["fit", "--store", {str(store)!r}, "--embedder", "synthetic", "--head", {head!r}, "--cv", "5",
          "--out", {str(out)!r}, "--no-plots"], standalone_mode=False)
-_result = {{"seconds": time.perf_counter() - start}}
+seconds = time.perf_counter() - start
+from heads.runs import load_run
+models = [m.named_steps["model"] for e in load_run({str(out)!r}).models.values() for ms in e.models_.values() for m in ms]
+_result = {{"seconds": seconds, "epochs": [len(m.history_) - 1 for m in models], "best": [m.best_epoch_ for m in models]}}
 """
     result = run_child(code, timeout=6 * 3600)
     result["load"] = load_average()
@@ -179,7 +182,8 @@ def fit_section(heads=("attn_mlp", "xattn"), threads: int | None = None) -> None
                 result = time_fit(store, head, Path(tmp) / f"run{k}-{head}")
                 print(name, head, result, flush=True)
                 label = f"{name} ({spec['n']:,} clips × {tokens:.0f} tokens × {FRAME_DIM:,}, {len(spec['targets'])} target{'s' * (len(spec['targets']) > 1)})"
-                rows.append(f"| {label} | `{head}` | {threads or 2} | {result['seconds'] / 60:.1f} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
+                epochs = f"{np.mean(result['epochs']):.0f} (best {np.mean(result['best']):.0f})"
+                rows.append(f"| {label} | `{head}` | {threads or 2} | {result['seconds'] / 60:.1f} | {epochs} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
     write_section(
         "frames_fit",
         f"""## `fit --cv 5` of the frame heads
@@ -188,10 +192,11 @@ def fit_section(heads=("attn_mlp", "xattn"), threads: int | None = None) -> None
 MLP 128, batch 32 clips bucketed by length, at most 60 epochs with early stopping, SPO targets; CPU)
 in a fresh process, on synthetic stores with CLAP-shaped frame tokens
 (1,024-d, 3.2 per second, float16) whose latent quality sits in a 3-token stretch. Five fold models per
-target, out-of-fold scoring, saving the run; no plots.
+target, out-of-fold scoring, saving the run; no plots. Epochs: run, and the best one kept (early stopping
+with patience 10 on the validation SRCC).
 
-| store | head | torch threads | fit --cv 5 (min) | peak memory | load average (1, 5, 15 min) after the fit |
-|---|---|---:|---:|---:|---|
+| store | head | torch threads | fit --cv 5 (min) | epochs per fold model (mean) | peak memory | load average (1, 5, 15 min) after the fit |
+|---|---|---:|---:|---|---:|---|
 {chr(10).join(rows)}
 
 The machine is shared with other jobs: the load average beside each row says how busy it was (2 cores).
