@@ -108,7 +108,9 @@ def _token_statistics(logmel: np.ndarray) -> np.ndarray:
     """:func:`_statistics` of every group of :data:`FRAMES_PER_TOKEN` frames (the last group may be shorter), ``(tokens, 128)``."""
     whole = logmel.shape[1] // FRAMES_PER_TOKEN * FRAMES_PER_TOKEN
     groups = logmel[:, :whole].reshape(N_MELS, -1, FRAMES_PER_TOKEN)
-    tokens = np.concatenate([groups.mean(axis=2), groups.std(axis=2)]).T
+    mean = groups.mean(axis=2)
+    spread = np.sqrt(np.maximum(np.einsum("bgf,bgf->bg", groups, groups) / FRAMES_PER_TOKEN - mean**2, 0.0))  # float64: no cancellation
+    tokens = np.concatenate([mean, spread]).T
     if whole < logmel.shape[1]:
         tokens = np.vstack([tokens, _statistics(logmel[:, whole:])])
     return tokens.astype(np.float32)
