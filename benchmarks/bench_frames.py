@@ -19,7 +19,7 @@ Two sections of BENCHMARKS.md:
 
     python benchmarks/bench_frames.py                 # both sections
     python benchmarks/bench_frames.py embed           # one of them: embed or fit
-    python benchmarks/bench_frames.py fit --threads 1 # the fits with OMP_NUM_THREADS=1 (torch's threads)
+    python benchmarks/bench_frames.py fit --threads 1 # only the fits with OMP_NUM_THREADS=1 (default: 2, then 1)
 """
 
 from __future__ import annotations
@@ -172,9 +172,7 @@ _result = {{"seconds": seconds, "epochs": [len(m.history_) - 1 for m in models],
     return result
 
 
-def fit_section(heads=("attn_mlp", "xattn"), threads: int | None = None) -> None:
-    if threads is not None:
-        os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by the fit processes; torch takes its thread count from it
+def fit_section(heads=("attn_mlp", "xattn"), threads: tuple[int, ...] = (2, 1)) -> None:
     corpora = {
         "MusicEval-sized": dict(n=2335, seconds=(10.0, 35.0), targets=["overall", "textual"], scale=(1, 5), raters=5, pool=14, systems=31),
         "XACLE-sized": dict(n=10500, seconds=(10.0, 10.0), targets=["alignment"], scale=(0, 10), raters=4, pool=3000, systems=0),
@@ -187,11 +185,13 @@ def fit_section(heads=("attn_mlp", "xattn"), threads: int | None = None) -> None
             tokens = synthetic_frame_store(store, seed=k, **spec)
             print(f"{name}: store written in {time.perf_counter() - started:.0f} s, {folder_mb(store):.0f} MB", flush=True)
             for head in heads:
-                result = time_fit(store, head, Path(tmp) / f"run{k}-{head}")
-                print(name, head, result, flush=True)
-                label = f"{name} ({spec['n']:,} clips × {tokens:.0f} tokens × {FRAME_DIM:,}, {len(spec['targets'])} target{'s' * (len(spec['targets']) > 1)})"
-                epochs = f"{np.mean(result['epochs']):.0f} (best {np.mean(result['best']):.0f})"
-                rows.append(f"| {label} | `{head}` | {threads or 2} | {result['seconds'] / 60:.1f} | {epochs} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
+                for count in threads:
+                    os.environ["OMP_NUM_THREADS"] = str(count)  # inherited by the fit process; torch takes its thread count from it
+                    result = time_fit(store, head, Path(tmp) / f"run{k}-{head}-{count}")
+                    print(name, head, count, result, flush=True)
+                    label = f"{name} ({spec['n']:,} clips × {tokens:.0f} tokens × {FRAME_DIM:,}, {len(spec['targets'])} target{'s' * (len(spec['targets']) > 1)})"
+                    epochs = f"{np.mean(result['epochs']):.0f} (best {np.mean(result['best']):.0f})"
+                    rows.append(f"| {label} | `{head}` | {count} | {result['seconds'] / 60:.1f} | {epochs} | {result['peak_mb'] / 1024:.2f} GB | {result['load']} |")
     write_section(
         "frames_fit",
         f"""## `fit --cv 5` of the frame heads
@@ -215,7 +215,7 @@ fitting helps there. Machine: {machine_line()}.""",
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    threads = int(args[args.index("--threads") + 1]) if "--threads" in args else None
+    threads = (int(args[args.index("--threads") + 1]),) if "--threads" in args else (2, 1)
     which = [a for a in args if a in ("embed", "fit")] or ["embed", "fit"]
     if "embed" in which:
         embed_section()
