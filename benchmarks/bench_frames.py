@@ -208,8 +208,8 @@ with patience 10 on the validation SRCC).
 {chr(10).join(rows)}
 
 The machine is shared with other jobs: the load average beside each row says how busy it was (2 cores).
-Under load, two-thread torch stalls (see the `fit_heads` section); `torch.set_num_threads(1)` before
-fitting helps there. Machine: {machine_line()}.""",
+Under load, two-thread torch stalls on these many small operations (see also the `fit_heads` section):
+`OMP_NUM_THREADS=1` (or `torch.set_num_threads(1)` in Python) avoids it. Machine: {machine_line()}.""",
     )
 
 
