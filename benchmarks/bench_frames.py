@@ -120,8 +120,10 @@ Sizes are the stores' files on disk (zarr's default zstd compression); the frame
 |---|---:|---:|---:|---:|---:|---|
 {chr(10).join(rows)}
 
-The machine is shared with other jobs: the load average beside each row says how busy it was (2 cores;
-above 2 the runs waited for a core). Machine: {machine_line()}.""",
+With `spectral` the model is cheap, so pooling, compressing and writing the tokens show; `clap` takes its tokens
+from the forward pass that makes the clip vector (only the writing is added), `m2d` runs its encoder a second
+time (about twice the embed time). The machine is shared with other jobs: the load average beside each row
+says how busy it was (2 cores; above 2 the runs waited for a core). Machine: {machine_line()}.""",
     )
 
 
