@@ -209,6 +209,8 @@ with patience 10 on the validation SRCC).
 |---|---|---:|---:|---|---:|---|
 {chr(10).join(rows)}
 
+The synthetic prompts are random, so `xattn`'s text query carries nothing and it learns the stretch slowly
+(on MusicEval-sized data it used all 60 epochs); on real data its epochs depend on what the text explains.
 The machine is shared with other jobs: the load average beside each row says how busy it was (2 cores).
 Under load, two-thread torch stalls on these many small operations (see also the `fit_heads` section):
 `OMP_NUM_THREADS=1` (or `torch.set_num_threads(1)` in Python) avoids it. Machine: {machine_line()}.""",
