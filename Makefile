@@ -31,7 +31,7 @@ test-slow: install
 # The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install
 	$(OFFLINE) $(CLAPMOS) make-demo $(DEMO)/corpus
-	$(OFFLINE) $(CLAPMOS) embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --out $(DEMO)/store.zarr
+	$(OFFLINE) $(CLAPMOS) embed --corpus musiceval --root $(DEMO)/corpus --embedder spectral --frames --out $(DEMO)/store.zarr
 	$(OFFLINE) $(CLAPMOS) info $(DEMO)/store.zarr
 	$(OFFLINE) $(CLAPMOS) fit --store $(DEMO)/store.zarr --embedder spectral --head spo_mlp --cv 5 --eval-split dev --out $(DEMO)/run
 	$(OFFLINE) $(CLAPMOS) predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt

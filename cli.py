@@ -67,8 +67,8 @@ def _seconds(value: Optional[float]) -> Optional[float]:
     return value
 
 
-def _device(value: str) -> str:
-    if not is_device_name(value):
+def _device(value: Optional[str]) -> Optional[str]:
+    if value is not None and not is_device_name(value):
         raise typer.BadParameter(f"{value!r}: choose auto, cpu, cuda or cuda:N.")
     return value
 
@@ -171,6 +171,8 @@ def embed(
     engine: Annotated[Literal["local", "dask"], typer.Option(help="local: this process; dask: Dask workers (pip install 'clapmos[dask]').")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one).")] = None,
     n_workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="dask: worker processes of the local cluster, each with its own model (default 2).")] = None,
+    frames: Annotated[bool, typer.Option("--frames", help="Also store every clip's frame tokens (clap, m2d, spectral), which the attn_mlp and xattn heads read. Adds them to a store embedded without.")] = False,
+    frame_dtype: Annotated[Literal["float16", "float32"], typer.Option(help="With --frames: float16 (half the disk, the default) or float32 on disk.")] = "float16",
 ) -> None:
     """Read a corpus, run the embedder once per clip and prompt, and write the Zarr store.
 
@@ -195,7 +197,11 @@ def embed(
     from embed.replacement import check_destination
     from embed.store import FeatureStore
 
-    get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
+    embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
+    if frames:
+        from embed.frame_plan import require_frames
+
+        require_frames(embedder_class)
     options = {
         "device": device,
         "batch_size": batch_size,
@@ -224,9 +230,12 @@ def embed(
         workers=workers,
         overwrite=overwrite,
         threads=threads,
+        frames=frames,
+        frame_dtype=frame_dtype,
     )
     store.commit()
-    out.print(f"wrote {name or get_embedder_class(embedder).name} features for {len(table)} clips to {out_store}", highlight=False)
+    what = f"features{' and frame tokens' if frames else ''}"
+    out.print(f"wrote {name or get_embedder_class(embedder).name} {what} for {len(table)} clips to {out_store}", highlight=False)
 
 
 @app.command()
@@ -239,11 +248,12 @@ def info(
     if embedders or store is None:
         from embed.backends import available_embedders
 
-        out.print(f"{'name':10s} {'rate':>9s}  {'audio':>6s}  {'text':>6s}  description", highlight=False)
+        out.print(f"{'name':10s} {'rate':>9s}  {'audio':>6s}  {'text':>6s}  {'frame tokens':>15s}  description", highlight=False)
         for name, cls in available_embedders().items():
             audio = f"{cls.audio_dim}-d" if cls.audio_dim else "hidden"  # hf-audio: the loaded encoder's hidden size
             text = f"{cls.text_dim}-d" if cls.text_dim else "none"
-            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  {audio:>6s}  {text:>6s}  {cls.description}", highlight=False)
+            frames = f"{cls.frame_dim}-d at {cls.frame_rate:g}/s" if cls.gives_frames() else "none"
+            out.print(f"{name:10s} {cls.sample_rate:>6d} Hz  {audio:>6s}  {text:>6s}  {frames:>15s}  {cls.description}", highlight=False)
         return
     out.print(_open_store(store, "STORE").summary(), highlight=False)
 
@@ -356,12 +366,16 @@ def fit(
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads.")] = 0,
     threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS). 1 keeps fits from stalling on a busy machine; give more on a machine of your own.")] = DEFAULT_THREADS,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots.")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots (and, for frame heads, where they listen in the worst-predicted clips).")] = True,
     recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `clapmos recipes`); the options you give override them.")] = None,
     stack_method: Annotated[str, typer.Option(help="How several heads are combined: ridge (with intercept) or nnls (non-negative weights fitted to the out-of-fold predictions).")] = "ridge",
     clip: Annotated[Optional[str], typer.Option(help="Clip the ensemble's predictions to LOW,HIGH, e.g. 0,10.")] = None,
+    device: Annotated[Optional[str], typer.Option(callback=_device, help="Where the torch heads train: cpu, cuda, cuda:N or auto (default: each head's own setting, the CPU).")] = None,
 ) -> None:
-    """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run."""
+    """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run.
+
+    The frame heads (attn_mlp, xattn) need the embedder's frame tokens in the store (`embed --frames`).
+    """
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from heads.run_folder import check_run_destination
 
@@ -382,6 +396,7 @@ def fit(
         random_state=seed,
         stack_method=stack_method,
         clip=_parse_clip(clip),
+        device=device,
     )
     if recipe is not None:
         from heads.recipes import apply_recipe

@@ -41,10 +41,27 @@ CLAP_SAMPLE_CLIPS = 8
 
 def synthetic_store(path: Path, n: int, dim: int, targets: list[str], scale: tuple[int, int], raters: int, pool: int, systems: int, seed: int) -> None:
     """Write a store of ``n`` items with random unit embeddings carrying a latent quality."""
-    from embed.corpora.table import Corpus
     from embed.store import FeatureStore
 
     rng = np.random.default_rng(seed)
+    corpus, quality = synthetic_corpus(rng, n, targets, scale, raters, pool, systems)
+    store = FeatureStore.create(path, corpus)
+    for name in ("synthetic", "synthetic2"):
+        direction = rng.normal(size=(len(targets), 2 * dim))
+        features = rng.normal(size=(n, 2 * dim)) + quality @ direction * 0.5
+        audio, text = features[:, :dim], features[:, dim:]
+        audio /= np.linalg.norm(audio, axis=1, keepdims=True)
+        text /= np.linalg.norm(text, axis=1, keepdims=True)
+        store.prepare_features(name, dim, dim, {"embedder": name, "sample_rate": 48000, "window_s": 10.0, "hop_s": 10.0})
+        step = store.chunk_rows(name)
+        for start in range(0, n, step):
+            store.write_block(name, start, audio[start : start + step], text[start : start + step])
+
+
+def synthetic_corpus(rng, n: int, targets: list[str], scale: tuple[int, int], raters: int, pool: int, systems: int):
+    """A rated corpus of ``n`` items (no audio) whose listeners rate a latent quality per target; returns it and the quality."""
+    from embed.corpora.table import Corpus
+
     low, high = scale
     quality = rng.normal(size=(n, len(targets)))
     items = pd.DataFrame({
@@ -62,17 +79,7 @@ def synthetic_store(path: Path, n: int, dim: int, targets: list[str], scale: tup
     for t, name in enumerate(targets):
         ratings[name] = scores[:, :, t].ravel()
     labels = pd.DataFrame({name: scores[:, :, t].mean(axis=1) for t, name in enumerate(targets)})
-    store = FeatureStore.create(path, Corpus("manifest", items, labels, ratings, targets))
-    for name in ("synthetic", "synthetic2"):
-        direction = rng.normal(size=(len(targets), 2 * dim))
-        features = rng.normal(size=(n, 2 * dim)) + quality @ direction * 0.5
-        audio, text = features[:, :dim], features[:, dim:]
-        audio /= np.linalg.norm(audio, axis=1, keepdims=True)
-        text /= np.linalg.norm(text, axis=1, keepdims=True)
-        store.prepare_features(name, dim, dim, {"embedder": name, "sample_rate": 48000, "window_s": 10.0, "hop_s": 10.0})
-        step = store.chunk_rows(name)
-        for start in range(0, n, step):
-            store.write_block(name, start, audio[start : start + step], text[start : start + step])
+    return Corpus("manifest", items, labels, ratings, targets), quality
 
 
 def time_fit(store: Path, head: str, out: Path, embedders: str = "synthetic") -> dict:

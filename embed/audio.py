@@ -62,6 +62,31 @@ def cut_windows(audio: np.ndarray, sample_rate: int, window_s: float, hop_s: flo
     return windows
 
 
+def window_lengths(n_samples: int, sample_rate: int, window_s: float, hop_s: float) -> list[int]:
+    """Lengths of the windows :func:`cut_windows` cuts from ``n_samples`` samples, without the audio.
+
+    >>> window_lengths(25 * 16000, 16000, window_s=10.0, hop_s=10.0)
+    [160000, 160000, 80000]
+    """
+    window = max(1, round(window_s * sample_rate))
+    hop = max(1, round(hop_s * sample_rate))
+    lengths = []
+    for start in range(0, n_samples, hop):
+        lengths.append(min(window, n_samples - start))
+        if start + window >= n_samples:
+            break
+    return lengths
+
+
+def resampled_length(n_samples: int, rate: int, sample_rate: int) -> int:
+    """Samples :func:`load_audio` gives for a file of ``n_samples`` at ``rate`` (soxr rounds to the nearest).
+
+    >>> resampled_length(16000, 16000, 48000), resampled_length(22051, 22050, 16000)
+    (48000, 16001)
+    """
+    return n_samples if rate == sample_rate else round(n_samples * sample_rate / rate)
+
+
 def check_audio_files(paths: list[str], workers: int = 4) -> None:
     """Raise one error listing every missing, unreadable, empty or non-finite audio file.
 

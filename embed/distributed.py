@@ -75,13 +75,15 @@ def embed_corpus_dask(
     n_workers: int | None = None,
     chunks_per_task: int = CHUNKS_PER_TASK,
     threads: int | None = None,
+    frames: bool = False,
+    frame_dtype: str = "float16",
 ) -> None:
     """Embed every row of ``store`` not yet done, on Dask workers; same result as ``embed_corpus``.
 
     Parameters
     ----------
-    store, embedder, options, window_s, hop_s, overwrite, progress
-        As in :func:`embed.runner.embed_corpus`. An :class:`Embedder` instance is sent
+    store, embedder, options, window_s, hop_s, overwrite, progress, frames, frame_dtype
+        As in :func:`embed.runner.embed_corpus` (the frame tokens are laid out here, written by the workers). An :class:`Embedder` instance is sent
         to each worker as it is (pass a name for large models).
     workers : int
         Reader threads per Dask worker (decoding and resampling ahead of the model).
@@ -99,12 +101,18 @@ def embed_corpus_dask(
     """
     if scheduler is not None and n_workers is not None:
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
+    from embed.frame_plan import prepare_frame_layout, require_frames
+
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    if frames:
+        require_frames(model)
     with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model, threads or 1) as plugin:
         loaded = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
         attrs, window_s, hop_s = loaded["attrs"], loaded["window_s"], loaded["hop_s"]
         key = store.prepare_features(model.name, loaded["audio_dim"], loaded["text_dim"], attrs, overwrite=overwrite)
-        blocks = store.pending_blocks(key)
+        if frames:
+            prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
+        blocks = store.pending_blocks(key, frames=frames)
         if not blocks:
             log.info("%s: every row of %s is already embedded", store.path, model.name)
             store.finish_features(model.name, key)
@@ -118,7 +126,7 @@ def embed_corpus_dask(
         ranges = {
             client.submit(
                 embed_range, plugin, str(store.path.resolve()), key, start, stop, paths[start:stop], texts[start:stop],
-                window_s, hop_s, workers, pure=False,
+                window_s, hop_s, workers, frames, pure=False,
             ): (start, stop)
             for start, stop in task_ranges(blocks, chunks_per_task)
         }
@@ -272,6 +280,7 @@ def embed_range(
     window_s: float,
     hop_s: float,
     readers: int,
+    frames: bool = False,
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
@@ -282,8 +291,8 @@ def embed_range(
     try:
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
-        blocks = store.pending_blocks(key, start, stop)
-        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers), blocks, paths, texts, first_row=start, key=key)
+        blocks = store.pending_blocks(key, start, stop, frames=frames)
+        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers, frames), blocks, paths, texts, first_row=start, key=key)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error

@@ -5,6 +5,8 @@ Reader threads decode and resample the next clips while the model embeds the cur
 ones; windows of several clips are batched into one forward pass; each block is
 written data first, ``done`` mask last. Rerunning the same command skips finished
 blocks, so a run killed at any point (SIGKILL included) resumes where it stopped.
+With ``frames=True`` every block also carries its clips' frame tokens (the windows'
+tokens joined into one sequence per clip), laid out in the store beforehand.
 
 >>> import tempfile, numpy as np, pandas as pd, soundfile as sf
 >>> from embed.corpora.table import Corpus
@@ -38,6 +40,7 @@ from embed.backends import Embedder, create_embedder
 from embed.backends.contract import checked_vectors, load_embedder
 from embed.backends.plugins import plugin_provenance, plugin_spec
 from embed.errors import ClapmosError
+from embed.frames import Frames
 from embed.store import FeatureStore
 from embed.threads import limit_threads
 
@@ -58,6 +61,8 @@ def embed_corpus(
     progress: bool = True,
     only: np.ndarray | None = None,
     threads: int | None = None,
+    frames: bool = False,
+    frame_dtype: str = "float16",
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
 
@@ -67,15 +72,22 @@ def embed_corpus(
     and all unusable files are reported in one error before any work starts. ``only``
     (a boolean mask of rows) restricts the work to the pending blocks that hold a marked row.
     ``threads`` caps the model's CPU threads (torch, BLAS; see :mod:`embed.threads`); the
-    reader threads are ``workers``.
+    reader threads are ``workers``. With ``frames``, the clips' frame tokens are stored
+    too (``frame_dtype`` on disk), and rows written before without them are redone.
     """
+    from embed.frame_plan import prepare_frame_layout, require_frames
+
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    if frames:
+        require_frames(model)
     load_embedder(model)
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
     key = store.prepare_features(
         model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
     )
-    blocks = store.pending_blocks(key)
+    if frames:
+        prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
+    blocks = store.pending_blocks(key, frames=frames)
     if only is not None:
         blocks = [(a, b) for a, b in blocks if only[a:b].any()]
     if blocks:
@@ -84,7 +96,7 @@ def embed_corpus(
         check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
         total = len(store) if only is None else len(rows)
         with limit_threads(threads), EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
-            encoder = BlockEncoder(model, window_s, hop_s, workers)
+            encoder = BlockEncoder(model, window_s, hop_s, workers, frames=frames)
             embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance,
                          key=key, segments=store.segments())
     else:
@@ -135,9 +147,9 @@ def embed_blocks(
     default: the embedder's own).
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
-    for (a, b), audio in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
+    for (a, b), (audio, frames) in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
         text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
-        store.write_block(key or encoder.model.name, first_row + a, audio, text)
+        store.write_block(key or encoder.model.name, first_row + a, audio, text, frames=frames)
         if advance is not None:
             advance(b - a)
 
@@ -173,13 +185,14 @@ def _recordable(value: Any) -> Any:
 
 
 class BlockEncoder:
-    """Turns blocks of audio files into pooled clip vectors, reading ahead in threads."""
+    """Turns blocks of audio files into pooled clip vectors (and frame tokens), reading ahead in threads."""
 
-    def __init__(self, model: Embedder, window_s: float, hop_s: float, workers: int) -> None:
+    def __init__(self, model: Embedder, window_s: float, hop_s: float, workers: int, frames: bool = False) -> None:
         self.model = model
         self.window_s = window_s
         self.hop_s = hop_s
         self.workers = max(1, workers)
+        self.frames = frames
 
     def windows(self, path: str, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
         audio = load_audio(path, self.model.sample_rate, start_s, end_s)
@@ -187,27 +200,43 @@ class BlockEncoder:
 
     def audio_blocks(
         self, paths: np.ndarray, blocks: list[tuple[int, int]], segments: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> Iterator[np.ndarray]:
-        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings (of each row's segment, if given)."""
+    ) -> Iterator[tuple[np.ndarray, Frames | None]]:
+        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings (of each row's segment, if given) and the clips' frame tokens (or None)."""
         ordered = ((str(paths[i]), *_segment(segments, i)) for a, b in blocks for i in range(a, b))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="clapmos-reader") as pool:
             clips = read_ahead(pool, lambda clip: self.windows(*clip), ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
             for start, stop in blocks:
                 yield self.pool_clips([next(clips) for _ in range(start, stop)])
 
-    def pool_clips(self, clips: list[list[np.ndarray]]) -> np.ndarray:
-        """Embed the windows of several clips in batches and average them per clip."""
+    def pool_clips(self, clips: list[list[np.ndarray]]) -> tuple[np.ndarray, Frames | None]:
+        """Embed the windows of several clips in batches and average them per clip; join their frame tokens."""
         flat = [w for windows in clips for w in windows]
         owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
         size = max(1, self.model.batch_size)
         batches = [flat[i : i + size] for i in range(0, len(flat), size)]
-        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio", finite=False) for b in batches])
+        tokens: list[np.ndarray] = []
+        if self.frames:
+            parts = [self.model.embed_frames(batch) for batch in batches]
+            vectors = np.concatenate([checked_vectors(self.model, v, len(b), "audio", finite=False) for (v, _), b in zip(parts, batches)])
+            tokens = [t for _, batch_tokens in parts for t in batch_tokens]
+        else:
+            vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio", finite=False) for b in batches])
         pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, owner, vectors)
         pooled /= np.bincount(owner, minlength=len(clips))[:, None]
         if self.model.normalize:
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
+        return pooled.astype(np.float32), (self._clip_frames(clips, tokens) if self.frames else None)
+
+    def _clip_frames(self, clips: list[list[np.ndarray]], tokens: list[np.ndarray]) -> Frames:
+        """One token sequence per clip (its windows' tokens in order), each token stamped with its start time."""
+        sequences, times, k = [], [], 0
+        for windows in clips:
+            mine = tokens[k : k + len(windows)]
+            k += len(windows)
+            sequences.append(np.concatenate(mine))
+            times.append(np.concatenate([w * self.hop_s + np.arange(len(t)) / self.model.frame_rate for w, t in enumerate(mine)]))
+        return Frames.from_list(sequences, times)
 
     def text(self, texts: list[str]) -> np.ndarray:
         """Embed texts once each (prompts repeat across systems) and spread them back."""

@@ -9,6 +9,7 @@ The schema is written down once, in the README ("The store"). In short::
     ratings/item (R,) int64, ratings/listener (R,) str, ratings/<target> (R,) float32
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
     (an audio-only embedder, attrs ``text_dim: 0``, has no ``text`` array)
+    features/<embedder>/frames/...      frame tokens, optional (version 2; see embed.frame_store)
 
 Readers accept any store with these fields, whoever wrote it. Embeddings are written
 in whole chunks of rows, data first and the ``done`` mask last, and zarr writes each
@@ -41,8 +42,10 @@ import zarr
 from embed.corpora.table import ITEM_COLUMNS, Corpus
 from embed.errors import ClapmosError, listing
 from embed.files import require_folder
+from embed.frame_store import FrameStoreMixin
+from embed.frames import Frames
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: optional frame tokens (embed.frame_store); version-1 readers still read everything else
 ITEM_CHUNK = 4096
 RATING_CHUNK = 65536
 FEATURE_CHUNK = 64  # rows per chunk of features/<embedder>/*; embed writes whole chunks
@@ -50,8 +53,12 @@ CHECKED_COLUMNS = ["id", "text", "system", "split"]  # must match to add feature
 SEGMENT_COLUMNS = ("start_s", "end_s")  # optional items/<column>: each item is that part of its file
 
 
-class FeatureStore:
-    """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`."""
+class FeatureStore(FrameStoreMixin):
+    """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`.
+
+    Frame tokens (``frames``, ``iter_frames``, ``prepare_frames``...) come from
+    :class:`embed.frame_store.FrameStoreMixin`.
+    """
 
     def __init__(self, group: zarr.Group, path: Path, final_path: Path | None = None) -> None:
         self.group = group
@@ -376,20 +383,23 @@ class FeatureStore:
         """Rows per chunk of ``features/<key>``; writes must be aligned to it."""
         return int(self._writable(key)["done"].chunks[0])
 
-    def pending_blocks(self, key: str, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+    def pending_blocks(self, key: str, start: int = 0, stop: int | None = None, frames: bool = False) -> list[tuple[int, int]]:
         """Chunk-aligned ``(start, stop)`` row ranges of ``features/<key>`` that still contain rows not done.
 
         ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
-        mask that is read.
+        mask that is read. With ``frames``, rows whose frame tokens are missing count as
+        not done too.
         """
         stop = len(self) if stop is None else stop
         group = self._writable(key)
         done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
+        if frames:
+            done &= np.asarray(group["frames/done"][start:stop], dtype=bool)
         step = self.chunk_rows(key)
         return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 
-    def write_block(self, key: str, start: int, audio: np.ndarray, text: np.ndarray | None = None) -> None:
-        """Write rows ``start:start+len(audio)`` (whole chunks) of ``features/<key>``, then mark them done.
+    def write_block(self, key: str, start: int, audio: np.ndarray, text: np.ndarray | None = None, frames: Frames | None = None) -> None:
+        """Write rows ``start:start+len(audio)`` (whole chunks) of ``features/<key>`` and their frame tokens if given, then mark them done.
 
         ``text`` is ``None`` for an audio-only embedder. Embeddings that are not finite are
         refused (nothing of the block is written), so a row marked done always holds usable
@@ -405,6 +415,8 @@ class FeatureStore:
         audio = np.asarray(audio, dtype=np.float32)
         text = None if text is None else np.asarray(text, dtype=np.float32)
         finite = np.isfinite(audio).all(axis=1) & (True if text is None else np.isfinite(text).all(axis=1))
+        if frames is not None:
+            finite &= frames.finite_clips()
         bad = np.flatnonzero(~finite)
         if len(bad):
             items = self.items().iloc[start + bad]
@@ -417,6 +429,8 @@ class FeatureStore:
         group["audio"][start:stop] = audio
         if text is not None:
             group["text"][start:stop] = text
+        if frames is not None:
+            self._write_frames(key, start, frames)
         group["done"][start:stop] = True
 
     def _writable(self, key: str) -> zarr.Group:
@@ -460,6 +474,7 @@ class FeatureStore:
                 + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
             )
             lines += self._pending_overwrite(name)
+            lines += [line for line in [self.frames_summary(name)] if line]
         return "\n".join(lines)
 
     def _pending_overwrite(self, embedder: str) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from embed.store import FeatureStore
+from evaluation.attention_plots import attention_plot, worst_clips
 from evaluation.fit_report import heads_table, oof_report, write_fit_report
 from evaluation.report import EvaluationReport, evaluate_predictions
 from evaluation.submissions import write_submission
@@ -59,8 +60,23 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split))
+        if plots and run.reads_frames:
+            write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
     return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
+
+
+def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, held_out: EvaluationReport | None) -> None:
+    """``eval/attention_<target>.png`` (or ``cv/``, from the out-of-fold predictions): where the frame heads listen in the worst-predicted clips."""
+    if held_out is not None:
+        where, split, clips = folder / "eval", run.config.eval_split, held_out.clips.rename(columns=lambda c: c.removesuffix("_true"))
+    else:
+        where, split, clips = folder / "cv", run.config.train_split, run.oof
+    for target in run.targets:
+        worst = worst_clips(clips, target)
+        if len(worst):
+            table = run.attention(store, split, ids=worst["id"])
+            attention_plot(table[table["target"] == target], worst, target, where / f"attention_{target}.png")
 
 
 def predict_to_file(

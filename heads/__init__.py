@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr']
+['attn_mlp', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "AttentionMLPRegressor": "heads.attn_mlp",
     "EXPECTED_FAILED_CHECKS": "heads.conformance",
     "CVEnsemble": "heads.ensemble",
     "CoralRegressor": "heads.coral",
@@ -47,6 +48,7 @@ _EXPORTS = {
     "register_head": "heads.registry",
     "SpoCosineRegressor": "heads.spo",
     "SpoMLPRegressor": "heads.spo",
+    "CrossAttentionRegressor": "heads.xattn",
 }
 __all__ = sorted(_EXPORTS)
 

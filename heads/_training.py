@@ -13,13 +13,17 @@ incomplete mini-batch of every epoch. Per-sample arrays (``extras``, e.g. class
 weights) are sliced with the rows of every batch and passed to the loss by name; a
 head whose network does not output the scores themselves (a distribution over bins)
 gives ``decode`` and the scalar ``truth`` the Spearman correlation is computed on.
+
+Inputs are a matrix (one row per item, :class:`DenseInputs`) or any :class:`BatchedInputs`
+that cuts its items into batches and turns a batch into the module's arguments (the
+frame heads' padded, masked sequences: :class:`heads.sequences.SequenceInputs`).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 
 import numpy as np
@@ -84,6 +88,11 @@ class TrainingOptions:
     drop_last: bool = False
     lr_schedule: str = "constant"
 
+    @classmethod
+    def of(cls, estimator) -> "TrainingOptions":
+        """The settings of a torch head: its parameters of the same names (defaults for those it lacks)."""
+        return cls(**{f.name: getattr(estimator, f.name) for f in fields(cls) if hasattr(estimator, f.name)})
+
     def make_optimizer(self, parameters) -> torch.optim.Optimizer:
         """The optimiser these options name, on ``parameters``."""
         if self.optimizer == "sgd":
@@ -119,24 +128,69 @@ def mean_srcc(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+class BatchedInputs:
+    """Model inputs that cut items into mini-batches; :func:`train_module` takes any of them.
+
+    ``take(batch)`` returns the module's positional arguments for the items ``batch``
+    (a CPU index tensor), on the device given to :meth:`to`.
+    """
+
+    device = torch.device("cpu")
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def to(self, device: torch.device) -> "BatchedInputs":
+        self.device = device
+        return self
+
+    def batches(self, items: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """The training batches of one epoch: ``items`` shuffled and cut into ``batch_size`` pieces."""
+        return list(torch.split(items[torch.randperm(len(items), generator=generator)], batch_size))
+
+    def eval_batches(self, items: torch.Tensor) -> list[torch.Tensor]:
+        """Batches to score ``items`` with (every item once, in any order)."""
+        return [items]
+
+    def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+
+class DenseInputs(BatchedInputs):
+    """A matrix ``X`` (n, d): batch ``b`` is ``X[b]``."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def to(self, device: torch.device) -> "DenseInputs":
+        self.X_t = torch.tensor(self.X, dtype=torch.float32, device=device)
+        return super().to(device)
+
+    def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (self.X_t[batch.to(self.device)],)
+
+
 @dataclass
 class _Data:
-    """The training tensors: inputs, loss targets, per-sample loss arguments, and what SRCC is computed on."""
+    """The training data: inputs, loss targets, per-sample loss arguments, and what SRCC is computed on."""
 
-    X: torch.Tensor
+    inputs: BatchedInputs
     Y: torch.Tensor
     extras: dict[str, torch.Tensor]
     truth: np.ndarray
     decode: Callable[[torch.Tensor], np.ndarray]
 
-    def loss(self, loss_fn: Loss, module: nn.Module, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        output = module(self.X[idx])
-        return loss_fn(output, self.Y[idx], **{k: v[idx] for k, v in self.extras.items()}), output
+    def loss(self, loss_fn: Loss, output: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.to(self.Y.device)
+        return loss_fn(output, self.Y[idx], **{k: v[idx] for k, v in self.extras.items()})
 
 
 def train_module(
     build: Callable[[], nn.Module],
-    X: np.ndarray,
+    X: np.ndarray | BatchedInputs,
     Y: np.ndarray,
     loss_fn: Loss,
     options: TrainingOptions,
@@ -146,7 +200,7 @@ def train_module(
     decode: Callable[[torch.Tensor], np.ndarray] | None = None,
     truth: np.ndarray | None = None,
 ) -> TrainingResult:
-    """Build a module from ``seed`` and fit it to ``Y`` (n, ...) from ``X`` (n, d).
+    """Build a module from ``seed`` and fit it to ``Y`` (n, ...) from ``X`` (n, d) or batched inputs.
 
     ``loss_fn(output, Y[batch], **{name: extras[name][batch]})`` is minimised. The
     validation Spearman correlation compares ``decode(output)`` (default: the output
@@ -154,29 +208,29 @@ def train_module(
     parameters, checked by the head (``_check_parameters``) before it calls this.
     """
     device = resolve_device(options.device, option="device")
+    inputs = X if isinstance(X, BatchedInputs) else DenseInputs(X)
     order = torch.Generator().manual_seed(seed)
-    train_idx, val_idx = _validation_split(len(X), options.validation_fraction, order)
+    train_idx, val_idx = _validation_split(len(inputs), options.validation_fraction, order)
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(seed)
         module = build().to(device)
         data = _Data(
-            X=torch.tensor(X, dtype=torch.float32, device=device),
+            inputs=inputs.to(device),
             Y=torch.tensor(Y, dtype=torch.float32, device=device),
             extras={k: torch.tensor(v, dtype=torch.float32, device=device) for k, v in (extras or {}).items()},
-            truth=np.asarray(Y if truth is None else truth, dtype=np.float64).reshape(len(X), -1),
+            truth=np.asarray(Y if truth is None else truth, dtype=np.float64).reshape(len(inputs), -1),
             decode=decode or (lambda output: output.double().cpu().numpy()),
         )
         best_epoch, history = _fit_epochs(module, data, train_idx, val_idx, loss_fn, options, order)
     return TrainingResult(module.cpu().eval(), best_epoch, history)
 
 
-def _batches(train_idx: torch.Tensor, options: TrainingOptions, order: torch.Generator) -> list[torch.Tensor]:
+def _batches(inputs: BatchedInputs, train_idx: torch.Tensor, options: TrainingOptions, order: torch.Generator) -> list[torch.Tensor]:
     """One epoch's shuffled mini-batches (the last, incomplete one dropped with ``drop_last``, unless it is the only one)."""
-    shuffled = train_idx[torch.randperm(len(train_idx), generator=order)]
-    batches = list(torch.split(shuffled, options.batch_size))
-    if options.drop_last and len(batches) > 1 and len(batches[-1]) < options.batch_size:
-        batches.pop()
+    batches = inputs.batches(train_idx, options.batch_size, order)
+    if options.drop_last and len(batches) > 1:
+        batches = [batch for batch in batches if len(batch) == options.batch_size]
     return batches
 
 
@@ -191,9 +245,8 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
     for epoch in range(1, options.max_epochs + 1):
         module.train()
         total, seen = 0.0, 0
-        for batch in _batches(train_idx, options, order):
-            batch = batch.to(data.X.device)
-            loss, _ = data.loss(loss_fn, module, batch)
+        for batch in _batches(data.inputs, train_idx, options, order):
+            loss = data.loss(loss_fn, module(*data.inputs.take(batch)), batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -221,11 +274,12 @@ def _evaluate(module, data: _Data, val_idx, loss_fn, epoch, train_loss):
         return record
     module.eval()
     with torch.no_grad():
-        idx = val_idx.to(data.X.device)
-        loss, output = data.loss(loss_fn, module, idx)
-        record["val_loss"] = float(loss.item())
+        batches = data.inputs.eval_batches(val_idx)
+        output = torch.cat([module(*data.inputs.take(batch)) for batch in batches])
+        idx = torch.cat(batches)
+        record["val_loss"] = float(data.loss(loss_fn, output, idx).item())
         predicted = np.asarray(data.decode(output), dtype=np.float64).reshape(len(idx), -1)
-        record["val_srcc"] = mean_srcc(predicted, data.truth[val_idx.numpy()])
+        record["val_srcc"] = mean_srcc(predicted, data.truth[idx.numpy()])
     return record
 
 

@@ -32,7 +32,9 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted, validate_data
+
+from embed.frames import Frames
 
 
 class CVEnsemble(RegressorMixin, BaseEstimator):
@@ -121,7 +123,7 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features)
+        X : array-like (n_samples, n_features), or :class:`~embed.frames.Frames` (frame tokens per clip)
         y : array-like (n_samples,) or (n_samples, n_targets)
         groups : array-like (n_samples,), optional
             Group labels (system or prompt ids) for grouped folds.
@@ -134,7 +136,14 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             raise ValueError(f"stack_method must be 'ridge' or 'nnls', got {self.stack_method!r}")
         if self.clip is not None and not (len(self.clip) == 2 and float(self.clip[0]) < float(self.clip[1])):
             raise ValueError(f"clip must be (low, high) with low < high, got {self.clip!r}")
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
+        if isinstance(X, Frames):  # sequences of frame tokens: the members validate them
+            if y is None:
+                raise ValueError("CVEnsemble requires y to be passed, but the target y is None")
+            y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
+            check_consistent_length(X, y)
+            self.n_features_in_ = X.shape[1]
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         members = self._members()
         params = self._member_params(fit_params)
         rng = check_random_state(self.random_state)
@@ -200,8 +209,19 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
     def predict_members(self, X) -> dict[str, np.ndarray]:
         """Per member, the predictions of each of its fold models: ``(n_models, n_samples[, n_targets])``."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        if not isinstance(X, Frames):
+            X = validate_data(self, X, reset=False)
         return {name: np.stack([np.asarray(m.predict(X)) for m in models]) for name, models in self.models_.items()}
+
+    def attention(self, X) -> list[np.ndarray]:
+        """Per clip, the attention weight of each frame token: the mean over every fold model of the frame heads."""
+        from heads.frame_inputs import attention_of
+
+        check_is_fitted(self)
+        per_model = [w for models in self.models_.values() for m in models if (w := attention_of(m, X)) is not None]
+        if not per_model:
+            raise ValueError("no member of this ensemble gives attention weights (the frame heads attn_mlp and xattn do)")
+        return [np.mean([weights[i] for weights in per_model], axis=0) for i in range(len(X))]
 
     def predict(self, X, return_std: bool = False):
         """Mean of the fold models (stacked across members); with ``return_std``, also their spread."""

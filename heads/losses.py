@@ -180,3 +180,4 @@ class SpoLoss:
 
 
 POINTWISE_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+

@@ -20,6 +20,21 @@ from heads.targets import SCALINGS, check_target_scaling, target_affine
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
+def check_hidden_sizes(hidden_sizes, owner: str) -> list:
+    """``hidden_sizes`` as a list, or ``ValueError`` unless it is a sequence of integers >= 1.
+
+    >>> check_hidden_sizes((8, 4), "TorchMLPRegressor")
+    [8, 4]
+    """
+    sizes = hidden_sizes.tolist() if isinstance(hidden_sizes, np.ndarray) else hidden_sizes
+    if not all(isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in sizes):
+        raise ValueError(
+            f"The 'hidden_sizes' parameter of {owner} must be a sequence of integers >= 1 "
+            f"(() for a linear model). Got {hidden_sizes!r} instead."
+        )
+    return list(sizes)
+
+
 def layer_dropouts(hidden_sizes: Sequence[int], dropout) -> list[float]:
     """One dropout rate per hidden layer from a number (every layer) or a sequence (layer by layer).
 
@@ -237,13 +252,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         """
         self._validate_params()
         owner = type(self).__name__
-        sizes = self.hidden_sizes.tolist() if isinstance(self.hidden_sizes, np.ndarray) else self.hidden_sizes
-        if not all(isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in sizes):
-            raise ValueError(
-                f"The 'hidden_sizes' parameter of {owner} must be a sequence of integers >= 1 "
-                f"(() for a linear model). Got {self.hidden_sizes!r} instead."
-            )
-        layer_dropouts(sizes, self.dropout)
+        layer_dropouts(check_hidden_sizes(self.hidden_sizes, owner), self.dropout)
         if getattr(self, "class_edges", None) is not None:
             check_class_edges(self.class_edges)
         if hasattr(self, "target_scaling"):  # SPO heads have z targets instead
@@ -281,20 +290,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         return self._build_network().double().eval()
 
     def _training_options(self) -> TrainingOptions:
-        return TrainingOptions(
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            device=self.device,
-            monitor=self.monitor,
-            optimizer=self.optimizer,
-            momentum=self.momentum,
-            drop_last=self.drop_last,
-            lr_schedule=self.lr_schedule,
-        )
+        return TrainingOptions.of(self)
 
     def _predict_network(self, X) -> np.ndarray:
         check_is_fitted(self)

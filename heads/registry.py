@@ -36,6 +36,8 @@ HEAD_MODULES: dict[str, str] = {
     "svr": "heads.svr",
     "dist": "heads.dist",
     "coral": "heads.coral",
+    "attn_mlp": "heads.attn_mlp",
+    "xattn": "heads.xattn",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -77,6 +79,12 @@ class HeadSpec:
         the store's matrix, the number of models the run fits and the head's settings;
         raises :class:`~embed.errors.ClapmosError` for a run it should refuse (``svr``
         on too many rows).
+    inputs : {"vectors", "frames"}
+        What the model reads: the clip-level matrix (``FeatureStore.stacked``), or a
+        :class:`~embed.frames.Frames` container of frame tokens (``FeatureStore.frames``;
+        ``fit`` then needs ``embed --frames``).
+    needs_text : bool
+        The model reads the clips' text vectors (an audio-only embedder cannot serve it).
     """
 
     name: str
@@ -90,6 +98,8 @@ class HeadSpec:
     quick: Mapping[str, Any] = field(default_factory=dict)
     preprocessing: Callable[[], list[tuple[str, Any]]] | None = None
     preflight: Callable[..., None] | None = None
+    inputs: str = "vectors"
+    needs_text: bool = False
 
 
 _SPECS: dict[str, HeadSpec] = {}
@@ -197,7 +207,8 @@ def make_head(
 
     spec = head_spec(name)
     if not spec.reads_blocks and blocks is not None:
-        raise ClapmosError(f"the {name} head reads the audio and text embeddings itself: do not pass feature blocks")
+        what = "frame tokens" if spec.inputs == "frames" else "the audio and text embeddings"
+        raise ClapmosError(f"the {name} head reads {what} itself: do not pass feature blocks")
     steps = []
     if spec.reads_blocks:
         blocks = tuple(blocks or default_blocks(target))

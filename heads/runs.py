@@ -10,7 +10,9 @@ One :class:`~heads.ensemble.CVEnsemble` is fitted per target (each target has it
 own default feature blocks), on the training split's labelled items. Heads that use
 listener ratings (``spo_mlp``, ``cosine``) receive them through scikit-learn's
 metadata routing, sliced per fold, so that their per-listener statistics never see a
-held-out fold. A run folder holds::
+held-out fold. A run with frame heads (``attn_mlp``, ``xattn``) gives every member the
+embedder's frame tokens (:class:`~embed.frames.Frames`, carrying the clip vectors for the
+clip-vector heads beside them) and predicts in batches read from the store. A run folder holds::
 
     config.json       the exact configuration
     provenance.json   the store's embedder attributes the model was trained on
@@ -33,6 +35,7 @@ import sklearn
 from embed.errors import ClapmosError
 from embed.store import FeatureStore, identity_of
 from heads.ensemble import CVEnsemble
+from heads.frame_inputs import ClipVectors, check_frame_heads, frame_identity, reads_frames, with_vectors
 from heads.persistence import load_model, save_model
 from heads.ratings import listener_matrices
 from heads.registry import HEAD_NAMES, default_blocks, head_spec, make_head, member_head
@@ -41,6 +44,7 @@ from heads.validation import check_run_config, member_settings
 
 log = logging.getLogger(__name__)
 GROUPINGS = ("none", "system", "prompt")
+PREDICT_BATCH = 512  # clips read from the store at a time when predicting with frame heads
 
 
 @dataclass
@@ -55,7 +59,8 @@ class RunConfig:
     ``head.name`` (every member of that head) or ``head:tag.name`` (one member), the
     more specific winning. ``stack_method`` and ``clip`` are the
     :class:`~heads.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
-    configuration came from (:mod:`heads.recipes`).
+    configuration came from (:mod:`heads.recipes`). ``device`` is where the torch heads
+    train (``None``: each head's own setting).
     """
 
     embedders: list[str]
@@ -74,6 +79,7 @@ class RunConfig:
     stack_method: str = "ridge"
     clip: list[float] | None = None
     recipe: str | None = None
+    device: str | None = None
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -103,6 +109,11 @@ class RunConfig:
         layout = store.layout(self.embedders)  # names a missing embedder
         self._check_features(self.targets or store.targets)
         self._check_text(layout, self.targets or store.targets)
+        check_frame_heads(store, [member_head(h) for h in self.heads], self.embedders, layout)
+        if self.device is not None:
+            from embed.devices import resolve_device
+
+            resolve_device(self.device, option="--device")
         check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
     def _check_ensemble_options(self) -> None:
@@ -135,7 +146,8 @@ class RunConfig:
         names = ", ".join(name for name, _, _ in layout)
         problem = f"but {names} has no text embeddings (audio-only). Add an embedder with text (--embedder {','.join([*self.embedders, 'clap'])})"
         for head in self.heads:
-            if not head_spec(member_head(head)).reads_blocks:
+            spec = head_spec(member_head(head))
+            if not spec.reads_blocks and (spec.inputs == "vectors" or spec.needs_text):
                 raise ClapmosError(f"--head {head} compares audio with text, {problem}.")
         for target in targets:
             needs = self.text_blocks(target)
@@ -148,7 +160,7 @@ class RunConfig:
 
     def needs_text(self, target: str) -> bool:
         """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
-        return bool(self.text_blocks(target)) or any(not head_spec(member_head(head)).reads_blocks for head in self.heads)
+        return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.heads)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -186,22 +198,77 @@ class FittedRun:
                     + "\n  ".join(differ)
                     + "\nEmbed it with the same embedder settings, or fit a model on this store."
                 )
+        for embedder, attrs in self.provenance.get("frames", {}).items():
+            if not store.has_frames(embedder):
+                raise ClapmosError(f"the model reads frame tokens of {embedder!r}, but {store.path} has none. {store.frames_hint(embedder)}")
+            ours, theirs = frame_identity(attrs), frame_identity(store.frame_attrs(embedder))
+            differ = [f"{k}: model {v!r}, store {theirs[k]!r}" for k, v in ours.items() if theirs[k] != v]
+            if differ:
+                raise ClapmosError(
+                    f"{store.path}: its {embedder!r} frame tokens differ from those the model was trained on:\n  "
+                    + "\n  ".join(differ)
+                    + "\nEmbed it with the same embedder (and --frames), or fit a model on this store."
+                )
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
         """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``."""
         self.check_store(store)
         items = store.items(split)
-        X, _ = store.stacked(self.config.embedders, split)
-        return pd.concat([items[["id", "system"]].reset_index(drop=True), self.predict_features(X)], axis=1)
+        pieces = [self.predict_features(X) for X in self._inputs(store, split)]
+        return pd.concat([items[["id", "system"]].reset_index(drop=True), pd.concat(pieces, ignore_index=True)], axis=1)
 
-    def predict_features(self, X: np.ndarray) -> pd.DataFrame:
-        """One column per target and ``<target>_std`` for feature rows laid out like :meth:`FeatureStore.stacked`'s."""
+    def predict_features(self, X) -> pd.DataFrame:
+        """One column per target and ``<target>_std`` for feature rows laid out like :meth:`FeatureStore.stacked`'s
+        (or, for a run with frame heads, :class:`~embed.frames.Frames` carrying those rows as ``vectors``)."""
         frame = pd.DataFrame(index=range(len(X)))
         for target, model in self.models.items():
             mean, std = model.predict(X, return_std=True)
             frame[target] = np.asarray(mean, dtype=np.float64)
             frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
         return frame
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether the run's heads read frame tokens (``attn_mlp``, ``xattn``)."""
+        return reads_frames([member_head(h) for h in self.config.heads])
+
+    def attention(self, store: FeatureStore, split: str | list[str] | None = None, ids=None) -> pd.DataFrame:
+        """Where the frame heads listen: one row per token of the clips of ``split`` (or only ``ids``).
+
+        Columns ``id``, ``time`` (s), ``weight`` (mean over the fold models of the frame
+        heads; a clip's weights sum to 1) and ``target``.
+        """
+        if not self.reads_frames:
+            raise ClapmosError("this run has no frame head (attn_mlp, xattn): it gives no attention weights")
+        self.check_store(store)
+        rows = store.rows(split)
+        if ids is not None:
+            rows = rows[np.isin(store.items()["id"].to_numpy()[rows], list(ids))]
+        X, _ = store.stacked(self.config.embedders)
+        frames = with_vectors(store.read_frames(self.config.embedders[0], rows), X[rows])
+        tables = []
+        for target, model in self.models.items():
+            weights = model.attention(frames)
+            tables.append(pd.DataFrame({
+                "id": np.repeat(frames.ids, frames.lengths),
+                "time": frames.times,
+                "weight": np.concatenate(weights),
+                "target": target,
+            }))
+        return pd.concat(tables, ignore_index=True)
+
+    def _inputs(self, store: FeatureStore, split):
+        """The model inputs of ``split`` in pieces: the whole matrix, or frame tokens (with the matrix) in batches."""
+        X, _ = store.stacked(self.config.embedders, split)
+        if not self.reads_frames:
+            yield X
+            return
+        embedder = self.config.embedders[0]
+        rows = store.rows(split)
+        store.check_frames(embedder, rows)
+        for start in range(0, len(rows), PREDICT_BATCH):
+            frames = store.read_frames(embedder, rows[start : start + PREDICT_BATCH], checked=True)
+            yield with_vectors(frames, X[start : start + PREDICT_BATCH])
 
     @property
     def targets(self) -> list[str]:
@@ -218,17 +285,21 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     rows_all = store.rows(config.train_split)
     items = store.items()
     X_all, layout = store.stacked(config.embedders, config.train_split)
+    n_features = X_all.shape[1]
+    if reads_frames([member_head(h) for h in config.heads]):
+        vector_heads = any(head_spec(member_head(h)).inputs == "vectors" for h in config.heads)
+        X_all = with_vectors(store.frames(config.embedders[0], config.train_split), X_all if vector_heads else None)
     labels = store.labels(config.train_split)
     ratings = store.ratings()
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
-    _preflight(config, n_rows=len(rows_all), n_features=X_all.shape[1], n_targets=len(targets))
+    _preflight(config, n_rows=len(rows_all), n_features=n_features, n_targets=len(targets))
     for target in targets:
         known = labels[target].notna().to_numpy()
         if known.sum() < 2:
             raise ClapmosError(f"split {'+'.join(config.train_split)} has {int(known.sum())} labelled item(s) for {target!r}; need at least 2.")
         if not known.all():
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
-        rows, X, y = rows_all[known], X_all[known], labels[target].to_numpy(np.float64)[known]
+        rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows)
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
@@ -245,6 +316,8 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "store": str(store.path),
         "corpus": store.corpus,
     }
+    if reads_frames([member_head(h) for h in config.heads]):
+        provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
 
@@ -255,12 +328,21 @@ def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, 
     option, before anything is fitted.
     """
     members = []
+    frames = reads_frames([member_head(h) for h in config.heads])
     for head in config.heads:
+        spec = head_spec(member_head(head))
         params = _head_params(config, head)
-        if head_spec(head).listener_ratings and config.screening_tau is not None:
+        if spec.listener_ratings and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
-        blocks = config.blocks(target) if head_spec(head).reads_blocks else None
-        members.append((head, make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)))
+        if config.device is not None and "device" in spec.build().get_params() and "device" not in params:
+            params["device"] = config.device
+        if "use_text" in spec.build().get_params() and "use_text" not in params:  # frame heads read text where the blocks would
+            params["use_text"] = bool(layout[0][2]) and bool(config.text_blocks(target))
+        blocks = config.blocks(target) if spec.reads_blocks else None
+        model = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
+        if frames and spec.inputs == "vectors":  # beside frame heads, a clip-vector head reads Frames.vectors
+            model.steps.insert(0, ("clip_vectors", ClipVectors()))
+        members.append((head, model))
     return members
 
 
@@ -281,6 +363,11 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
         random_state=config.random_state,
     )
     return ensemble, fit_params
+
+
+def _reads_text(spec) -> bool:
+    """Whether a head compares audio with text by itself (not through feature blocks)."""
+    return not spec.reads_blocks and (spec.inputs == "vectors" or spec.needs_text)
 
 
 def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) -> None:

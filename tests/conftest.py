@@ -59,13 +59,12 @@ def tiny_corpus(tmp_path: Path) -> Corpus:
     return make_corpus(tmp_path / "audio")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_torch_thread():
-    """Train on one torch thread, restoring the setting afterwards.
+    """Run a module's torch work in one thread: small models are faster so, and two threads stall on a busy shared machine.
 
-    The heads' networks are small: one thread trains them as fast as two on an idle machine
-    and does not stall when other jobs share the cores (BENCHMARKS.md, ``fit_heads``).
-    Results do not depend on it (the stored 0.1.0 predictions match either way).
+    Module-scoped, so that module-scoped fixtures that fit models run in one thread too.
+Results do not depend on it (the stored 0.1.0 predictions match either way; BENCHMARKS.md, ``fit_heads``).
     """
     import torch
 

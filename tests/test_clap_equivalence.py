@@ -6,7 +6,9 @@ over a 261-token byte-level vocabulary, with a tokenizer made here (and saved wi
 ``save_pretrained``) standing in for roberta-base's. It is saved the way LAION's files
 are: a ``state_dict`` wrapper, ``module.`` prefixes, ``position_ids``, and a numpy
 scalar beside the weights. The store written by the CLI must equal the reference's
-``get_audio_embedding_from_data`` / ``get_text_embedding`` on the same 48 kHz audio.
+``get_audio_embedding_from_data`` / ``get_text_embedding`` on the same 48 kHz audio, and
+its frame tokens (``--frames``) every 32nd frame of the audio tower's own
+``fine_grained_embedding`` of each window.
 """
 
 from __future__ import annotations
@@ -117,11 +119,11 @@ def manifest(workdir) -> Path:
     return path
 
 
-def embed_with_cli(manifest: Path, checkpoint: Path, tokenizer_dir: Path, out: Path) -> FeatureStore:
+def embed_with_cli(manifest: Path, checkpoint: Path, tokenizer_dir: Path, out: Path, *extra: str) -> FeatureStore:
     from cli import app
 
     args = ["embed", "--corpus", "manifest", "--root", str(manifest), "--embedder", "clap", "--out", str(out)]
-    args += ["--checkpoint", str(checkpoint), "--tokenizer", str(tokenizer_dir), "--device", "cpu", "--batch-size", "2"]
+    args += ["--checkpoint", str(checkpoint), "--tokenizer", str(tokenizer_dir), "--device", "cpu", "--batch-size", "2", *extra]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return FeatureStore.open(out)
@@ -129,7 +131,8 @@ def embed_with_cli(manifest: Path, checkpoint: Path, tokenizer_dir: Path, out: P
 
 @pytest.fixture(scope="module")
 def store(manifest, checkpoint, tokenizer_dir, workdir) -> FeatureStore:
-    return embed_with_cli(manifest, checkpoint, tokenizer_dir, workdir / "store.zarr")
+    """Embedded with frame tokens (kept in float32 here), which come from the same forward pass as the clip vectors."""
+    return embed_with_cli(manifest, checkpoint, tokenizer_dir, workdir / "store.zarr", "--frames", "--frame-dtype", "float32")
 
 
 def stored_audio(store: FeatureStore, clip: str) -> np.ndarray:
@@ -193,6 +196,39 @@ def test_the_same_files_always_give_the_same_vectors(store, manifest, checkpoint
     again = embed_with_cli(manifest, checkpoint, tokenizer_dir, workdir / "again.zarr")
     assert np.array_equal(again.audio("clap"), store.audio("clap"))
     assert np.array_equal(again.text("clap"), store.text("clap"))
+
+
+def package_fine_grained(reference, window: np.ndarray) -> np.ndarray:
+    """The audio tower's ``fine_grained_embedding`` (1,024 frames) of one window, prepared as the package prepares it."""
+    from laion_clap.training.data import float32_to_int16, get_audio_features, int16_to_float32
+
+    waveform = torch.from_numpy(int16_to_float32(float32_to_int16(window))).float()
+    features = get_audio_features({}, waveform, WINDOW, data_truncating="rand_trunc", data_filling="repeatpad",
+                                  audio_cfg=reference.model_cfg["audio_cfg"], require_grad=False)
+    with torch.no_grad():
+        output = reference.model.encode_audio({k: v.unsqueeze(0) for k, v in features.items()}, device="cpu")
+    return output["fine_grained_embedding"][0].numpy()
+
+
+@pytest.mark.parametrize(("clip", "tokens"), [("tiled_3s", [10]), ("exact_10s", [32]), ("three_windows_25s", [32, 32, 16])])
+def test_frame_tokens_are_every_32nd_frame_of_the_packages_fine_grained_embedding(store, reference, manifest, clip, tokens):
+    audio = clip_at_48k(manifest, clip)
+    expected = np.concatenate([
+        package_fine_grained(reference, audio[w * WINDOW : (w + 1) * WINDOW])[::32][:count] for w, count in enumerate(tokens)
+    ])
+    frames = store.frames("clap")
+    row = store.items()["id"].tolist().index(clip)
+    got = frames.clip(row)
+    assert got.shape == (sum(tokens), 1024)
+    assert np.abs(got - expected).max() <= TOLERANCE
+    assert np.abs(expected).max() > 100 * TOLERANCE
+    np.testing.assert_allclose(frames.clip_times(row), np.arange(sum(tokens)) * 0.3125, atol=1e-6)
+
+
+def test_the_frame_tokens_are_described_in_the_store(store):
+    attrs = store.frame_attrs("clap")
+    assert (attrs["frame_dim"], attrs["frame_rate"], attrs["frame_dtype"]) == (1024, 3.2, "float32")
+    assert "fine_grained_embedding" in attrs["frames"]
 
 
 def test_transformers_loaders_are_restored_after_building_the_model(store):

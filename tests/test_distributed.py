@@ -1,4 +1,4 @@
-"""The Dask engine writes the same store as the serial one, survives a dead worker, and resumes across engines."""
+"""The Dask engine writes the same store as the serial one (frame tokens too), survives a dead worker, and resumes across engines."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ class StopsAfter(SpectralEmbedder):
             raise ClapmosError("stopped on purpose")
         return super().embed_audio(windows)
 
+    def embed_frames(self, windows):
+        self.calls += 1
+        if self.calls > self.batches:
+            raise ClapmosError("stopped on purpose")
+        return super().embed_frames(windows)
+
 
 class BadCheckpoint(SpectralEmbedder):
     def load(self) -> None:
@@ -86,9 +92,23 @@ def corpus_and_reference(tmp_path_factory):
     return corpus, reference
 
 
+@pytest.fixture(scope="module")
+def frames_reference(corpus_and_reference, tmp_path_factory):
+    corpus, _ = corpus_and_reference
+    reference = FeatureStore.create(tmp_path_factory.mktemp("frames") / "reference.zarr", corpus)
+    embed_corpus(reference, "spectral", progress=False, frames=True)
+    return reference
+
+
 def assert_same_store(store: FeatureStore, reference: FeatureStore) -> None:
     for read in (FeatureStore.done, FeatureStore.audio, FeatureStore.text):
         np.testing.assert_array_equal(read(store, "spectral"), read(reference, "spectral"))
+    assert store.has_frames("spectral") == reference.has_frames("spectral")
+    if reference.has_frames("spectral"):
+        for name in ("values", "time", "start", "length", "done"):
+            key = f"features/spectral/frames/{name}"
+            np.testing.assert_array_equal(store.group[key][:], reference.group[key][:], err_msg=name)
+        assert store.frame_attrs("spectral") == reference.frame_attrs("spectral")
     assert store.items().equals(reference.items())
     ours, theirs = store.embedder_attrs("spectral"), reference.embedder_attrs("spectral")
     assert {k: v for k, v in ours.items() if k != "created"} == {k: v for k, v in theirs.items() if k != "created"}
@@ -114,6 +134,23 @@ def test_two_dask_workers_write_the_same_store_as_the_serial_engine(scheduler, c
     store = FeatureStore.create(tmp_path / "dask.zarr", corpus)
     embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, progress=False)
     assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), reference)
+
+
+def test_dask_workers_write_the_same_frame_tokens_as_the_serial_engine(scheduler, corpus_and_reference, frames_reference, tmp_path):
+    corpus, _ = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "dask.zarr", corpus)
+    embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, progress=False, frames=True)
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), frames_reference)
+
+
+def test_frames_of_a_serial_run_interrupted_are_finished_by_dask(scheduler, corpus_and_reference, frames_reference, tmp_path):
+    corpus, _ = corpus_and_reference
+    store = FeatureStore.create(tmp_path / "s.zarr", corpus)
+    with pytest.raises(ClapmosError):
+        embed_corpus(store, StopsAfter(2 * BATCHES_PER_BLOCK), progress=False, frames=True)
+    assert 0 < store.frames_done("spectral").sum() < len(store)
+    embed_corpus_dask(store, "spectral", scheduler=scheduler, chunks_per_task=1, progress=False, frames=True)
+    assert_same_store(FeatureStore.open(tmp_path / "s.zarr"), frames_reference)
 
 
 def test_a_worker_that_dies_mid_task_has_its_rows_redone_to_the_same_values(scheduler, corpus_and_reference, tmp_path):

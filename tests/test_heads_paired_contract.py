@@ -1,4 +1,4 @@
-"""The estimator contract for the two paired-input estimators, on even widths.
+"""The estimator contract for the paired-input estimators, on even widths.
 
 scikit-learn's common checks fit on 3 features, which a paired (audio | text) matrix
 cannot have; these are the properties those checks would have tested
@@ -14,11 +14,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from heads import BLOCK_ORDER, PairedEmbeddingFeatures, SpoCosineRegressor
+from heads import BLOCK_ORDER, CrossAttentionRegressor, PairedEmbeddingFeatures, SpoCosineRegressor
 
 ESTIMATORS = [
     PairedEmbeddingFeatures(blocks=BLOCK_ORDER),
     SpoCosineRegressor(max_epochs=5, random_state=0),
+    CrossAttentionRegressor(d_model=8, n_heads=2, hidden_sizes=(8,), max_epochs=5, random_state=0),  # a matrix: one token | text per row
 ]
 pytestmark = [
     pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__),

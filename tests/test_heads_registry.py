@@ -44,8 +44,8 @@ def _quiet_fallback():
         yield
 
 
-def test_the_head_names_are_the_documented_eight():
-    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral")
+def test_the_head_names_are_the_documented_ten():
+    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral", "attn_mlp", "xattn")
 
 
 @pytest.mark.parametrize(

@@ -55,5 +55,6 @@ def test_every_registered_head_is_checked():
 )
 @pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning")
 @pytest.mark.filterwarnings("ignore:validation_fraction")
+@pytest.mark.usefixtures("one_torch_thread")  # the checks fit on a few hundred rows
 def test_sklearn_conformance(estimator, check):
     check(estimator)

@@ -140,5 +140,5 @@ def test_info_lists_the_hugging_face_embedders_with_rates_and_sizes():
 
     result = CliRunner().invoke(app, ["info", "--embedders"])
     text = " ".join(result.output.split())  # rich wraps long descriptions
-    assert "hf-clap 48000 Hz 512-d 512-d LAION CLAP family" in text
-    assert "hf-audio 16000 Hz hidden none transformers audio encoder" in text and "audio-only" in text
+    assert "hf-clap 48000 Hz 512-d 512-d none LAION CLAP family" in text
+    assert "hf-audio 16000 Hz hidden none none transformers audio encoder" in text and "audio-only" in text

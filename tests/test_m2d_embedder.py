@@ -2,8 +2,9 @@
 
 The M2D authors' module and checkpoint may not be redistributed, so the suite writes
 a small stand-in with the same interface (``PortableM2D(weight_file=...,
-flat_features=True)``, ``encode_clap_audio``, ``encode_clap_text``) into a temporary
-folder at test time. The real module is exercised only where a user supplies it.
+flat_features=True)``, ``encode_clap_audio``, ``encode_clap_text``, and the frame-level
+``get_timestamp_embeddings``) into a temporary folder at test time. The real module is
+exercised only where a user supplies it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ class PortableM2D(torch.nn.Module):
         x = batch_audio
         length = torch.full_like(x[:, 0], x.shape[1] / 160000)
         return self.audio_proj(torch.stack([x.mean(1), x.std(1), x.abs().amax(1), length], dim=1))
+
+    def get_timestamp_embeddings(self, batch_audio):
+        """One embedding per 16 frames of 10 ms begun (as the real module's patches), and their times in ms."""
+        PortableM2D.calls.append(("frames", tuple(batch_audio.shape)))
+        steps = -(-(1 + batch_audio.shape[1] // 160) // 16)
+        padded = torch.nn.functional.pad(batch_audio, (0, steps * 2560 - batch_audio.shape[1]))
+        x = padded.reshape(len(batch_audio), steps, 2560)
+        stats = torch.stack([x.mean(2), x.std(2), x.abs().amax(2), torch.ones_like(x[:, :, 0])], dim=2)
+        return self.audio_proj(stats), torch.arange(steps).repeat(len(batch_audio), 1) * 160.0
 
     def encode_clap_text(self, batch_text, truncate=False):
         PortableM2D.calls.append(("text", len(batch_text)))
@@ -130,6 +140,35 @@ def test_cli_embeds_a_corpus_with_the_users_module_where_it_is(tmp_path, stand_i
     user_module = sys.modules[MODULE_NAME]
     assert Path(user_module.__file__) == portable  # imported where it is, not copied
     assert user_module.PortableM2D.calls[0] == ("init", str(checkpoint), True)
+
+
+def test_frame_tokens_are_the_modules_frame_level_output_per_window(tmp_path, stand_in):
+    from cli import app
+
+    portable, checkpoint = stand_in
+    rng = np.random.default_rng(2)
+    clips = {"twelve_s": 12.0, "three_s": 3.0}
+    for name, seconds in clips.items():
+        sf.write(tmp_path / f"{name}.wav", (0.2 * rng.standard_normal(int(seconds * 16000))).astype(np.float32), 16000, subtype="FLOAT")
+    pd.DataFrame({"path": [f"{n}.wav" for n in clips], "text": ["a", "b"]}).to_csv(tmp_path / "m.csv", index=False)
+    args = ["embed", "--corpus", "manifest", "--root", str(tmp_path / "m.csv"), "--out", str(tmp_path / "s.zarr"), "--embedder", "m2d",
+            "--m2d-portable", str(portable), "--checkpoint", str(checkpoint), "--device", "cpu", "--frames", "--frame-dtype", "float32"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    frames = store.frames("m2d")
+    model = reference_model(portable, checkpoint)
+    for row, name in enumerate(clips):
+        audio = sf.read(tmp_path / f"{name}.wav", dtype="float32")[0]
+        with torch.no_grad():
+            per_window = [model.get_timestamp_embeddings(torch.from_numpy(audio[i : i + 160_000])[None])[0][0].numpy()
+                          for i in range(0, len(audio), 160_000)]
+        np.testing.assert_allclose(frames.clip(row), np.concatenate(per_window), atol=1e-5)
+        starts = np.concatenate([w * 10.0 + np.arange(len(t)) * 0.16 for w, t in enumerate(per_window)])
+        np.testing.assert_allclose(frames.clip_times(row), starts, atol=1e-5)
+    assert store.frame_attrs("m2d")["frame_rate"] == 6.25
+    np.testing.assert_allclose(store.audio("m2d")[0], reference_clip_vector(model, sf.read(tmp_path / "twelve_s.wav", dtype="float32")[0]), atol=1e-5)
 
 
 def test_equal_length_windows_share_a_batch_and_a_short_window_keeps_its_length(stand_in):

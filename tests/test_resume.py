@@ -1,4 +1,4 @@
-"""An embed run killed with SIGKILL at any point resumes and ends with the same store as one clean run."""
+"""An embed run killed with SIGKILL at any point resumes and ends with the same store as one clean run (frame tokens too)."""
 
 from __future__ import annotations
 
@@ -28,15 +28,22 @@ SLOW_EMBED = textwrap.dedent(
     from embed.store import FeatureStore
 
     class SlowSpectral(SpectralEmbedder):
-        def embed_audio(self, windows):
+        def slow_down(self, windows):
             time.sleep(0.04 * len(windows))  # 0.3 s per batch: room to kill mid-run
             with open(sys.argv[3], "a") as progress:  # one byte per batch, for the test to time its kill
                 progress.write("b")
+
+        def embed_audio(self, windows):
+            self.slow_down(windows)
             return super().embed_audio(windows)
+
+        def embed_frames(self, windows):
+            self.slow_down(windows)
+            return super().embed_frames(windows)
 
     corpus = pickle.load(open(sys.argv[1], "rb"))
     store = FeatureStore.create(sys.argv[2], corpus)
-    embed_corpus(store, SlowSpectral(batch_size=8), progress=False)
+    embed_corpus(store, SlowSpectral(batch_size=8), progress=False, frames=sys.argv[4] == "frames")
     """
 )
 
@@ -46,15 +53,16 @@ def corpus_and_reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resume")
     corpus = make_corpus(folder / "audio", n=N_CLIPS, seconds=0.05, sample_rate=16000)
     reference = FeatureStore.create(folder / "reference.zarr", corpus)
-    embed_corpus(reference, "spectral", progress=False)
+    embed_corpus(reference, "spectral", progress=False, frames=True)
     with open(folder / "corpus.pkl", "wb") as fh:
         pickle.dump(corpus, fh)
     return folder, corpus, reference
 
 
-def _start(folder: Path, store: Path, progress: Path) -> subprocess.Popen:
+def _start(folder: Path, store: Path, progress: Path, frames: bool) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.Popen([sys.executable, "-c", SLOW_EMBED, str(folder / "corpus.pkl"), str(store), str(progress)], env=env)
+    mode = "frames" if frames else "vectors"
+    return subprocess.Popen([sys.executable, "-c", SLOW_EMBED, str(folder / "corpus.pkl"), str(store), str(progress), mode], env=env)
 
 
 def _batches(progress: Path) -> int:
@@ -62,11 +70,12 @@ def _batches(progress: Path) -> int:
 
 
 # Batches of 8 clips, 8 per block: kill before any block, inside the second, inside the third.
+@pytest.mark.parametrize("frames", [False, True], ids=["vectors", "frames"])
 @pytest.mark.parametrize("kill_after_batches", [0, 12, 20])
-def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path, kill_after_batches):
+def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path, kill_after_batches, frames):
     folder, corpus, reference = corpus_and_reference
     store_path, progress = tmp_path / "killed.zarr", tmp_path / "progress.txt"
-    proc = _start(folder, store_path, progress)
+    proc = _start(folder, store_path, progress, frames)
     deadline = time.monotonic() + 120
     while _batches(progress) < kill_after_batches and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -76,11 +85,17 @@ def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path,
     written = int(FeatureStore.open(store_path).done("spectral").sum()) if kill_after_batches else 0
     assert FEATURE_CHUNK * (kill_after_batches // 8) <= written < N_CLIPS
     assert written % FEATURE_CHUNK == 0  # only whole blocks are ever marked done
+    if frames and kill_after_batches:
+        np.testing.assert_array_equal(FeatureStore.open(store_path).frames_done("spectral"), FeatureStore.open(store_path).done("spectral"))
 
     store = FeatureStore.create(store_path, corpus)  # the same command again
-    embed_corpus(store, "spectral", progress=False)
+    embed_corpus(store, "spectral", progress=False, frames=frames)
     np.testing.assert_array_equal(store.done("spectral"), np.ones(N_CLIPS, bool))
     np.testing.assert_array_equal(store.audio("spectral"), reference.audio("spectral"))
     np.testing.assert_array_equal(store.text("spectral"), reference.text("spectral"))
+    if frames:
+        for name in ("values", "time", "start", "length", "done"):
+            key = f"features/spectral/frames/{name}"
+            np.testing.assert_array_equal(store.group[key][:], reference.group[key][:], err_msg=name)
     assert store.items().equals(reference.items())
     np.testing.assert_array_equal(store.ratings().to_numpy(), reference.ratings().to_numpy())

@@ -17,16 +17,24 @@ An **audio-only** embedder declares ``text_dim = 0`` and need not implement
 ``hf-audio`` encoder, Whisper's 30 s window) may be set on the instance by
 :meth:`Embedder.load`; the runner reads them after loading.
 
+An embedder *can give frames* (``embed --frames``) when it declares ``frame_dim`` and
+``frame_rate`` and implements :meth:`Embedder.embed_frames`: the window vectors and,
+per window, its sequence of frame tokens, from one forward pass. The runner joins a
+clip's windows' tokens into one sequence and the store lays them out before any
+audio is read, from :meth:`Embedder.frame_count`.
+
 >>> class Silence(Embedder):
 ...     name, sample_rate, audio_dim, text_dim = "silence", 16000, 2, 0
 ...     def embed_audio(self, windows):
 ...         return np.zeros((len(windows), 2), dtype=np.float32)
 >>> Silence().embed_audio([np.zeros(10)]).shape
 (1, 2)
+
 """
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -56,6 +64,12 @@ class Embedder(ABC):
         Longest window the model takes (a longer ``--window-s`` is refused before any audio is read).
     normalize : bool
         Whether the pooled clip vector is re-normalised to unit length.
+    frame_dim : int
+        Width of a frame token; 0 (the default) for an embedder that gives no frames.
+    frame_rate : float
+        Frame tokens per second of audio within a window.
+    frame_description : str
+        What a token is (recorded in the store; a change makes stored frames stale).
     """
 
     name: ClassVar[str]
@@ -67,6 +81,9 @@ class Embedder(ABC):
     max_window_s: ClassVar[float | None] = None
     normalize: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    frame_dim: ClassVar[int] = 0
+    frame_rate: ClassVar[float] = 0.0
+    frame_description: ClassVar[str] = ""
 
     def __init__(self, device: str = "auto", batch_size: int = 8, name: str | None = None, **options: Any) -> None:
         self.device = device
@@ -96,3 +113,31 @@ class Embedder(ABC):
     def provenance(self) -> dict[str, Any]:
         """What the store records about this embedder (checkpoint, versions, options)."""
         return {}
+
+    # ------------------------------------------------------------------ frames (optional)
+    @classmethod
+    def gives_frames(cls) -> bool:
+        """Whether this embedder can give frame tokens (``embed --frames``)."""
+        return cls.frame_dim > 0
+
+    def frame_count(self, n_samples: int) -> int:
+        """Tokens :meth:`embed_frames` gives for a window of ``n_samples`` (at ``sample_rate``).
+
+        Called before :meth:`load` (the store is laid out from the audio headers), so it
+        must not need the weights. An upper bound is allowed: the store records the
+        actual count. The default: one token per ``1 / frame_rate`` seconds begun.
+        """
+        return max(1, math.ceil(n_samples * self.frame_rate / self.sample_rate))
+
+    def embed_frames(self, windows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The window vectors (exactly as :meth:`embed_audio` gives them) and each window's frame tokens.
+
+        Returns ``(vectors, tokens)``: ``vectors`` of shape ``(len(windows), audio_dim)`` and,
+        per window, an array of shape ``(k, frame_dim)`` with ``1 <= k <= frame_count(len(window))``,
+        token ``j`` starting ``j / frame_rate`` seconds into its window.
+        """
+        raise NotImplementedError(f"the {self.name} embedder gives no frame tokens")
+
+    def frame_provenance(self) -> dict[str, Any]:
+        """What the store records about the frame tokens (part of their identity)."""
+        return {"frame_rate": float(self.frame_rate), "frames": self.frame_description}

@@ -12,6 +12,13 @@ re-normalises the mean to unit length.
 Text: ``CLAP_Module.get_text_embedding``, i.e. the package's RoBERTa tokenisation
 padded or truncated to 77 tokens; 512-d unit vectors.
 
+Frame tokens (``embed --frames``): HTSAT's last feature map averaged over frequency,
+32 tokens of 1,024 per 10 s window (one per 0.3125 s), taken from the same forward
+pass as the clip vector: the audio tower's ``fine_grained_embedding`` (which the
+package builds by repeating each token 32 times) is read by a forward hook and every
+32nd frame kept. A window shorter than 10 s, which the package tiles, keeps only the
+tokens that begin within its real audio.
+
 Weights (``--checkpoint``, e.g. ``music_audioset_epoch_15_esc_90.14.pt``): read with
 ``torch.load(weights_only=True)`` (see :mod:`embed.backends.weights`), unwrapped from
 ``state_dict`` and ``module.`` prefixes, checked key by key and shape by shape against
@@ -47,6 +54,8 @@ from embed.errors import ClapmosError, listing
 log = logging.getLogger(__name__)
 
 CLIP_SAMPLES = 480_000
+TOKENS_PER_WINDOW = 32  # HTSAT's time resolution after its last stage
+SAMPLES_PER_TOKEN = CLIP_SAMPLES // TOKENS_PER_WINDOW  # 15,000 samples = 0.3125 s at 48 kHz
 POSITION_IDS = "text_branch.embeddings.position_ids"
 WORD_EMBEDDINGS = "text_branch.embeddings.word_embeddings.weight"
 TEXT_LAYER = re.compile(r"text_branch\.encoder\.layer\.(\d+)\.")
@@ -81,6 +90,9 @@ class ClapEmbedder(Embedder):
     hop_s = 10.0
     normalize = True
     description = "LAION-CLAP HTSAT-base + RoBERTa from --checkpoint (e.g. the music one)"
+    frame_dim = 1024
+    frame_rate = 48_000 / SAMPLES_PER_TOKEN
+    frame_description = "HTSAT-base last feature map averaged over frequency (fine_grained_embedding, every 32nd frame)"
 
     _module: Any = None
 
@@ -115,16 +127,38 @@ class ClapEmbedder(Embedder):
 
         from embed.backends.torch_device import autocast
 
+        batch = self._checked_batch(windows)
+        with torch.inference_mode(), autocast(self._device, self._precision):
+            vectors = self._module.get_audio_embedding_from_data(batch, use_tensor=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_frames(self, windows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The package's clip vectors, and the tokens its audio tower computed on the way (see the module docstring)."""
+        captured = []
+        hook = self._module.model.audio_branch.register_forward_hook(
+            lambda module, inputs, output: captured.append(output["fine_grained_embedding"].detach())
+        )
+        try:
+            vectors = self.embed_audio(windows)
+        finally:
+            hook.remove()
+        fine = captured[0].float().cpu().numpy()  # (windows, 1024 frames, 1024): each token repeated 32 times
+        step = fine.shape[1] // TOKENS_PER_WINDOW
+        tokens = [fine[i, ::step][: self.frame_count(len(w))].astype(np.float32) for i, w in enumerate(windows)]
+        return vectors, tokens
+
+    def frame_count(self, n_samples: int) -> int:
+        """One token per 0.3125 s begun of the window's real audio (at most 32)."""
+        return max(1, -(-min(n_samples, CLIP_SAMPLES) // SAMPLES_PER_TOKEN))
+
+    def _checked_batch(self, windows: list[np.ndarray]) -> list[np.ndarray]:
         longest = max(len(w) for w in windows)
         if longest > CLIP_SAMPLES:
             raise ClapmosError(
                 f"clap takes windows of at most 10 s ({CLIP_SAMPLES:,} samples at 48 kHz), got {longest:,} samples: "
                 "use --window-s 10 or less (and --hop-s for the step between windows)."
             )
-        batch = [np.asarray(w, dtype=np.float32) for w in windows]
-        with torch.inference_mode(), autocast(self._device, self._precision):
-            vectors = self._module.get_audio_embedding_from_data(batch, use_tensor=False)
-        return np.asarray(vectors, dtype=np.float32)
+        return [np.asarray(w, dtype=np.float32) for w in windows]
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
         import torch

@@ -15,6 +15,12 @@ rather than padded with silence. Text goes to ``encode_clap_text``. As with
 LAION-CLAP, each vector is scaled to unit length (the model is trained on cosine
 similarity) and the runner's clip vector is the re-normalised mean of its windows.
 
+Frame tokens (``embed --frames``): the module's frame-level output,
+``PortableM2D.get_timestamp_embeddings`` (its patch embeddings averaged over frequency,
+768-d, one per 16 mel frames: 6.25 per second), per window as the module returns it.
+It runs the encoder a second time (the clip vector comes from ``encode_clap_audio`` as
+without frames), so ``--frames`` roughly doubles the cost of embedding with ``m2d``.
+
 The test suite runs this backend on a stand-in module with the same interface; the
 authors' real module is exercised only where a user supplies it.
 
@@ -40,6 +46,9 @@ from embed.errors import ClapmosError
 log = logging.getLogger(__name__)
 
 MODULE_NAME = "_clapmos_user_portable_m2d"
+MEL_HOP = 160  # samples per mel frame at 16 kHz
+PATCH_FRAMES = 16  # mel frames per patch along time
+UNIT_SAMPLES = 160_000  # the model encodes its input in units of 10 s
 WHERE_M2D = (
     "Both files come from the M2D authors (github.com/nttcslab/m2d): portable_m2d.py is in the repository's "
     "examples/ folder, and checkpoint-30.pth is in the release archive "
@@ -65,6 +74,9 @@ class M2DEmbedder(Embedder):
     hop_s = 10.0
     normalize = True
     description = "M2D-CLAP 2025 from the authors' portable_m2d.py + checkpoint-30.pth"
+    frame_dim = 768
+    frame_rate = 16_000 / MEL_HOP / PATCH_FRAMES
+    frame_description = "PortableM2D.get_timestamp_embeddings (patch embeddings averaged over frequency)"
 
     _model: Any = None
 
@@ -116,6 +128,38 @@ class M2DEmbedder(Embedder):
 
         with torch.no_grad(), autocast(self._device, self._precision):
             return self._unit_rows(self._model.encode_clap_text(list(texts)), len(texts), self.text_dim, "encode_clap_text")
+
+    def embed_frames(self, windows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Window vectors as :meth:`embed_audio`, and ``get_timestamp_embeddings`` per window (equal lengths batched)."""
+        import torch
+
+        from embed.backends.torch_device import autocast
+
+        vectors = self.embed_audio(windows)
+        lengths = np.array([len(w) for w in windows])
+        tokens: list[np.ndarray] = [np.empty(0)] * len(windows)
+        with torch.no_grad(), autocast(self._device, self._precision):
+            for length in np.unique(lengths):
+                rows = np.flatnonzero(lengths == length)
+                batch = torch.from_numpy(np.stack([np.asarray(windows[i], dtype=np.float32) for i in rows]))
+                output = self._model.get_timestamp_embeddings(batch.to(self._device))
+                frames = output[0] if isinstance(output, tuple) else output
+                array = np.asarray(frames.detach().float().cpu().numpy(), dtype=np.float32)
+                limit = self.frame_count(int(length))
+                if array.ndim != 3 or array.shape[0] != len(rows) or array.shape[2] != self.frame_dim or not 1 <= array.shape[1] <= limit:
+                    raise ClapmosError(
+                        f"{self._portable}: PortableM2D.get_timestamp_embeddings returned shape {array.shape} for {len(rows)} "
+                        f"windows of {length} samples, expected ({len(rows)}, 1..{limit}, {self.frame_dim}); "
+                        "is this the M2D-CLAP 2025 portable_m2d.py?"
+                    )
+                for k, i in enumerate(rows):
+                    tokens[i] = array[k]
+        return vectors, tokens
+
+    def frame_count(self, n_samples: int) -> int:
+        """An upper bound: one token per 16 mel frames begun, plus one per 10 s unit the model pads separately."""
+        mel_frames = 1 + n_samples // MEL_HOP
+        return -(-mel_frames // PATCH_FRAMES) + -(-n_samples // UNIT_SAMPLES)
 
     def _unit_rows(self, output: Any, n: int, dim: int, method: str) -> np.ndarray:
         array = np.asarray(output.detach().float().cpu().numpy() if hasattr(output, "detach") else output, dtype=np.float32)
