@@ -13,7 +13,11 @@ segment. Rows are written by :func:`embed.runner.embed_corpus`, whole chunks wit
 of a shard are completed when they hold clips wanted again (and nothing that is not being
 scored now), and other new clips go to a new shard.
 A row serves an embedder only when its features were made like the run's training
-features (:func:`embed.store.identity_of`); shards are never rewritten or deleted.
+features (:func:`embed.store.identity_of`); shards are never deleted. For a run with frame
+heads the cache also holds the clips' frame tokens: a row serves it only when its tokens are
+written too, with the run's token width and rate. Tokens are added to a shard all of whose
+clips are being scored (its rows are then written again, with the same vectors); otherwise
+the clips go to a new shard.
 
 >>> import tempfile
 >>> cache = EmbeddingCache.open(tempfile.mkdtemp() + "/cache")
@@ -39,6 +43,8 @@ import pandas as pd
 from embed.backends import Embedder
 from embed.corpora.table import Corpus
 from embed.errors import ClapmosError
+from embed.frame_store import FRAME_IDENTITY_ATTRS
+from embed.frames import Frames
 from embed.runner import embed_corpus, provenance
 from embed.store import FeatureStore, identity_of
 
@@ -109,26 +115,29 @@ class EmbeddingCache:
         return [self._open[path] for path in paths]
 
     # ------------------------------------------------------------------ reading
-    def locate(self, embedder: str, identity: dict[str, Any], keys: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """``key -> (shard number, row)`` for the ``keys`` whose ``embedder`` features made like ``identity`` are written."""
+    def locate(
+        self, embedder: str, identity: dict[str, Any], keys: Sequence[str], frames: dict[str, Any] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """``key -> (shard number, row)`` for the ``keys`` whose ``embedder`` features made like ``identity`` are written.
+
+        With ``frames`` (the frame attributes a run was trained on), only rows whose frame
+        tokens are written too, made like those.
+        """
         wanted, found = set(keys), {}
         for number, shard in enumerate(self.shards()):
-            if not _made_like(shard, embedder, identity):
+            if not _made_like(shard, embedder, identity) or (frames is not None and not _frames_like(shard, embedder, frames)):
                 continue
             ids = shard.items()["id"].to_numpy()
-            for row in np.flatnonzero(shard.done(embedder)):
+            done = shard.done(embedder) & (shard.frames_done(embedder) if frames is not None else True)
+            for row in np.flatnonzero(done):
                 if ids[row] in wanted and ids[row] not in found:
                     found[ids[row]] = (number, int(row))
         return found
 
     def vectors(self, embedder: str, identity: dict[str, Any], keys: Sequence[str], kind: str) -> np.ndarray:
         """The ``kind`` (``audio`` or ``text``) embeddings of ``keys``, in order; every key must be cached."""
-        located = self.locate(embedder, identity, keys)
-        absent = [k for k in keys if k not in located]
-        if absent:
-            raise ClapmosError(f"{self.folder}: {len(absent)} clip(s) are not cached for {embedder}; run the same command again.")
         shards = self.shards()
-        where = np.array([located[k] for k in keys], dtype=np.int64).reshape(-1, 2)
+        where = self._where(embedder, identity, keys)
         parts = {}
         for number in np.unique(where[:, 0]):
             at = np.flatnonzero(where[:, 0] == number)
@@ -139,6 +148,28 @@ class EmbeddingCache:
         for at, values in parts.values():
             out[at] = values
         return out
+
+    def frames(self, embedder: str, identity: dict[str, Any], keys: Sequence[str], frames: dict[str, Any]) -> Frames:
+        """The frame tokens of ``keys`` (with their text vectors), in order; every key must be cached with frames like ``frames``."""
+        shards = self.shards()
+        where = self._where(embedder, identity, keys, frames)
+        clips: list[Frames | None] = [None] * len(keys)
+        for number in np.unique(where[:, 0]):
+            at = np.flatnonzero(where[:, 0] == number)
+            part = shards[number].read_frames(embedder, where[at, 1])
+            for k, i in enumerate(at):
+                clips[i] = part[k]
+        sequences = [clip.values for clip in clips]
+        text = None if clips[0].text is None else np.concatenate([clip.text for clip in clips])
+        return Frames.from_list(sequences, [clip.times for clip in clips], text=text, ids=np.asarray(keys))
+
+    def _where(self, embedder: str, identity: dict[str, Any], keys: Sequence[str], frames: dict[str, Any] | None = None) -> np.ndarray:
+        """``(shard number, row)`` of every key, in order; an error when one is not cached."""
+        located = self.locate(embedder, identity, keys, frames)
+        absent = [k for k in keys if k not in located]
+        if absent:
+            raise ClapmosError(f"{self.folder}: {len(absent)} clip(s) are not cached for {embedder}; run the same command again.")
+        return np.array([located[k] for k in keys], dtype=np.int64).reshape(-1, 2)
 
     # ------------------------------------------------------------------ writing
     def complete(
@@ -151,14 +182,17 @@ class EmbeddingCache:
         hop_s: float,
         workers: int = 2,
         progress: bool = False,
+        frames: dict[str, Any] | None = None,
     ) -> int:
         """Embed the ``clips`` (columns ``key``, ``file``, ``text``, ``start_s``, ``end_s``) not cached yet; return how many.
 
         ``load_model`` is called only when something is missing: it returns the loaded
-        embedder, already checked to make features like ``identity``.
+        embedder, already checked to make features like ``identity``. With ``frames`` (the
+        frame attributes a run was trained on), the clips' frame tokens are cached too, in
+        that run's ``frame_dtype``.
         """
         clips = clips.drop_duplicates("key")
-        located = self.locate(embedder, identity, clips["key"])
+        located = self.locate(embedder, identity, clips["key"], frames)
         missing = clips[~clips["key"].isin(located)]
         if missing.empty:
             return 0
@@ -166,9 +200,11 @@ class EmbeddingCache:
         made = identity_of(provenance(model, window_s, hop_s))
         current = set(zip(clips["key"], clips["file"]))  # each key checked against its file's bytes just now
         remaining = set(missing["key"])
-        run = dict(window_s=window_s, hop_s=hop_s, workers=workers, progress=progress)
+        run: dict[str, Any] = dict(window_s=window_s, hop_s=hop_s, workers=workers, progress=progress)
+        if frames is not None:
+            run |= dict(frames=True, frame_dtype=frames.get("frame_dtype", "float16"))
         for shard in self.shards():  # resume unfinished shards where that embeds only clips checked now
-            blocks = _resumable_blocks(shard, embedder, made, current, remaining)
+            blocks = _resumable_blocks(shard, embedder, made, current, remaining, frames)
             if blocks is not None and blocks.any():
                 embed_corpus(shard, model, only=blocks, **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
@@ -203,25 +239,45 @@ def _made_like(shard: FeatureStore, embedder: str, identity: dict[str, Any]) -> 
     return attrs.get("embedder") == embedder and all(theirs[k] == v for k, v in identity.items() if k in theirs)
 
 
+def _frames_like(shard: FeatureStore, embedder: str, frames: dict[str, Any]) -> bool:
+    """Whether ``shard`` has frame tokens of ``embedder`` made like ``frames`` (width, rate, what a token is)."""
+    if not shard.has_frames(embedder):
+        return False
+    attrs = shard.frame_attrs(embedder)
+    return all(attrs.get(k) == frames.get(k) for k in FRAME_IDENTITY_ATTRS)
+
+
 def _resumable_blocks(
-    shard: FeatureStore, embedder: str, made: dict[str, Any], current: set[tuple[str, str]], remaining: set[str]
+    shard: FeatureStore,
+    embedder: str,
+    made: dict[str, Any],
+    current: set[tuple[str, str]],
+    remaining: set[str],
+    frames: dict[str, Any] | None = None,
 ) -> np.ndarray | None:
     """Rows of the unfinished blocks of ``shard`` worth completing now, as a mask (``None``: made by another model).
 
     A block is completed when it holds a clip still ``remaining`` and every unfinished row
     in it is a clip of this run (its ``(key, file)`` pair is in ``current``): a row is
-    never embedded from a file whose bytes were not just checked against its key.
+    never embedded from a file whose bytes were not just checked against its key. With
+    ``frames``, a shard is completed only when every one of its clips is in this run (its
+    token layout is made from all its files' headers) and its frames, if laid out, are
+    made like ``frames``.
     """
+    items = shard.items()
+    checked = np.array([pair in current for pair in zip(items["id"], items["path"])], dtype=bool)
+    if frames is not None:
+        laid_out = embedder in shard.embedders and shard.has_frames(embedder)
+        if not checked.all() or (laid_out and not _frames_like(shard, embedder, frames)):
+            return None
     if embedder in shard.embedders:
         theirs = identity_of(shard.embedder_attrs(embedder))
         if any(theirs.get(k) != v for k, v in made.items()):
             return None
-        pending = ~shard.done(embedder)
+        pending = ~shard.done(embedder) | (~shard.frames_done(embedder) if frames is not None else False)
         step = shard.chunk_rows(embedder)
     else:
         pending, step = np.ones(len(shard), dtype=bool), len(shard)  # no features yet: all or nothing
-    items = shard.items()
-    checked = np.array([pair in current for pair in zip(items["id"], items["path"])], dtype=bool)
     wanted = items["id"].isin(remaining).to_numpy()
     chosen = np.zeros(len(shard), dtype=bool)
     for start in range(0, len(shard), step):

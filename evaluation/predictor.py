@@ -8,7 +8,8 @@
 not hold yet with the run's own embedders and settings (window, hop, precision; the
 checkpoint is the user's, and it must be the one the run was trained with, checked by its
 sha256 before anything is embedded), then predicts every target with the run's ensembles:
-the same numbers ``embed`` + ``predict`` give for the same clips. Targets that read a prompt
+the same numbers ``embed`` + ``predict`` give for the same clips (for a run with frame heads,
+the cache holds the clips' frame tokens too). Targets that read a prompt
 get no score for clips without text. Of the evaluation stage, this module (with
 :mod:`evaluation.pipeline`) is the one that drives the embed stage: it is where the whole
 flow meets (``tests/test_layering.py``).
@@ -33,6 +34,7 @@ from embed.score_cache import EmbeddingCache, clip_keys
 from embed.score_inputs import audio_problems, read_score_inputs
 from embed.store import identity_of
 from evaluation.systems import SystemComparison, compare_systems
+from heads.frame_inputs import with_vectors
 from heads.runs import FittedRun, load_run
 
 PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable", "model_path")  # per embedder: one value for all, or {embedder: value}
@@ -154,9 +156,9 @@ class Predictor:
             attrs = self.run.provenance["embedders"][embedder]
             self.cache.complete(
                 embedder, identity_of(attrs), clips, lambda e=embedder: self._model(e), float(attrs["window_s"]),
-                float(attrs["hop_s"]), workers=self.workers, progress=self.progress,
+                float(attrs["hop_s"]), workers=self.workers, progress=self.progress, frames=self._frame_attrs(embedder),
             )
-        predicted = self.run.predict_features(self._features(clips["key"].tolist()))
+        predicted = self.run.predict_features(self._inputs(clips["key"].tolist()))
         rows = pd.Index(clips["key"]).get_indexer(keys)
         scores, targets = self._table(inputs, predicted.iloc[rows].reset_index(drop=True))
         cached_everywhere = len(set.intersection(*cached.values()))
@@ -172,7 +174,23 @@ class Predictor:
     # ------------------------------------------------------------------ parts
     def _cached(self, keys: pd.Series) -> dict[str, set[str]]:
         """Per embedder of the run, which of ``keys`` the cache holds."""
-        return {e: set(self.cache.locate(e, identity_of(self.run.provenance["embedders"][e]), keys)) for e in self.run.config.embedders}
+        return {
+            e: set(self.cache.locate(e, identity_of(self.run.provenance["embedders"][e]), keys, self._frame_attrs(e)))
+            for e in self.run.config.embedders
+        }
+
+    def _frame_attrs(self, embedder: str) -> dict[str, Any] | None:
+        """The frame attributes the run's frame heads were trained on (``None``: the run reads no frames of ``embedder``)."""
+        return self.run.provenance.get("frames", {}).get(embedder)
+
+    def _inputs(self, keys: list[str]):
+        """The run's input for ``keys``: the matrix, or (frame heads) the frame tokens carrying it."""
+        X = self._features(keys)
+        if not self.run.reads_frames:
+            return X
+        embedder = self.run.config.embedders[0]
+        identity = identity_of(self.run.provenance["embedders"][embedder])
+        return with_vectors(self.cache.frames(embedder, identity, keys, self._frame_attrs(embedder)), X)
 
     def _features(self, keys: list[str]) -> np.ndarray:
         """The run's input matrix for ``keys``: per embedder its audio, then its text vector (the store's ``stacked`` layout)."""
