@@ -196,7 +196,7 @@ class BlockEncoder:
 
     def windows(self, path: str, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
         audio = load_audio(path, self.model.sample_rate, start_s, end_s)
-        return cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)
+        return [self.model.prepare_window(w) for w in cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)]
 
     def audio_blocks(
         self, paths: np.ndarray, blocks: list[tuple[int, int]], segments: tuple[np.ndarray, np.ndarray] | None = None

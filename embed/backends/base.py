@@ -97,9 +97,18 @@ class Embedder(ABC):
     def load(self) -> None:
         """Load weights (and fail early on a bad checkpoint). Called once, before any audio is read."""
 
+    def prepare_window(self, window: np.ndarray) -> Any:
+        """Per-window work that needs no batch (a feature extractor's spectrogram); the default keeps the window.
+
+        The runner calls it in its reader threads, beside decoding and resampling, so it
+        overlaps the model's forward passes; :meth:`embed_audio` (and :meth:`embed_frames`)
+        then receive what it returns. They must still accept plain windows too.
+        """
+        return window
+
     @abstractmethod
     def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Embed a batch of mono float32 windows at ``sample_rate``.
+        """Embed a batch of mono float32 windows at ``sample_rate`` (or what :meth:`prepare_window` made of them).
 
         Windows may be shorter than ``window_s`` (a short clip or the last window of
         a long one); the backend pads them as its model expects. Returns an array of

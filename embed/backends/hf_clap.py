@@ -28,6 +28,7 @@ positions (512 tokens), then ``ClapModel.get_text_features`` (unit length).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,13 @@ from embed.backends.registry import register
 from embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractedWindow:
+    """One window as ``ClapFeatureExtractor`` makes it: ``features`` of shape (1, channels, frames, mels)."""
+
+    features: np.ndarray
 
 WHERE_HF_CLAP = (
     "Download a LAION CLAP model in Hugging Face format once, e.g. "
@@ -116,29 +124,27 @@ class HfClapEmbedder(Embedder):
         self._sha256, self._weights = weights_identity(files)
         log.info("hf-clap: loaded %s (fusion %s, sha256 %s) on %s", folder, fusion, self._sha256[:12], self._device)
 
-    def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
+    def prepare_window(self, window: np.ndarray) -> ExtractedWindow:
+        """The extractor's log-mel features of one window (run in the runner's reader threads)."""
+        limit = int(self._extractor.nb_max_samples)
+        if len(window) > limit:
+            raise ClapmosError(
+                f"hf-clap takes windows of at most {limit / self.sample_rate:g} s ({limit:,} samples), got {len(window):,}: "
+                f"use --window-s {limit / self.sample_rate:g} or less."
+            )
+        inputs = self._extractor([np.asarray(window, dtype=np.float32)], sampling_rate=self.sample_rate, truncation=self._truncation, return_tensors="np")
+        return ExtractedWindow(inputs["input_features"])
+
+    def embed_audio(self, windows: list[np.ndarray | ExtractedWindow]) -> np.ndarray:
         import torch
 
         from embed.backends.torch_device import autocast
 
-        limit = int(self._extractor.nb_max_samples)
-        longest = max(len(w) for w in windows)
-        if longest > limit:
-            raise ClapmosError(
-                f"hf-clap takes windows of at most {limit / self.sample_rate:g} s ({limit:,} samples), got {longest:,}: "
-                f"use --window-s {limit / self.sample_rate:g} or less."
-            )
-        inputs = self._extractor(
-            [np.asarray(w, dtype=np.float32) for w in windows],
-            sampling_rate=self.sample_rate,
-            truncation=self._truncation,
-            return_tensors="pt",
-        )
-        is_longer = torch.zeros_like(inputs["is_longer"])  # no window exceeds max_length (see the module docstring)
+        extracted = [w if isinstance(w, ExtractedWindow) else self.prepare_window(w) for w in windows]
+        features = torch.from_numpy(np.concatenate([w.features for w in extracted]))  # each window padded alone: as one batch
+        is_longer = torch.zeros((len(windows), 1), dtype=torch.bool)  # no window exceeds max_length (see the module docstring)
         with torch.inference_mode(), autocast(self._device, self._precision):
-            output = self._model.get_audio_features(
-                input_features=inputs["input_features"].to(self._device), is_longer=is_longer.to(self._device)
-            )
+            output = self._model.get_audio_features(input_features=features.to(self._device), is_longer=is_longer.to(self._device))
         return output.pooler_output.float().cpu().numpy()
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
