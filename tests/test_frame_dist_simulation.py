@@ -5,10 +5,10 @@ latent quality ``q`` and a known listener spread ``s`` (log-uniform from 0.2 to 
 points); 3 consecutive tokens carry a marker, ``q`` along one direction and ``log s``
 along another, the rest is neutral. Four listeners rate every clip
 ``round(5 + 1.5 q + s·ε)``, clipped to 0-10, and the heads train on the clip means
-(as in ``tests/test_dist_simulation.py``, whose features are clip vectors). A clip whose
-listeners disagree has a noisier mean, so a head that predicts a distribution should
-predict a wider one for it, and it can only know which clips those are by listening
-to the stretch. On 300 held-out clips:
+(the listening test of ``tests/test_dist_simulation.py``, whose features are clip
+vectors). A clip whose listeners disagree has a noisier mean, so a head that predicts a
+distribution should predict a wider one for it, and it can only know which clips those
+are by listening to the stretch. On 300 held-out clips:
 
 * the predicted mean ranks clips by ``q`` about as well as the score-output
   ``attn_mlp`` trained on the same means (SRCC within 0.03; measured for seeds 0-9:
@@ -28,8 +28,9 @@ from scipy.stats import spearmanr
 
 from embed.frames import Frames
 from heads import AttentionMLPRegressor
+from tests.test_dist_simulation import clip_means, quality_and_spread
 
-N_TRAIN, N_TEST, DIM, STRETCH, RATERS = 900, 300, 16, 3, 4
+N_TRAIN, N_TEST, DIM, STRETCH = 900, 300, 16, 3
 MIN_SPREAD_SRCC, MAX_MEAN_GAP = 0.25, 0.03
 SETTINGS = {"d_model": 32, "n_heads": 2, "hidden_sizes": (32,), "max_epochs": 30, "lr": 3e-3, "listener_targets": False, "random_state": 0}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,18 +39,15 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def spread_in_a_stretch(seed: int):
     """Frames, the clip means of the ratings, the latent quality and the true listener spread."""
     rng = np.random.default_rng(seed)
-    n = N_TRAIN + N_TEST
-    quality = rng.normal(size=n)
-    spread = np.exp(rng.uniform(np.log(0.2), np.log(3.0), size=n))
+    quality, spread = quality_and_spread(rng, N_TRAIN + N_TEST)
     marker, quality_direction, spread_direction = np.linalg.qr(rng.normal(size=(DIM, 3)))[0].T
     sequences = []
-    for i, length in enumerate(rng.integers(12, 21, size=n)):
+    for i, length in enumerate(rng.integers(12, 21, size=len(quality))):
         tokens = rng.normal(size=(length, DIM))
         start = rng.integers(0, length - STRETCH + 1)
         tokens[start : start + STRETCH] += 3.0 * marker + 1.5 * quality[i] * quality_direction + 1.5 * np.log(spread[i]) * spread_direction
         sequences.append(tokens)
-    ratings = np.clip(np.round(5 + 1.5 * quality[:, None] + spread[:, None] * rng.normal(size=(n, RATERS))), 0, 10)
-    return Frames.from_list(sequences), ratings.mean(axis=1), quality, spread
+    return Frames.from_list(sequences), clip_means(quality, spread, rng), quality, spread
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -77,14 +75,14 @@ if __name__ == "__main__":  # the figures quoted above: python tests/test_frame_
     torch.set_num_threads(1)
     for seed in map(int, sys.argv[1:] or ["0"]):
         started = time.perf_counter()
-        frames, clip_means, quality, spread = spread_in_a_stretch(seed)
+        frames, means, quality, spread = spread_in_a_stretch(seed)
         train, test = np.arange(N_TRAIN), np.arange(N_TRAIN, N_TRAIN + N_TEST)
-        dist = AttentionMLPRegressor(output="distribution", **SETTINGS).fit(frames[train], clip_means[train])
+        dist = AttentionMLPRegressor(output="distribution", **SETTINGS).fit(frames[train], means[train])
         mean, std = dist.predict(frames[test], return_std=True)
-        score = AttentionMLPRegressor(**SETTINGS).fit(frames[train], clip_means[train]).predict(frames[test])
+        score = AttentionMLPRegressor(**SETTINGS).fit(frames[train], means[train]).predict(frames[test])
         print(
             f"seed {seed}: spread {spearmanr(std, spread[test]).statistic:.3f}  "
             f"mean vs q dist {spearmanr(mean, quality[test]).statistic:.3f} score {spearmanr(score, quality[test]).statistic:.3f}  "
-            f"vs clip means dist {spearmanr(mean, clip_means[test]).statistic:.3f} score {spearmanr(score, clip_means[test]).statistic:.3f}  "
+            f"vs clip means dist {spearmanr(mean, means[test]).statistic:.3f} score {spearmanr(score, means[test]).statistic:.3f}  "
             f"epochs {dist.best_epoch_}  {time.perf_counter() - started:.1f}s"
         )
