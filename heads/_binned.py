@@ -9,15 +9,12 @@ network targets (:meth:`BinnedRegressor._network_targets`), what the network end
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 from torch import nn
 
-from heads.distribution import bin_centers, check_bins
+from heads.distribution import BIN_CONSTRAINTS, check_bins, score_bins
 from heads.mlp import TorchMLPRegressor, build_body
 
 
@@ -27,9 +24,7 @@ class BinnedRegressor(TorchMLPRegressor):
     sigma = None  # CORAL has no smoothing
     _parameter_constraints: dict = {
         **TorchMLPRegressor._parameter_constraints,
-        "n_bins": [Interval(Integral, 2, 1000, closed="both")],
-        "sigma": [Interval(Real, 0, None, closed="left")],
-        "score_range": ["array-like", None],
+        **BIN_CONSTRAINTS,
     }
 
     def _check_parameters(self) -> None:
@@ -43,7 +38,7 @@ class BinnedRegressor(TorchMLPRegressor):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
         self._y_ndim = y.ndim
-        self.bin_centers_ = np.stack([bin_centers(*self._range(Y[:, t]), self.n_bins) for t in range(Y.shape[1])])
+        self.bin_centers_ = score_bins(Y, self.n_bins, self.score_range)
         targets = np.stack([self._network_targets(Y[:, t], self.bin_centers_[t]) for t in range(Y.shape[1])], axis=1)
         return self._fit_network(
             X, targets, self._loss, n_outputs=Y.shape[1], truth=Y, decode=lambda out: self._decode(out.double().cpu())
@@ -52,12 +47,6 @@ class BinnedRegressor(TorchMLPRegressor):
     def predict(self, X) -> np.ndarray:
         """The expected score per output, shaped like the ``y`` seen in ``fit``."""
         return self._shape_output(self._decode(torch.from_numpy(self._predict_network(X))))
-
-    def _range(self, scores: np.ndarray) -> tuple[float, float]:
-        if self.score_range is not None:
-            return float(self.score_range[0]), float(self.score_range[1])
-        low, high = float(scores.min()), float(scores.max())
-        return (low - 0.5, high + 0.5) if low == high else (low, high)
 
     def _build_network(self) -> nn.Module:
         layers, width = build_body(self.n_features_in_, self.hidden_sizes, self.activation, self.dropout)

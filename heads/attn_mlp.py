@@ -55,8 +55,17 @@ class AttentionMLPRegressor(FrameRegressor):
         Weight and margin of the pairwise hinge term (0 turns it off).
     listener_targets : bool, default=True
         Train on SPO targets from the listener ratings (else on ``y`` standardised).
+        Ignored with ``output="distribution"``, which trains on ``y``.
     screening_tau : float or None, default=None
-        SPO rating screening (with ``listener_targets``).
+        SPO rating screening (with ``listener_targets``; refused with ``output="distribution"``).
+    output : {"score", "distribution"}, default="score"
+        What the network predicts: a score per output, or (as the ``dist`` head) a
+        distribution over ``n_bins`` score bins, trained with KL divergence against
+        Gaussian-smoothed targets of ``y``; ``loss``, ``pairwise_weight`` and ``margin``
+        then do not apply (see :mod:`heads.frame_outputs`).
+    n_bins, sigma, score_range : int, float, (low, high) or None, default=20, 0.25, None
+        With ``output="distribution"``: as in :class:`~heads.dist.DistributionRegressor`
+        (``score_range=None`` reads the bins' range from the training targets, per output).
     lr, weight_decay : float, default=1e-3, 1e-2
     batch_size : int, default=32
         Clips per mini-batch (of similar length; padded to the batch's longest clip).
@@ -77,6 +86,12 @@ class AttentionMLPRegressor(FrameRegressor):
     history_, best_epoch_, n_features_in_, n_outputs_, frame_dim_, text_dim_
     mu_g_, sigma_g_, listener_stats_, screening_counts_
         With ``listener_targets``, as in :class:`~heads.spo.SpoMLPRegressor`.
+    bin_centers_ : ndarray of shape (n_outputs_, n_bins)
+        With ``output="distribution"`` (instead of ``target_mean_``, ``target_scale_``):
+        ``predict`` gives the mean of the distribution over these bins, ``predict(X,
+        return_std=True)`` also its standard deviation, ``predict_distribution`` the
+        probabilities; ``predict(X, return_std=True, return_attention=True)`` returns
+        ``(mean, std, attention)``.
     """
 
     _parameter_constraints: dict = {**FrameRegressor._parameter_constraints, "use_text": ["boolean"]}
@@ -96,6 +111,10 @@ class AttentionMLPRegressor(FrameRegressor):
         margin: float = 0.1,
         listener_targets: bool = True,
         screening_tau: float | None = None,
+        output: str = "score",
+        n_bins: int = 20,
+        sigma: float = 0.25,
+        score_range=None,
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         batch_size: int = 32,
@@ -118,6 +137,10 @@ class AttentionMLPRegressor(FrameRegressor):
         self.margin = margin
         self.listener_targets = listener_targets
         self.screening_tau = screening_tau
+        self.output = output
+        self.n_bins = n_bins
+        self.sigma = sigma
+        self.score_range = score_range
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size

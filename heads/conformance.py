@@ -15,6 +15,11 @@ checks cannot make; given a matrix, they read each row as a clip of one token. S
 halves, like the cosine head, and cannot apply the same checks on 3 features; the
 properties behind them (and the sequence inputs) are tested in
 ``tests/test_frame_heads.py``.
+
+The frame heads' distribution output (``output="distribution"``) is checked on
+``attn_mlp``, where every check applies; ``xattn`` shares that code (the network's
+last layer, the KL loss, the decoding), so checking it too would only repeat the
+paired-width exceptions above.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from heads._binned import BinnedRegressor
-from heads.distribution import distribution_mean, distribution_std, gaussian_targets, kl_divergence
+from heads.distribution import bin_probabilities, distribution_mean, distribution_std, gaussian_targets, kl_divergence
 from heads.registry import HeadSpec, register_head
 
 
@@ -108,8 +108,7 @@ class DistributionRegressor(BinnedRegressor):
         return probabilities[:, 0] if self._y_ndim == 1 else probabilities
 
     def _probabilities(self, X) -> np.ndarray:
-        logits = torch.from_numpy(self._predict_network(X))
-        return torch.softmax(logits.view(len(logits), self.n_outputs_, self.n_bins), dim=-1).numpy()
+        return bin_probabilities(torch.from_numpy(self._predict_network(X)), self.n_bins)
 
     def _network_targets(self, scores, centers):
         return gaussian_targets(scores, centers, float(self.sigma))
@@ -121,8 +120,7 @@ class DistributionRegressor(BinnedRegressor):
         return kl_divergence(output.view(len(output), self.n_outputs_, self.n_bins), target)
 
     def _decode(self, output):
-        probabilities = torch.softmax(output.view(len(output), self.n_outputs_, self.n_bins), dim=-1).numpy()
-        return distribution_mean(probabilities, self.bin_centers_)
+        return distribution_mean(bin_probabilities(output, self.n_bins), self.bin_centers_)
 
 
 register_head(

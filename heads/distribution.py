@@ -4,10 +4,12 @@ Plain functions, usable by any torch head (the ``dist`` and ``coral`` heads, att
 heads over frames):
 
 * :func:`bin_centers` — K centres spanning a score range, ``linspace(low, high, K)``;
+  :func:`score_bins` — those of every output, over a given range or the training scores';
 * :func:`gaussian_targets` — the target distribution of a score ``s`` (clamped to the
   range): ``p_k ∝ exp(-(s - c_k)² / (2σ²))``, normalised; ``σ = 0`` is one-hot on the
   nearest bin;
 * :func:`kl_divergence` — ``KL(p ‖ q)`` from the model's logits, averaged over the batch;
+* :func:`bin_probabilities` — ``q = softmax`` of flat logits ``(n, n_outputs · K)``, per output;
 * :func:`distribution_mean`, :func:`distribution_std` — ``Σ q_k c_k`` and the spread;
 * :func:`coral_targets`, :func:`coral_loss`, :func:`coral_decode` — CORAL: the binary
   tasks "s > t_k" for the K - 1 thresholds halfway between centres, the sum of their
@@ -28,9 +30,20 @@ Tensors carry the bins on the last axis: logits ``(batch, n_outputs, K)``, centr
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from torch.nn import functional as F
+
+#: scikit-learn parameter constraints of the bins' settings (``n_bins``, ``sigma``, ``score_range``);
+#: :func:`check_bins` adds what they cannot say.
+BIN_CONSTRAINTS: dict[str, list] = {
+    "n_bins": [Interval(Integral, 2, 1000, closed="both")],
+    "sigma": [Interval(Real, 0, None, closed="left")],
+    "score_range": ["array-like", None],
+}
 
 
 def check_bins(n_bins, sigma, score_range) -> None:
@@ -48,6 +61,28 @@ def check_bins(n_bins, sigma, score_range) -> None:
 def bin_centers(low: float, high: float, n_bins: int) -> np.ndarray:
     """``n_bins`` evenly spaced centres from ``low`` to ``high`` (both included)."""
     return np.linspace(float(low), float(high), int(n_bins))
+
+
+def score_bins(Y: np.ndarray, n_bins: int, score_range=None) -> np.ndarray:
+    """Bin centres ``(n_outputs, n_bins)`` for scores ``Y`` (n, n_outputs): over ``score_range``, or each column's range.
+
+    A column of one value gets the range ``value ± 0.5``.
+
+    >>> score_bins(np.array([[1.0, 7.0], [3.0, 7.0]]), 3).tolist()
+    [[1.0, 2.0, 3.0], [6.5, 7.0, 7.5]]
+    >>> score_bins(np.array([[2.0]]), 5, score_range=(1, 5))[0].tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    centers = []
+    for column in Y.T:
+        if score_range is not None:
+            low, high = float(score_range[0]), float(score_range[1])
+        else:
+            low, high = float(column.min()), float(column.max())
+            low, high = (low - 0.5, high + 0.5) if low == high else (low, high)
+        centers.append(bin_centers(low, high, n_bins))
+    return np.stack(centers)
 
 
 def gaussian_targets(scores: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:
@@ -79,6 +114,15 @@ def kl_divergence(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """
     log_q = F.log_softmax(logits, dim=-1)
     return (torch.special.xlogy(targets, targets) - targets * log_q).sum(dim=-1).mean()
+
+
+def bin_probabilities(logits: torch.Tensor, n_bins: int) -> np.ndarray:
+    """``softmax`` per output of logits ``(n, n_outputs · n_bins)``: probabilities ``(n, n_outputs, n_bins)``.
+
+    >>> bin_probabilities(torch.zeros(1, 4), 2).tolist()
+    [[[0.5, 0.5], [0.5, 0.5]]]
+    """
+    return torch.softmax(logits.reshape(len(logits), -1, n_bins), dim=-1).numpy()
 
 
 def distribution_mean(probabilities: np.ndarray, centers: np.ndarray) -> np.ndarray:

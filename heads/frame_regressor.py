@@ -15,7 +15,9 @@ head reads text.
 ``pairwise_weight`` times the pairwise hinge; with ``listener_targets`` (the default)
 the SPO targets, i.e. per-listener standardised ratings (``listener_scores``,
 ``listener_ids``, routed as fit metadata) mapped back with ``mu_g + sigma_g * z``;
-without, ``y`` standardised by its mean and standard deviation.
+without, ``y`` standardised by its mean and standard deviation. With
+``output="distribution"`` the network predicts a distribution over ``n_bins`` score
+bins instead, trained with KL on ``y`` as the ``dist`` head is (:mod:`heads.frame_outputs`).
 
 **Training** runs the shared loop (:func:`heads._training.train_module`: AdamW, early
 stopping on validation SRCC, one seed) on padded, masked mini-batches of clips of
@@ -24,6 +26,7 @@ so a clip's prediction does not depend on the other clips it is batched with.
 
 **Attention.** ``predict(X, return_attention=True)`` also returns, per clip, the
 pooling's attention weight of every token (summing to 1); ``attention(X)`` only those.
+With ``return_std`` too (distribution output) it returns ``(mean, std, attention)``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 from embed.frames import Frames
 from heads._training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module
 from heads.attention_net import FrameAttentionNet
+from heads.distribution import bin_probabilities, distribution_mean, distribution_std
 from heads.features import split_halves
+from heads.frame_outputs import OUTPUT_CONSTRAINTS, DistributionTraining, check_output_parameters
 from heads.losses import RegressionLoss
 from heads.mlp import ACTIVATIONS, check_hidden_sizes, layer_dropouts
 from heads.sequences import SequenceInputs, frame_statistics
@@ -65,6 +70,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         "audio_dim": [Interval(Integral, 1, None, closed="left"), None],
         "loss": [StrOptions({"mse", "l1"})],
         "listener_targets": ["boolean"],
+        **OUTPUT_CONSTRAINTS,
     }
 
     def _check_parameters(self) -> None:
@@ -75,6 +81,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         if self.d_model % self.n_heads:
             raise ValueError(f"The 'n_heads' parameter of {owner} must divide d_model={self.d_model}. Got {self.n_heads!r} instead.")
         check_device_name(self.device, owner)
+        check_output_parameters(self)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y, listener_scores=None, listener_ids=None):
@@ -85,7 +92,8 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         X : Frames or array of shape (n_samples, n_features)
         y : array of shape (n_samples,) or (n_samples, n_outputs)
         listener_scores, listener_ids : arrays, optional
-            Per-listener ratings (as :class:`~heads.spo.SpoMLPRegressor` takes them), for ``listener_targets``.
+            Per-listener ratings (as :class:`~heads.spo.SpoMLPRegressor` takes them), for ``listener_targets``
+            (not read with ``output="distribution"``).
         """
         self._check_parameters()
         frames = self._frames(X, reset=True)
@@ -95,40 +103,84 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         check_consistent_length(frames, y)
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(np.float64)
-        if self.listener_targets:
-            Z = self._fit_z_targets(Y, listener_scores, listener_ids)
-            self.target_mean_, self.target_scale_ = self.mu_g_.copy(), self.sigma_g_.copy()
+        decode = truth = None
+        if self.output == "distribution":
+            training = DistributionTraining.of(Y, self.n_bins, self.sigma, self.score_range)
+            self.bin_centers_, Z, decode, truth = training.centers, training.targets, training.decode, Y
+            loss = training.loss
         else:
-            scale = Y.std(axis=0)
-            self.target_mean_, self.target_scale_ = Y.mean(axis=0), np.where(scale > 0, scale, 1.0)
-            Z = (Y - self.target_mean_) / self.target_scale_
-        self.n_outputs_ = Z.shape[1]
+            Z = self._score_targets(Y, listener_scores, listener_ids)
+            loss = RegressionLoss(self.loss, pairwise_weight=self.pairwise_weight, margin=self.margin)
+        self.n_outputs_ = Y.shape[1]
         self.frame_mean_, self.frame_scale_ = frame_statistics(frames)
         if self.text_dim_:
             text = np.asarray(frames.text, dtype=np.float64)
             scale = text.std(axis=0)
             self.text_mean_, self.text_scale_ = text.mean(axis=0), np.where(scale > 1e-12, scale, 1.0)
-        loss = RegressionLoss(self.loss, pairwise_weight=self.pairwise_weight, margin=self.margin)
-        result = train_module(self._build_network, self._inputs(frames), Z, loss, self._training_options(), seed_from(self.random_state))
+        options, seed = self._training_options(), seed_from(self.random_state)
+        result = train_module(self._build_network, self._inputs(frames), Z, loss, options, seed, decode=decode, truth=truth)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         return self
 
+    def _score_targets(self, Y: np.ndarray, listener_scores, listener_ids) -> np.ndarray:
+        """The network's targets for ``output="score"``: SPO z targets, or ``Y`` standardised; sets ``target_mean_``, ``target_scale_``."""
+        if self.listener_targets:
+            Z = self._fit_z_targets(Y, listener_scores, listener_ids)
+            self.target_mean_, self.target_scale_ = self.mu_g_.copy(), self.sigma_g_.copy()
+            return Z
+        scale = Y.std(axis=0)
+        self.target_mean_, self.target_scale_ = Y.mean(axis=0), np.where(scale > 0, scale, 1.0)
+        return (Y - self.target_mean_) / self.target_scale_
+
     # ------------------------------------------------------------------ predicting
-    def predict(self, X, return_attention: bool = False):
-        """Scores on the scale of ``y``; with ``return_attention``, also each clip's attention weights.
+    def predict(self, X, *, return_std: bool = False, return_attention: bool = False):
+        """Scores on the scale of ``y`` (the predicted distribution's mean with ``output="distribution"``).
+
+        Returns ``y_pred``, then ``std`` with ``return_std``, then ``attention`` with
+        ``return_attention``: ``(y_pred, std, attention)`` with both.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        std : ndarray, shaped like ``y_pred``
+            Only with ``return_std`` (``output="distribution"`` only): the predicted distribution's standard deviation.
         attention : list of ndarray, one per clip, of shape (length_i,)
             Only with ``return_attention``: the pooling's weight of each token (mean over heads).
         """
+        if return_std and self.output != "distribution":
+            raise ValueError(f"return_std=True needs output='distribution'; this {type(self).__name__} has output={self.output!r}.")
+        out, weights = self._network_outputs(X, return_attention)
+        if self.output == "distribution":
+            probabilities = bin_probabilities(torch.from_numpy(out), self.n_bins)
+            results = [distribution_mean(probabilities, self.bin_centers_), distribution_std(probabilities, self.bin_centers_)]
+            results = [self._shaped(r) for r in results[: 1 + return_std]]
+        else:
+            results = [self._shaped(out * self.target_scale_ + self.target_mean_)]
+        results += [weights] if return_attention else []
+        return tuple(results) if len(results) > 1 else results[0]
+
+    def predict_distribution(self, X) -> np.ndarray:
+        """Probabilities of the bins ``bin_centers_`` (``output="distribution"``): ``(n, n_bins)`` for a 1-D ``y``, else ``(n, n_outputs, n_bins)``."""
+        if self.output != "distribution":
+            raise ValueError(f"predict_distribution needs output='distribution'; this {type(self).__name__} has output={self.output!r}.")
+        probabilities = bin_probabilities(torch.from_numpy(self._network_outputs(X, False)[0]), self.n_bins)
+        return probabilities[:, 0] if self._y_ndim == 1 else probabilities
+
+    def attention(self, X) -> list[np.ndarray]:
+        """Per clip, the attention weight of each of its tokens (``predict(X, return_attention=True)[1]``)."""
+        return self.predict(X, return_attention=True)[1]
+
+    def _shaped(self, values: np.ndarray) -> np.ndarray:
+        return values.ravel() if self._y_ndim == 1 else values
+
+    def _network_outputs(self, X, return_attention: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The network's outputs (n, width) in float64 and, with ``return_attention``, each clip's attention weights."""
         check_is_fitted(self)
         frames = self._frames(X, reset=False)
         inputs = self._inputs(frames, dtype=torch.float64)
-        out = np.empty((len(frames), self.n_outputs_))
+        out = np.empty((len(frames), self._network_width()))
         weights: list[np.ndarray] = [np.empty(0)] * len(frames)
         with torch.no_grad():
             for batch in inputs.eval_batches(torch.arange(len(frames))):
@@ -140,13 +192,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
                 else:
                     result = self.module_(*arguments)
                 out[batch.numpy()] = result.numpy()
-        scores = out * self.target_scale_ + self.target_mean_
-        scores = scores.ravel() if self._y_ndim == 1 else scores
-        return (scores, weights) if return_attention else scores
-
-    def attention(self, X) -> list[np.ndarray]:
-        """Per clip, the attention weight of each of its tokens (``predict(X, return_attention=True)[1]``)."""
-        return self.predict(X, return_attention=True)[1]
+        return out, weights
 
     # ------------------------------------------------------------------ inputs
     def _uses_text(self) -> bool:
@@ -189,10 +235,14 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         return SequenceInputs(frames, *text, dtype=dtype)
 
     # ------------------------------------------------------------------ network
+    def _network_width(self) -> int:
+        """Outputs of the network: a score per output, or ``n_bins`` logits per output."""
+        return self.n_outputs_ * (self.n_bins if self.output == "distribution" else 1)
+
     def _build_network(self) -> FrameAttentionNet:
         return FrameAttentionNet(
             frame_dim=self.frame_dim_,
-            n_outputs=self.n_outputs_,
+            n_outputs=self._network_width(),
             d_model=self.d_model,
             n_heads=self.n_heads,
             n_layers=self.n_layers,

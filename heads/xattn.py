@@ -39,14 +39,14 @@ class CrossAttentionRegressor(FrameRegressor):
     audio_dim : int or None, default=None
         For a matrix input: where the token ends and the text begins (``None``: the middle).
     d_model, n_heads, n_layers, hidden_sizes, activation, dropout, loss, pairwise_weight, margin,
-    listener_targets, screening_tau, lr, weight_decay, batch_size, max_epochs, validation_fraction,
-    patience, device, random_state
+    listener_targets, screening_tau, output, n_bins, sigma, score_range, lr, weight_decay, batch_size,
+    max_epochs, validation_fraction, patience, device, random_state
         As in :class:`~heads.attn_mlp.AttentionMLPRegressor`.
 
     Attributes
     ----------
     module_, frame_mean_, frame_scale_, text_mean_, text_scale_, target_mean_, target_scale_,
-    history_, best_epoch_, n_features_in_, n_outputs_, frame_dim_, text_dim_
+    history_, best_epoch_, n_features_in_, n_outputs_, frame_dim_, text_dim_, bin_centers_
         As in :class:`~heads.attn_mlp.AttentionMLPRegressor`; ``n_features_in_`` counts the text too.
     """
 
@@ -66,6 +66,10 @@ class CrossAttentionRegressor(FrameRegressor):
         margin: float = 0.1,
         listener_targets: bool = True,
         screening_tau: float | None = None,
+        output: str = "score",
+        n_bins: int = 20,
+        sigma: float = 0.25,
+        score_range=None,
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         batch_size: int = 32,
@@ -87,6 +91,10 @@ class CrossAttentionRegressor(FrameRegressor):
         self.margin = margin
         self.listener_targets = listener_targets
         self.screening_tau = screening_tau
+        self.output = output
+        self.n_bins = n_bins
+        self.sigma = sigma
+        self.score_range = score_range
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size

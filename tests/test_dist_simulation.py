@@ -27,16 +27,24 @@ SETTINGS = {"hidden_sizes": (64,), "lr": 3e-3, "random_state": 0}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+def quality_and_spread(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's latent quality (standard normal) and listener spread (log-uniform from 0.2 to 3 points)."""
+    return rng.normal(size=n), np.exp(rng.uniform(np.log(0.2), np.log(3.0), size=n))
+
+
+def clip_means(quality: np.ndarray, spread: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The mean of ``RATERS`` ratings ``round(5 + 1.5 q + s·ε)``, clipped to 0-10, per clip."""
+    ratings = np.clip(np.round(5 + 1.5 * quality[:, None] + spread[:, None] * rng.normal(size=(len(quality), RATERS))), 0, 10)
+    return ratings.mean(axis=1)
+
+
 def simulate(seed: int):
     rng = np.random.default_rng(seed)
-    n = N_TRAIN + N_TEST
-    quality = rng.normal(size=n)
-    spread = np.exp(rng.uniform(np.log(0.2), np.log(3.0), size=n))
-    X = rng.normal(size=(n, N_FEATURES))
+    quality, spread = quality_and_spread(rng, N_TRAIN + N_TEST)
+    X = rng.normal(size=(len(quality), N_FEATURES))
     X[:, 0] += 2 * quality
     X[:, 1] += 2 * np.log(spread)
-    ratings = np.clip(np.round(5 + 1.5 * quality[:, None] + spread[:, None] * rng.normal(size=(n, RATERS))), 0, 10)
-    return StandardScaler().fit_transform(X), ratings.mean(axis=1), spread
+    return StandardScaler().fit_transform(X), clip_means(quality, spread, rng), spread
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -143,3 +143,25 @@ def test_frame_heads_take_one_embedder_and_a_valid_device(store_path, tmp_path):
     assert result.exit_code == 2 and "reads one embedder's frame tokens" in result.output
     result = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "attn_mlp", "--device", "gpu", "--out", tmp_path / "r")
     assert result.exit_code == 2 and "Invalid value for '--device': 'gpu'" in result.output
+
+
+def test_attn_mlp_with_the_distribution_output_fits_predicts_and_evaluates(store_path, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "attn_mlp", "--cv", 2, "--eval-split", "dev",
+                    "--param", "attn_mlp.output=distribution", "--param", "attn_mlp.n_bins=9", "--out", run, *QUICK)
+    assert result.exit_code == 0, result.output
+    model = load_run(run).models["overall"].models_["attn_mlp"][0].named_steps["model"]
+    assert model.output == "distribution" and model.bin_centers_.shape == (1, 9)
+    store = FeatureStore.open(store_path)
+    frames = store.frames("spectral", "dev")
+    mean, std = model.predict(frames, return_std=True)
+    assert (std > 0).all() and model.predict_distribution(frames).shape == (len(frames), 9)
+    answer = tmp_path / "answer.txt"
+    predicted = invoke("predict", "--model", run, "--store", store_path, "--split", "dev", "--format", "audiomos", "--out", answer)
+    assert predicted.exit_code == 0, predicted.output
+    written = pd.read_csv(answer, header=None, names=["id", "overall", "textual"])
+    np.testing.assert_array_equal(written[["overall", "textual"]].to_numpy(), pd.read_csv(run / "eval_predictions.csv")[["overall", "textual"]].to_numpy())
+    assert invoke("evaluate", "--pred", answer, "--store", store_path, "--split", "dev", "--no-plots").exit_code == 0
+    refused = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", "attn_mlp", "--screening-tau", 2,
+                     "--param", "attn_mlp.output=distribution", "--out", tmp_path / "refused")
+    assert refused.exit_code == 2 and "--param attn_mlp.output=distribution --screening-tau: The 'screening_tau' parameter" in refused.output

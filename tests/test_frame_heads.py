@@ -1,4 +1,4 @@
-"""The frame heads (``attn_mlp``, ``xattn``) on sequences of frame tokens: masks, attention, folds, saving, losses, bad input."""
+"""The frame heads (``attn_mlp``, ``xattn``) on sequences of frame tokens: masks, attention, folds, saving, losses, outputs, bad input."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from embed.frames import Frames
+import heads.frame_regressor
+from embed.errors import ClapmosError
 from heads import AttentionMLPRegressor, CrossAttentionRegressor, CVEnsemble, NoListenerRatingsWarning
 from heads.persistence import load_model, save_model
+from heads.validation import check_head_parameters
 
 SMALL = {"d_model": 16, "n_heads": 2, "hidden_sizes": (16,), "max_epochs": 8, "patience": 4, "lr": 1e-2, "random_state": 0}
 HEADS = {
@@ -20,6 +24,8 @@ HEADS = {
     "attn_mlp+encoder": AttentionMLPRegressor(n_layers=1, **SMALL),
     "attn_mlp+text": AttentionMLPRegressor(use_text=True, **SMALL),
     "xattn": CrossAttentionRegressor(**SMALL),
+    "attn_mlp+distribution": AttentionMLPRegressor(output="distribution", **SMALL),
+    "xattn+distribution": CrossAttentionRegressor(output="distribution", n_bins=9, **SMALL),
 }
 pytestmark = [pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning"), pytest.mark.usefixtures("one_torch_thread")]
 
@@ -156,3 +162,62 @@ def test_without_listener_ratings_the_spo_targets_fall_back_with_a_warning(data)
         warnings.simplefilter("always")
         AttentionMLPRegressor(**SMALL).fit(frames, y)
     assert any(issubclass(w.category, NoListenerRatingsWarning) for w in caught)
+
+
+def test_the_distribution_output_predicts_the_mean_and_spread_of_its_bins_beside_the_attention(data, tmp_path):
+    frames, y = data
+    model = AttentionMLPRegressor(output="distribution", n_bins=7, **SMALL).fit(frames, y)
+    mean, std, attention = model.predict(frames, return_std=True, return_attention=True)
+    probabilities, centers = model.predict_distribution(frames), model.bin_centers_[0]
+    np.testing.assert_allclose(centers, y.min() + (y.max() - y.min()) * np.arange(7) / 6, rtol=0, atol=1e-12)
+    assert probabilities.shape == (len(y), 7) and mean.shape == std.shape == (len(y),)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(mean, [sum(p * c for p, c in zip(row, centers)) for row in probabilities], atol=1e-10)
+    np.testing.assert_allclose(std**2, [sum(p * (c - m) ** 2 for p, c in zip(row, centers)) for row, m in zip(probabilities, mean)], atol=1e-10)
+    np.testing.assert_allclose(model.predict(frames), mean, atol=1e-12)
+    assert [len(w) for w in attention] == frames.lengths.tolist()
+    save_model(model, tmp_path / "model")
+    restored = load_model(tmp_path / "model")
+    np.testing.assert_array_equal(restored.bin_centers_, model.bin_centers_)
+    np.testing.assert_array_equal(restored.predict_distribution(frames), probabilities)
+    two = CrossAttentionRegressor(output="distribution", score_range=(-4, 4), n_bins=5, **SMALL).fit(frames, np.column_stack([y, -y]))
+    assert two.predict_distribution(frames).shape == (len(y), 2, 5) and two.predict(frames, return_std=True)[1].shape == (len(y), 2)
+    assert two.bin_centers_.tolist() == [[-4.0, -2.0, 0.0, 2.0, 4.0]] * 2
+
+
+def test_the_distribution_output_trains_on_y_and_stops_early_on_the_srcc_of_its_means(data, monkeypatch):
+    """Listener ratings are not read (no SPO targets, no warning); early stopping ranks the decoded means against y."""
+    frames, y = data
+    calls = []
+    train = heads.frame_regressor.train_module
+    monkeypatch.setattr(heads.frame_regressor, "train_module", lambda *a, **k: calls.append(k) or train(*a, **k))
+    scores = np.round(y[:, None] + np.random.default_rng(4).normal(0, 0.3, size=(len(y), 3)), 1)
+    ids = np.array([["a", "b", "c"]] * len(y), dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoListenerRatingsWarning)
+        plain = AttentionMLPRegressor(output="distribution", n_bins=5, **SMALL).fit(frames, y)
+        rated = AttentionMLPRegressor(output="distribution", n_bins=5, **SMALL).fit(frames, y, listener_scores=scores, listener_ids=ids)
+    np.testing.assert_array_equal(rated.predict(frames), plain.predict(frames))
+    assert not hasattr(plain, "mu_g_")
+    np.testing.assert_array_equal(calls[0]["truth"], y[:, None])
+    uniform = calls[0]["decode"](torch.zeros(2, 5))  # equal logits: the mean of the bins' centres
+    np.testing.assert_allclose(uniform, np.full((2, 1), y.min() + (y.max() - y.min()) / 2), atol=1e-12)
+
+
+def test_bad_output_settings_are_refused_naming_the_parameters(data):
+    frames, y = data
+    with pytest.raises(ValueError, match="The 'output' parameter of AttentionMLPRegressor must be a str among"):
+        AttentionMLPRegressor(output="bins").fit(frames, y)
+    with pytest.raises(ValueError, match="The 'n_bins' parameter of CrossAttentionRegressor must be an int in the range \\[2, 1000\\]"):
+        CrossAttentionRegressor(output="distribution", n_bins=1).fit(frames, y)
+    with pytest.raises(ValueError, match="score_range must be \\(low, high\\) with low < high"):
+        AttentionMLPRegressor(output="distribution", score_range=(5, 1)).fit(frames, y)
+    with pytest.raises(ValueError, match="'screening_tau' parameter of AttentionMLPRegressor .* Got screening_tau=1.0 with output='distribution'"):
+        AttentionMLPRegressor(output="distribution", screening_tau=1.0).fit(frames, y)
+    with pytest.raises(ClapmosError, match="--param output=distribution --param screening_tau=1.0: The 'screening_tau' parameter"):
+        check_head_parameters("attn_mlp", {"output": "distribution", "screening_tau": 1.0})
+    score = AttentionMLPRegressor(**SMALL).fit(frames, y)
+    with pytest.raises(ValueError, match="return_std=True needs output='distribution'; this AttentionMLPRegressor has output='score'"):
+        score.predict(frames, return_std=True)
+    with pytest.raises(ValueError, match="predict_distribution needs output='distribution'"):
+        score.predict_distribution(frames)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see 
 
 
 def check_instances():
-    """One quick instance per registered head's model (its ``quick`` settings), and the shared parts.
+    """One quick instance per registered head's model (its ``quick`` settings), the frame heads' distribution output, and the shared parts.
 
     Models that scikit-learn itself provides (``ridge``'s ``RidgeCV``) are checked by scikit-learn.
     """
@@ -30,6 +30,7 @@ def check_instances():
     return [
         heads.PairedEmbeddingFeatures(blocks=heads.BLOCK_ORDER),
         *models,
+        heads.AttentionMLPRegressor(output="distribution", random_state=0, **heads.head_spec("attn_mlp").quick),  # xattn: heads/conformance.py
         heads.CVEnsemble(n_splits=3),
         heads.CVEnsemble([("a", Ridge()), ("b", Ridge(alpha=10.0))], n_splits=3, stack_method="nnls", clip=(-1e6, 1e6)),
     ]
