@@ -14,7 +14,7 @@ compare with, and — where a system cannot be reproduced exactly on frozen clip
 embeddings — what it does instead.
 
 >>> sorted(RECIPES)
-['astar-distribution', 'ensemble-svr', 'musiceval-baseline', 'spo-clapscore', 'xacle2027-baseline']
+['astar-distribution', 'astar-frames', 'ensemble-svr', 'musiceval-baseline', 'spo-clapscore', 'xacle2027-baseline']
 >>> apply_recipe("xacle2027-baseline", {"embedders": ["spectral"], "params": {"mlp.max_epochs": 5}}, {"embedders", "params"})["params"]["mlp.max_epochs"]
 5
 """
@@ -144,6 +144,14 @@ _ASTAR = {
     "coral.score_range": (1.0, 5.0),
 }
 
+_ASTAR_BINS = {"output": "distribution", "n_bins": 20, "sigma": 0.25, "score_range": (1.0, 5.0)}
+_ASTAR_FRAMES = {
+    **{f"attn_mlp.{key}": value for key, value in _ASTAR_BINS.items()},
+    **{f"xattn.{key}": value for key, value in _ASTAR_BINS.items()},
+    "attn_mlp.n_layers": 2,
+    "attn_mlp:onehot.sigma": 0.0,
+}
+
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
@@ -242,6 +250,31 @@ RECIPES: dict[str, Recipe] = {
                 "clap embeddings (audio for overall; audio and text for textual): dist (20 bins on [1, 5], Gaussian "
                 "σ 0.25, KL), dist:onehot (σ 0) and coral (20 bins), each a 5-fold ensemble, stacked by Ridge(alpha=1) "
                 "on their out-of-fold expected scores rather than on the bin distributions."
+            ),
+        ),
+        Recipe(
+            name="astar-frames",
+            reproduces="AudioMOS 2025 Track-1 winner's architecture: attention over frozen frame tokens, distribution heads, stacked",
+            source="AudioMOS 2025 Track 1 winner; METHODS.md §5-6",
+            figure="test system SRCC 0.991 overall / 0.952 textual",
+            settings={
+                "embedders": ["clap"],
+                "heads": ["attn_mlp", "attn_mlp:onehot", "xattn"],
+                "features": {"overall": ["audio"], "textual": ["audio", "text"]},
+                "stack": True,
+                "stack_method": "ridge",
+                "params": _ASTAR_FRAMES,
+            },
+            instead=(
+                "The winner read frozen MuQ frames (25 per second) and RoBERTa text tokens; clapmos has no MuQ embedder, "
+                "so this recipe reads the store's frame tokens of clap (embed --frames: HTSAT's feature map, 3.2 per "
+                "second) and the prompt's clip-level text vector. attn_mlp runs 2 Transformer encoder layers (the "
+                "number is not published) over the tokens, then attentive pooling and an MLP, with a distribution "
+                "output (20 bins on [1, 5], Gaussian σ 0.25, KL), reading the text vector too for textual; "
+                "attn_mlp:onehot the same with one-hot targets (σ 0); xattn lets the text vector (not the text tokens) "
+                "query the audio tokens, with the same distribution output. Three models instead of 8, each a 5-fold "
+                "ensemble, stacked by Ridge(alpha=1) on their out-of-fold expected scores rather than on the bin "
+                "distributions, fitted on the training split instead of dev."
             ),
         ),
     ]

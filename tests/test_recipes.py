@@ -19,7 +19,15 @@ from typer.testing import CliRunner
 
 import cli
 from embed.errors import ClapmosError
-from heads import CoralRegressor, DistributionRegressor, SpoCosineRegressor, SvrRegressor, TorchMLPRegressor
+from heads import (
+    AttentionMLPRegressor,
+    CoralRegressor,
+    CrossAttentionRegressor,
+    DistributionRegressor,
+    SpoCosineRegressor,
+    SvrRegressor,
+    TorchMLPRegressor,
+)
 from heads.losses import XACLE_CLASS_EDGES
 from heads.recipes import RECIPES, apply_recipe, recipe
 from heads.runs import RunConfig, member_pipelines
@@ -44,8 +52,8 @@ def network_of(pipeline, width: int) -> list[str]:
     return [repr(layer) for layer in model.module_]
 
 
-def test_the_five_recipes_exist_with_a_source_and_a_published_figure():
-    assert list(RECIPES) == ["musiceval-baseline", "xacle2027-baseline", "spo-clapscore", "ensemble-svr", "astar-distribution"]
+def test_the_six_recipes_exist_with_a_source_and_a_published_figure():
+    assert list(RECIPES) == ["musiceval-baseline", "xacle2027-baseline", "spo-clapscore", "ensemble-svr", "astar-distribution", "astar-frames"]
     for item in RECIPES.values():
         assert item.reproduces and "METHODS.md" in item.source and "SRCC" in item.figure
     assert all(RECIPES[name].instead for name in RECIPES)  # none is exact on frozen clip embeddings: each says what it does
@@ -136,6 +144,21 @@ def test_astar_distribution_is_gaussian_one_hot_and_coral_heads_over_20_bins_sta
     assert built["dist"].named_steps["features"].blocks == ("audio",)
 
 
+@pytest.mark.parametrize(("target", "reads_text"), [("overall", False), ("textual", True)])
+def test_astar_frames_is_attention_over_frame_tokens_with_distribution_outputs_stacked_by_ridge(target, reads_text):
+    config = config_of("astar-frames")
+    assert config.embedders == ["clap"] and config.stack and config.stack_method == "ridge"
+    built = {name: pipeline.named_steps["model"] for name, pipeline in members("astar-frames", target, (CLAP,)).items()}
+    assert list(built) == ["attn_mlp", "attn_mlp:onehot", "xattn"]
+    gaussian, onehot, cross = built.values()
+    assert isinstance(gaussian, AttentionMLPRegressor) and isinstance(cross, CrossAttentionRegressor)
+    for model in built.values():
+        assert (model.output, model.n_bins, tuple(model.score_range)) == ("distribution", 20, (1.0, 5.0))
+    assert (gaussian.sigma, onehot.sigma, cross.sigma) == (0.25, 0.0, 0.25)
+    assert gaussian.n_layers == onehot.n_layers == 2
+    assert gaussian.use_text is reads_text and onehot.use_text is reads_text
+
+
 def test_explicit_options_override_the_recipe_and_params_merge():
     config = config_of("xacle2027-baseline", embedders=["clap"], params={"mlp.lr": 1e-3, "dropout": 0.5}, cv=3)
     assert config.embedders == ["clap"] and config.cv == 3 and config.recipe == "xacle2027-baseline"
@@ -183,7 +206,7 @@ def demo_store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("recipes")
     make_demo_corpus(folder / "corpus", n_clips=60, seed=0)
     store = FeatureStore.create(folder / "demo" / "store.zarr", read_corpus("musiceval", folder / "corpus"))
-    embed_corpus(store, "spectral", progress=False)
+    embed_corpus(store, "spectral", progress=False, frames=True)
     return folder / "demo"
 
 
@@ -230,6 +253,15 @@ def test_a_recipe_runs_end_to_end_with_overrides_and_records_itself(demo_store):
     assert config["params"]["mlp.max_epochs"] == 2 and config["params"]["mlp.loss"] == "clipped_mse"
     predicted = run(f"predict --model {out} --store {demo_store / 'store.zarr'} --split dev --out {out / 'p.csv'}")
     assert predicted.exit_code == 0, predicted.output
+
+
+def test_the_frames_recipe_runs_end_to_end_on_frame_tokens(demo_store):
+    out = demo_store / "astar-frames"
+    quick = " ".join(f"--param {head}.{setting}" for head in ("attn_mlp", "xattn") for setting in ("d_model=16", "n_heads=2", "max_epochs=2"))
+    result = run(f"fit --store {demo_store / 'store.zarr'} --recipe astar-frames --embedder spectral --cv 2 {quick} --eval-split dev --no-plots --out {out}")
+    assert result.exit_code == 0, result.output
+    assert "| attn_mlp:onehot | textual |" in result.output and "| xattn | overall |" in result.output
+    assert json.loads((out / "provenance.json").read_text())["frames"]["spectral"]["frame_rate"] == 5.0
 
 
 def test_the_svr_blend_runs_end_to_end_clipped_to_its_range(demo_store):
