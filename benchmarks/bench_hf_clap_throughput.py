@@ -12,9 +12,9 @@ one fresh process, with the model loaded once:
 * **extractor + forward**: ``HfClapEmbedder.embed_audio`` on the windows read and
   resampled beforehand (the ``ClapFeatureExtractor`` log-mels, in numpy, plus the forward).
 * **prompts**: the corpus's distinct prompts through the text tower.
-* **pipeline**: ``embed_corpus`` on a fresh store (reader threads decode and resample,
-  the extractor computes features, windows are batched across clips, prompts
-  embedded, the store written).
+* **pipeline**: ``embed_corpus`` on a fresh store (reader threads decode, resample
+  and run the extractor, windows are batched across clips, prompts embedded, the
+  store written).
 
 Each is repeated ``ROUNDS`` times, interleaved, and keeps its fastest time (the machines
 are shared). Writes the ``hf_clap_throughput`` section of BENCHMARKS.md.
@@ -95,8 +95,8 @@ def prompts():
     model.embed_text(sorted(set(corpus.items["text"])))
 
 def pipeline():
-    store = FeatureStore.create(folder / "store.zarr", corpus, overwrite=True)
-    embed_corpus(store, model, workers=2, overwrite=True, progress=False)
+    store = FeatureStore.create(folder / f"store-{{time.perf_counter_ns()}}.zarr", corpus)  # a fresh store every round
+    embed_corpus(store, model, workers=2, progress=False)
 
 times = {{"forward": [], "extractor_and_forward": [], "prompts": [], "pipeline": []}}
 for _ in range({rounds}):
@@ -130,7 +130,7 @@ CPU, fp32 ({result['threads']} torch threads); `transformers.ClapModel` with ran
 `laion/larger_clap_music` (HTSAT-base + roberta-base-sized text tower, {built['parameters_m']:.0f} M parameters), loaded
 from a `save_pretrained` folder once ({result['load_s']:.1f} s, sha256 of the weights included). Each measurement
 repeated {ROUNDS} times interleaved, fastest kept. *Pipeline*: `embed_corpus` as `cli.py embed` runs it (reader
-threads decode and resample to 48 kHz with soxr, `ClapFeatureExtractor` log-mels, windows batched across clips,
+threads decode, resample to 48 kHz with soxr and compute the `ClapFeatureExtractor` log-mels, windows batched across clips,
 prompts embedded, store written). *Forward only*: the extractor's features computed beforehand, only
 `get_audio_features` timed.
 
@@ -142,9 +142,10 @@ prompts embedded, store written). *Forward only*: the extractor's features compu
 | prompts through the text tower | {best['prompts']:.1f} | |
 
 **Ratio pipeline / forward only: {ratio:.2f}** (target ≥ 0.85, as for `clap`). Unlike laion-clap, whose mel
-spectrogram is part of the torch forward, `transformers` computes CLAP's log-mels in the feature extractor (numpy, in
-the model's thread), which the forward-only figure leaves out: pipeline / (extractor + forward) = **{ratio_model:.2f}**,
-i.e. reading, resampling, batching and writing are that well hidden. Counting the prompts as model work too,
+spectrogram is part of the torch forward, `transformers` computes CLAP's log-mels in the feature extractor (numpy),
+which the forward-only figure leaves out; the pipeline runs it in its reader threads (`Embedder.prepare_window`), beside
+decoding and resampling, so that it overlaps the forward passes: pipeline / (extractor + forward in one thread) =
+**{ratio_model:.2f}**. Counting the prompts as model work too,
 (forward + prompts) / pipeline = {ratio_with_prompts:.2f}. Peak memory of the process:
 {result['peak_mb'] / 1024:.2f} GB. Load average of the machine over the last 15 minutes of the run:
 {result['load_average']:.1f} (2 cores; above 2, other jobs took turns with this one). All times per round:

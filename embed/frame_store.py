@@ -208,7 +208,7 @@ class FrameStoreMixin:
         """The command that adds (or finishes) the frame tokens of ``embedder``."""
         source = self.group.attrs.get("source") or "ROOT"
         return (
-            f"Add them with `python cli.py embed --corpus {self.corpus or 'CORPUS'} --root {source} --embedder {embedder} "
+            f"Add them with `clapmos embed --corpus {self.corpus or 'CORPUS'} --root {source} --embedder {embedder} "
             f"--frames --out {self.path} ...` (the same options as before; clip vectors already written are kept)."
         )
 

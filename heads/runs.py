@@ -158,6 +158,11 @@ class RunConfig:
         """The feature blocks of ``target`` that read the text embedding (none: an audio-only target)."""
         return [block for block in (self.blocks(target) or default_blocks(target)) if block != "audio"]
 
+    @property
+    def reads_frames(self) -> bool:
+        """Whether a member reads frame tokens (``attn_mlp``, ``xattn``): then every member is given the frames."""
+        return reads_frames([member_head(h) for h in self.heads])
+
     def needs_text(self, target: str) -> bool:
         """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
         return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.heads)
@@ -230,7 +235,7 @@ class FittedRun:
     @property
     def reads_frames(self) -> bool:
         """Whether the run's heads read frame tokens (``attn_mlp``, ``xattn``)."""
-        return reads_frames([member_head(h) for h in self.config.heads])
+        return self.config.reads_frames
 
     def attention(self, store: FeatureStore, split: str | list[str] | None = None, ids=None) -> pd.DataFrame:
         """Where the frame heads listen: one row per token of the clips of ``split`` (or only ``ids``).
@@ -286,7 +291,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     items = store.items()
     X_all, layout = store.stacked(config.embedders, config.train_split)
     n_features = X_all.shape[1]
-    if reads_frames([member_head(h) for h in config.heads]):
+    if config.reads_frames:
         vector_heads = any(head_spec(member_head(h)).inputs == "vectors" for h in config.heads)
         X_all = with_vectors(store.frames(config.embedders[0], config.train_split), X_all if vector_heads else None)
     labels = store.labels(config.train_split)
@@ -316,7 +321,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "store": str(store.path),
         "corpus": store.corpus,
     }
-    if reads_frames([member_head(h) for h in config.heads]):
+    if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
@@ -328,15 +333,16 @@ def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, 
     option, before anything is fitted.
     """
     members = []
-    frames = reads_frames([member_head(h) for h in config.heads])
+    frames = config.reads_frames
     for head in config.heads:
         spec = head_spec(member_head(head))
         params = _head_params(config, head)
         if spec.listener_ratings and config.screening_tau is not None:
             params.setdefault("screening_tau", config.screening_tau)
-        if config.device is not None and "device" in spec.build().get_params() and "device" not in params:
+        settable = spec.build().get_params()
+        if config.device is not None and "device" in settable and "device" not in params:
             params["device"] = config.device
-        if "use_text" in spec.build().get_params() and "use_text" not in params:  # frame heads read text where the blocks would
+        if "use_text" in settable and "use_text" not in params:  # frame heads read text where the blocks would
             params["use_text"] = bool(layout[0][2]) and bool(config.text_blocks(target))
         blocks = config.blocks(target) if spec.reads_blocks else None
         model = make_head(head, blocks=blocks, target=target, random_state=config.random_state, layout=layout, **params)
