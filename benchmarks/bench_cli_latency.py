@@ -63,7 +63,7 @@ def main() -> None:
 ## `clapmos` answers in well under a second (`benchmarks/bench_cli_latency.py`)
 
 Fresh process of the console script per run, file cache warm, median of {RUNS} runs (1-minute load
-average {load:.1f} at the start: the machine is shared). Errors are reported before torch,
+average {load:.1f} at the start; the machine may be shared). Errors are reported before torch,
 scikit-learn, skops or scipy.stats are imported (target: under 1 s).
 
 | command | seconds (median) | exit status |

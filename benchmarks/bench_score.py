@@ -132,8 +132,8 @@ files, a header check and a sha256 of every file, and the cache's lookups; `embe
 the corpus lists instead. `spectral` costs a few milliseconds per clip, so this is the worst case for the
 overhead: with CLAP (about 0.4 s per 10 s clip on these CPUs, see above) the model dominates both paths. A cache
 hit never loads the embedder. All times per round: {json.dumps(rounds)}.
-The machine was shared with other helpers' jobs during the run (load average {load_before:.1f} before, {load_after:.1f} after,
-on 2 cores), hence the spread between rounds. Measured on {machine_line()}.
+Load average of the machine (2 cores; other jobs may share it): {load_before:.1f} before the run, {load_after:.1f} after.
+Measured on {machine_line()}.
 """)
 
 
