@@ -38,30 +38,21 @@ RATE = 16_000
 PROMPTS = ["a calm piano piece", "an upbeat pop song with drums", "a slow ambient drone", "a jazz trio with brushes"]
 
 PREPARE = """
-import sys, numpy as np, pandas as pd, soundfile as sf, torch
+import torch
 from pathlib import Path
 from unittest import mock
-from tokenizers.pre_tokenizers import ByteLevel
 from transformers import RobertaModel, RobertaTokenizer
-from embed.backends.laion_package import ROBERTA_BASE_VOCAB, import_laion_clap, roberta_base_config
+from benchmarks._synthetic_audio import stand_in_roberta_tokenizer, write_tone_corpus
+from embed.backends.laion_package import import_laion_clap, roberta_base_config
 folder = Path({folder!r})
-tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
-tokens += [f"tok{{i}}" for i in range(ROBERTA_BASE_VOCAB - len(tokens) - 1)] + ["<mask>"]
-tokenizer = RobertaTokenizer(vocab={{t: i for i, t in enumerate(tokens)}}, merges=[])
+tokenizer = stand_in_roberta_tokenizer()
 tokenizer.save_pretrained(folder / "tokenizer")
 torch.manual_seed(0)
 with mock.patch.object(RobertaModel, "from_pretrained", lambda *a, **k: RobertaModel(roberta_base_config())), \\
      mock.patch.object(RobertaTokenizer, "from_pretrained", lambda *a, **k: tokenizer):
     module = import_laion_clap().CLAP_Module(enable_fusion=False, amodel="HTSAT-base", device="cpu")
 torch.save({{"state_dict": {{f"module.{{k}}": v for k, v in module.model.state_dict().items()}}}}, folder / "random_htsat_base.pt")
-rng = np.random.default_rng(0)
-rows = []
-for i in range({clips}):
-    t = np.arange(int({seconds} * {rate})) / {rate}
-    audio = 0.3 * np.sin(2 * np.pi * (110 + 20 * i) * t) + 0.05 * rng.standard_normal(len(t))
-    sf.write(folder / f"clip{{i:03d}}.wav", audio.astype(np.float32), {rate})
-    rows.append({{"path": f"clip{{i:03d}}.wav", "text": {prompts!r}[i // 4 % {n_prompts}]}})
-pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+write_tone_corpus(folder, {clips}, {seconds}, {rate}, {prompts!r})
 _result = {{}}
 """
 
@@ -111,7 +102,7 @@ _result = {{"load_s": load_s, "times": times, "threads": torch.get_num_threads()
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="clapmos-bench-") as folder:
-        fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS, n_prompts=len(PROMPTS))
+        fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS)
         run_child(PREPARE.format(**fields))
         result = run_child(MEASURE.format(**fields, rounds=ROUNDS))
     print(json.dumps(result, indent=1))

@@ -38,28 +38,18 @@ RATE = 16_000
 PROMPTS = ["a calm piano piece", "an upbeat pop song with drums", "a slow ambient drone", "a jazz trio with brushes"]
 
 PREPARE = """
-import numpy as np, pandas as pd, soundfile as sf, torch
+import torch
 from pathlib import Path
-from tokenizers.pre_tokenizers import ByteLevel
-from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig, RobertaTokenizer
-from embed.backends.laion_package import ROBERTA_BASE_VOCAB
+from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
+from benchmarks._synthetic_audio import stand_in_roberta_tokenizer, write_tone_corpus
 folder = Path({folder!r})
-tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
-tokens += [f"tok{{i}}" for i in range(ROBERTA_BASE_VOCAB - len(tokens) - 1)] + ["<mask>"]
-RobertaTokenizer(vocab={{t: i for i, t in enumerate(tokens)}}, merges=[]).save_pretrained(folder / "model")
+stand_in_roberta_tokenizer().save_pretrained(folder / "model")
 audio = ClapAudioConfig(depths=[2, 2, 12, 2], hidden_size=1024, patch_embeds_hidden_size=128)  # laion/larger_clap_music
 config = ClapConfig(audio_config=audio.to_dict(), text_config=ClapTextConfig().to_dict(), projection_dim=512)
 torch.manual_seed(0)
 ClapModel(config).save_pretrained(folder / "model")
 ClapFeatureExtractor().save_pretrained(folder / "model")
-rng = np.random.default_rng(0)
-rows = []
-for i in range({clips}):
-    t = np.arange(int({seconds} * {rate})) / {rate}
-    wave = 0.3 * np.sin(2 * np.pi * (110 + 20 * i) * t) + 0.05 * rng.standard_normal(len(t))
-    sf.write(folder / f"clip{{i:03d}}.wav", wave.astype(np.float32), {rate})
-    rows.append({{"path": f"clip{{i:03d}}.wav", "text": {prompts!r}[i // 4 % {n_prompts}]}})
-pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+write_tone_corpus(folder, {clips}, {seconds}, {rate}, {prompts!r})
 _result = {{"parameters_m": sum(p.numel() for p in ClapModel(config).parameters()) / 1e6}}
 """
 
@@ -111,7 +101,7 @@ _result = {{"load_s": load_s, "times": times, "threads": torch.get_num_threads()
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="clapmos-bench-") as folder:
-        fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS, n_prompts=len(PROMPTS))
+        fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS)
         built = run_child(PREPARE.format(**fields))
         result = run_child(MEASURE.format(**fields, rounds=ROUNDS))
     print(json.dumps(result, indent=1))
