@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -62,8 +63,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show cl
 
 # --------------------------------------------------------------------------- option checks
 def _seconds(value: Optional[float]) -> Optional[float]:
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"{value}: must be more than 0 seconds.")
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise typer.BadParameter(f"{value}: must be a finite number of seconds, more than 0 seconds.")
     return value
 
 
@@ -193,6 +194,7 @@ def embed(
         from embed.runner import embed_corpus as run
     from embed.backends import create_embedder, get_embedder_class
     from embed.backends.contract import load_embedder
+    from embed.runner import resolve_windows
     from embed.corpora import read_corpus
     from embed.replacement import check_destination
     from embed.store import FeatureStore
@@ -215,11 +217,12 @@ def embed(
     }
     options = {k: v for k, v in options.items() if v is not None}
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
-    check_destination(out_store, table)  # before a model is loaded for nothing
+    check_destination(out_store)  # before a model is loaded for nothing
     model = embedder
     if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
         model = create_embedder(embedder, **options)
         load_embedder(model)
+        resolve_windows(model, window_s, hop_s)
     store = FeatureStore.create(out_store, table, rebuild=rebuild)
     run(
         store,

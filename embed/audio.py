@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,14 +29,17 @@ def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None,
     decoded, is empty or holds samples that are not finite (NaN or inf).
     """
     try:
-        frames = {}
-        if start_s is not None or end_s is not None:
-            rate = sf.info(str(path)).samplerate
-            frames = {"start": round((start_s or 0.0) * rate), "stop": None if end_s is None else round(end_s * rate)}
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True, **frames)
+        with sf.SoundFile(str(path)) as audio:
+            rate = audio.samplerate
+            first, last = segment_frames(start_s, end_s, rate, audio.frames)
+            audio.seek(first)
+            to_end = end_s is None or math.isnan(end_s)  # to the end of what decodes, whatever the header says
+            data = audio.read(-1 if to_end else max(0, last - first), dtype="float32", always_2d=True)
     except Exception as error:  # libsndfile reports format problems as several types
         raise ClapmosError(f"{path}: cannot read audio ({error}). Replace or remove this file.") from None
     if data.shape[0] == 0:
+        if start_s is not None or end_s is not None:
+            raise ClapmosError(f"{path}: the segment {start_s}–{end_s} s holds no audio samples. Give a longer segment.")
         raise ClapmosError(f"{path}: the file holds no audio samples. Replace or remove this file.")
     if not np.isfinite(data).all():
         raise ClapmosError(f"{path}: {_non_finite(data)}. Replace or remove this file.")
@@ -43,6 +47,18 @@ def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None,
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def segment_frames(start_s: float | None, end_s: float | None, rate: int, n_frames: int) -> tuple[int, int]:
+    """The frames ``[first, last)`` of a file of ``n_frames`` at ``rate`` that a segment covers (``None`` or NaN:
+    the file's start or end); ``last`` is clipped to the file, and ``last <= first`` is an empty segment.
+
+    >>> segment_frames(0.5, None, 16000, 16000), segment_frames(None, 2.0, 16000, 16000)
+    ((8000, 16000), (0, 16000))
+    """
+    first = 0 if start_s is None or math.isnan(start_s) else round(start_s * rate)
+    last = n_frames if end_s is None or math.isnan(end_s) else min(n_frames, round(end_s * rate))
+    return first, last
 
 
 def cut_windows(audio: np.ndarray, sample_rate: int, window_s: float, hop_s: float) -> list[np.ndarray]:

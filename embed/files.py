@@ -107,21 +107,43 @@ def swap_in(new: Path, destination: str | Path, is_ours: Callable[[Path], bool])
 
     The folder already at ``destination`` is replaced only if ``is_ours(folder)`` (a
     clapmos store, a clapmos run) or if it is empty; it is renamed aside first and
-    deleted only after ``new`` is in place.
+    deleted only after ``new`` is in place (:func:`restore_swapped_out` puts it back
+    if the process stops between the two renames). A symbolic link is never replaced.
     """
     destination = Path(destination)
+    refuse_link(destination)
+    restore_swapped_out(destination)
+    if destination.exists() and (not destination.is_dir() or not (is_ours(destination) or not any(destination.iterdir()))):
+        raise ClapmosError(f"{destination} exists and clapmos did not write it; it is left as it is. The result is in {new}.")
     (new / STAGING_MARK).unlink(missing_ok=True)
     if not destination.exists():
         new.rename(destination)
         return
-    if not destination.is_dir() or not (is_ours(destination) or not any(destination.iterdir())):
-        raise ClapmosError(f"{destination} exists and clapmos did not write it; it is left as it is. The result is in {new}.")
     old = staging_path(destination, "old")
-    remove_staging(old)  # the previous version from a swap interrupted after the move
+    remove_staging(old)
     destination.rename(old)
     (old / STAGING_MARK).write_text("the replaced version; deleted once the new one is in place\n")
     new.rename(destination)
     shutil.rmtree(old)
+
+
+def restore_swapped_out(destination: str | Path) -> None:
+    """Undo a :func:`swap_in` stopped between its two renames: the old version, renamed aside, goes back to ``destination``."""
+    destination = Path(destination)
+    old = staging_path(destination, "old")
+    if not destination.exists() and not destination.is_symlink() and (old / STAGING_MARK).is_file():
+        (old / STAGING_MARK).unlink()
+        old.rename(destination)
+
+
+def refuse_link(path: str | Path, option: str = "--out") -> None:
+    """Refuse a destination that is a symbolic link: clapmos replaces folders it wrote, never a user's link."""
+    path = Path(path)
+    if path.is_symlink():
+        raise ClapmosError(
+            f"{option} {path} is a symbolic link (to {path.readlink()}); clapmos does not replace links. "
+            "Pass the folder it points to, or a new name."
+        )
 
 
 def check_output_file(path: str | Path, option: str, is_ours: Callable[[Path], bool]) -> Path:

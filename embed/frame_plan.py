@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import soundfile as sf
 
-from embed.audio import check_audio_files, resampled_length, window_lengths
+from embed.audio import check_audio_files, resampled_length, segment_frames, window_lengths
 from embed.backends import Embedder, available_embedders
 from embed.errors import ClapmosError
 from embed.store import FeatureStore
@@ -49,9 +49,7 @@ def clip_token_counts(
         info = sf.info(paths[row])
         n = info.frames
         if segments is not None:  # as load_audio reads a segment
-            start_s, end_s = (float(bound[row]) for bound in segments)
-            first = 0 if np.isnan(start_s) else round(start_s * info.samplerate)
-            last = n if np.isnan(end_s) else min(n, round(end_s * info.samplerate))
+            first, last = segment_frames(*(float(bound[row]) for bound in segments), info.samplerate, n)
             n = max(0, last - first)
         return clip_tokens(model, resampled_length(n, info.samplerate, model.sample_rate), window_s, hop_s)
 

@@ -34,7 +34,7 @@ import zarr
 
 from embed.corpora.table import ITEM_COLUMNS, Corpus
 from embed.errors import ClapmosError
-from embed.files import STAGING_MARK, remove_staging, staging_folder, staging_path, swap_in
+from embed.files import STAGING_MARK, refuse_link, remove_staging, restore_swapped_out, staging_folder, staging_path, swap_in
 
 if TYPE_CHECKING:
     from embed.store import FeatureStore
@@ -51,21 +51,22 @@ def hidden_name(embedder: str, kind: str) -> str:
 
 
 # --------------------------------------------------------------------------- destinations
-def check_destination(path: Path, corpus: Corpus) -> None:
-    """Refuse a ``--out`` that is a file, a foreign folder, or the corpus (or a folder above it)."""
+def check_destination(path: Path) -> None:
+    """Refuse a ``--out`` that is a link, a file or a folder that is not a clapmos store (the corpus's own folder
+    among them; :func:`rebuild_store` also refuses to replace a store that holds corpus files)."""
     from embed.store import is_clapmos_store
 
+    refuse_link(path)
+    restore_swapped_out(path)
     if not path.exists():
         return
     if not path.is_dir():
         raise ClapmosError(f"--out {path} is a file, not a store folder; clapmos leaves it alone. Choose a new name such as {path.with_suffix('.zarr')}.")
-    if not is_clapmos_store(path):
-        if any(path.iterdir()):
-            raise ClapmosError(
-                f"--out {path} is a folder that is not a clapmos store; clapmos never writes into or replaces folders it did "
-                f"not create (not even with --overwrite or --rebuild). Choose a new name such as {path / 'store.zarr'}."
-            )
-        return
+    if not is_clapmos_store(path) and any(path.iterdir()):
+        raise ClapmosError(
+            f"--out {path} is a folder that is not a clapmos store; clapmos never writes into or replaces folders it did "
+            f"not create (not even with --overwrite or --rebuild). Choose a new name such as {path / 'store.zarr'}."
+        )
 
 
 def _corpus_inside(folder: Path, corpus: Corpus) -> str | None:
@@ -100,6 +101,12 @@ def rebuild_store(old: FeatureStore, corpus: Corpus, commit_now: bool = False) -
     inside = _corpus_inside(final.resolve(), corpus)
     if inside:
         raise ClapmosError(f"{final} holds the corpus itself ({inside}): it cannot be replaced. Write the store somewhere else.")
+    framed = [e for e in old.embedders if old.has_frames(e)]
+    if framed:
+        raise ClapmosError(
+            f"{final} holds frame tokens of {', '.join(framed)}, which --rebuild cannot carry over to new items yet; the store "
+            "is left as it is. Write the store for the new items to another --out (with --frames for the frame heads)."
+        )
     path = staging_path(final, REBUILD)
     if is_clapmos_store(path) and (path / STAGING_MARK).is_file():
         resumed = FeatureStore.open(path, mode="r+")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,7 @@ from embed.threads import limit_threads
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+MIN_SECONDS = 0.01  # the shortest window or hop: shorter ones are a typo, and would cut millions of windows
 VERSIONED_PACKAGES = ("clapmos", "numpy", "torch", "soundfile", "soxr", "zarr", "laion-clap", "transformers")
 
 
@@ -115,8 +117,10 @@ def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None
     embed.errors.ClapmosError: --window-s 0.0: a window must be longer than 0 seconds.
     """
     for option, value in (("--window-s", window_s), ("--hop-s", hop_s)):
-        if value is not None and not value > 0:
+        if value is not None and not (value > 0 and math.isfinite(value)):
             raise ClapmosError(f"{option} {value}: a {option[2:-2]} must be longer than 0 seconds.")
+        if value is not None and value < MIN_SECONDS:
+            raise ClapmosError(f"{option} {value:g}: a {option[2:-2]} must be at least {MIN_SECONDS:g} s (10 ms).")
     window = float(model.window_s if window_s is None else window_s)
     longest = getattr(model, "max_window_s", None)
     if longest is not None and window > longest + 1e-9:

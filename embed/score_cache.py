@@ -43,6 +43,7 @@ import pandas as pd
 from embed.backends import Embedder
 from embed.corpora.table import Corpus
 from embed.errors import ClapmosError
+from embed.files import file_sha256
 from embed.frame_store import FRAME_IDENTITY_ATTRS
 from embed.frames import Frames
 from embed.runner import embed_corpus, provenance
@@ -57,13 +58,9 @@ SHARD_SPLIT = "cache"
 def clip_keys(inputs: pd.DataFrame, workers: int = 4) -> np.ndarray:
     """The cache key of every row of ``inputs`` (columns ``file``, ``start_s``, ``end_s``, ``text``)."""
 
-    def file_hash(file: str) -> str:
-        with open(file, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-
     files = list(dict.fromkeys(inputs["file"]))
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        hashes = dict(zip(files, pool.map(file_hash, files)))
+        hashes = dict(zip(files, pool.map(file_sha256, files)))
     keys = [
         hashlib.sha256("\0".join([hashes[file], _bound(start), _bound(end), text]).encode()).hexdigest()
         for file, start, end, text in zip(inputs["file"], inputs["start_s"], inputs["end_s"], inputs["text"])
@@ -102,7 +99,10 @@ class EmbeddingCache:
                 "clapmos never writes into it. Point --cache at a new or empty folder."
             )
         else:
-            (folder / "shards").mkdir(parents=True, exist_ok=True)
+            try:
+                (folder / "shards").mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ClapmosError(f"--cache {folder}: cannot make the cache folder there ({error.strerror}). Point --cache at a new folder.") from None
             marker.write_text(json.dumps({"format": CACHE_FORMAT, "version": CACHE_VERSION}) + "\n")
         return cls(folder)
 

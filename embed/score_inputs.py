@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from embed.audio import segment_frames
 from embed.corpora._parse import Problems, parse_score
 from embed.corpora.manifest import JSONL_SUFFIXES
 from embed.corpora.manifest import _records as list_records
@@ -117,10 +118,13 @@ def audio_problems(inputs: pd.DataFrame, workers: int = 4) -> dict[int, str]:
 
 def _segment_problem(start_s: float, end_s: float, frames: int, rate: int) -> str | None:
     duration = frames / rate
-    if not math.isnan(start_s) and round(start_s * rate) >= frames:
+    first, last = segment_frames(start_s, end_s, rate, frames)
+    if first >= frames:
         return f"the segment starts at {start_s:g} s, after the end of the file ({duration:.3f} s)"
     if not math.isnan(end_s) and round(end_s * rate) > frames:
         return f"the segment ends at {end_s:g} s, after the end of the file ({duration:.3f} s)"
+    if last <= first:
+        return f"the segment {start_s:g}–{end_s:g} s holds no audio sample at {rate} Hz"
     return None
 
 

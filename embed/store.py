@@ -100,7 +100,7 @@ class FeatureStore(FrameStoreMixin):
 
         path = Path(path)
         corpus.validate()
-        check_destination(path, corpus)
+        check_destination(path)
         if not is_clapmos_store(path):
             return build_store(cls, path, corpus)
         store = cls.open(path, mode="r+")
@@ -108,6 +108,7 @@ class FeatureStore(FrameStoreMixin):
         if problem is None:
             discard_rebuild(path)  # one begun for other items, which the corpus no longer has
             store._write_labels(corpus)
+            store._follow_moved_files(corpus)
             return store
         if not rebuild and store.has_embedded_rows():
             raise ClapmosError(
@@ -136,6 +137,14 @@ class FeatureStore(FrameStoreMixin):
                 rows = [f"row {i}: store {mine[column].iat[i]!r} vs corpus {theirs[column].iat[i]!r}" for i in differs]
                 return f"{self.path} was built from other items ({len(differs)} differ in '{column}'):\n{listing(rows, 5)}"
         return None
+
+    def _follow_moved_files(self, corpus: Corpus) -> None:
+        """Record the corpus's audio paths as read now: same items, whose files moved (a corpus folder renamed)."""
+        paths = corpus.items["path"].astype(str).to_numpy()
+        if not np.array_equal(self.items()["path"].to_numpy(), paths):
+            _write_str(self.group, "items/path", paths, ITEM_CHUNK)
+            self.group.attrs["source"] = corpus.source
+            self._items_cache = None
 
     def has_embedded_rows(self) -> bool:
         """Whether any embedder has written any row (a store without one loses nothing when rebuilt)."""

@@ -299,7 +299,7 @@ def apply_recipe(name: str, values: Mapping[str, Any], explicit: set[str]) -> di
     merged = dict(values)
     for key, value in chosen.settings.items():
         if key == "params":
-            merged["params"] = {**value, **(values.get("params") or {})}
+            merged["params"] = merged_params(value, values.get("params") or {})
         elif key not in explicit:
             merged[key] = value
     for key, reason in chosen.fixed.items():
@@ -331,6 +331,25 @@ def apply_recipe(name: str, values: Mapping[str, Any], explicit: set[str]) -> di
             )
     merged["recipe"] = name
     return merged
+
+
+def merged_params(recipe_params: Mapping[str, Any], yours: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's ``--param`` settings without those one of yours covers, then yours.
+
+    Yours covers a recipe key of the same name at the same or a narrower scope: ``lr``
+    covers ``mlp.lr`` and ``svr:a.lr``; ``svr.C`` covers ``svr:a.C``; so what you give
+    wins even where the recipe is more specific.
+
+    >>> merged_params({"mlp.lr": 0.1, "svr:a.C": 1, "svr:a.epsilon": 0.1}, {"lr": 0.5, "svr.C": 2})
+    {'svr:a.epsilon': 0.1, 'lr': 0.5, 'svr.C': 2}
+    """
+    from heads.registry import member_head
+
+    def covered(key: str) -> bool:
+        scope, dot, name = key.partition(".")
+        return (name if dot else key) in yours or (dot and f"{member_head(scope)}.{name}" in yours)
+
+    return {**{k: v for k, v in recipe_params.items() if not covered(k)}, **yours}
 
 
 def _option(key: str) -> str:

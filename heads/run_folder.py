@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from embed.errors import ClapmosError
-from embed.files import staging_folder, swap_in
+from embed.files import refuse_link, restore_swapped_out, staging_folder, swap_in
 
 RUN_MARKERS = ("config.json", "provenance.json")  # what every run folder holds
 
@@ -37,6 +37,8 @@ def is_run_folder(path: str | Path) -> bool:
 def check_run_destination(path: str | Path) -> None:
     """Refuse, before any work, a ``--out`` that is a file or a folder holding something other than a run."""
     path = Path(path)
+    refuse_link(path)
+    restore_swapped_out(path)
     if path.exists() and not path.is_dir():
         raise ClapmosError(f"--out {path} is a file; a run is a folder. Choose a new name, e.g. {path.with_suffix('')}-run.")
     if path.is_dir() and not is_run_folder(path) and any(path.iterdir()):

@@ -341,3 +341,47 @@ def test_predict_and_evaluate_outputs_never_replace_the_users_files(demo_store, 
     (report / "results.csv").write_text("my,own\n")
     result = invoke("evaluate", "--pred", answer, "--store", demo_store, "--split", "dev", "--out-dir", report)
     assert result.exit_code == 2 and "--out-dir" in result.output and (report / "results.csv").read_text() == "my,own\n"
+
+
+# --------------------------------------------------------------------------- links, moved corpora, interrupted swaps
+def test_a_link_as_out_is_refused_and_left_pointing_where_it_did(corpus_and_store, tmp_path):
+    manifest, store_path, _ = corpus_and_store
+    link = tmp_path / "link.zarr"
+    link.symlink_to(store_path)
+    for args in (embed_args(manifest, link, "--rebuild"), ["fit", "--store", store_path, "--embedder", "spectral", "--head", "ridge", "--out", link]):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "is a symbolic link" in result.output, result.output
+    assert link.is_symlink() and link.resolve() == store_path.resolve()
+    assert not (store_path / ".clapmos-staging").exists() and not (tmp_path / ".link.zarr.old").exists()
+
+
+def test_a_store_follows_its_corpus_folder_when_it_moves(corpus_and_store, tmp_path):
+    manifest, store_path, before = corpus_and_store
+    moved = tmp_path / "moved"
+    (tmp_path / "corpus").rename(moved)
+    result = invoke(*embed_args(moved / "manifest.csv", store_path, "--frames"))  # only the frames are new work
+    assert result.exit_code == 0, result.output
+    store = FeatureStore.open(store_path)
+    assert all(path.startswith(str(moved)) for path in store.items()["path"]) and store.frames_done("spectral").all()
+    np.testing.assert_array_equal(store.paired("spectral"), before["spectral"])
+
+
+def test_rebuild_refuses_to_drop_frame_tokens(corpus_and_store):
+    manifest, store_path, _ = corpus_and_store
+    assert invoke(*embed_args(manifest, store_path, "--frames")).exit_code == 0
+    before = snapshot(store_path)
+    fewer = pd.read_csv(manifest).iloc[:-3]
+    fewer.to_csv(manifest, index=False)
+    result = invoke(*embed_args(manifest, store_path, "--rebuild"))
+    assert result.exit_code == 2 and "frame tokens of spectral" in result.output and "another --out" in result.output
+    assert snapshot(store_path) == before
+
+
+def test_a_swap_stopped_between_its_two_renames_is_undone_by_the_next_run(corpus_and_store, tmp_path):
+    manifest, store_path, before = corpus_and_store
+    aside = tmp_path / ".store.zarr.old"  # what swap_in renamed the store to, before the process stopped
+    store_path.rename(aside)
+    (aside / ".clapmos-staging").write_text("the replaced version")
+    assert invoke(*embed_args(manifest, store_path)).exit_code == 0
+    assert not aside.exists()
+    np.testing.assert_array_equal(FeatureStore.open(store_path).paired("other"), before["other"])  # not a new, empty store

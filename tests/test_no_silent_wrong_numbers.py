@@ -152,3 +152,15 @@ def test_a_score_range_is_enforced_naming_the_rows(tmp_path):
     accepted = invoke("embed", "--corpus", "manifest", "--root", manifest, "--embedder", "spectral", "--out", tmp_path / "s.zarr",
                       "--score-range", "0,10")
     assert accepted.exit_code == 0, accepted.output
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--window-s", "inf", "Invalid value for '--window-s'"),
+    ("--hop-s", "inf", "Invalid value for '--hop-s'"),
+    ("--hop-s", "1e-9", "must be at least 0.01 s"),
+])
+def test_windows_that_are_infinite_or_below_10_ms_are_refused_before_the_store_is_touched(tmp_path, option, value, message):
+    manifest = write_manifest(tmp_path, [1, 2])
+    result = invoke("embed", "--corpus", "manifest", "--root", manifest, "--embedder", "spectral", "--out", tmp_path / "s.zarr", option, value)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "s.zarr").exists()

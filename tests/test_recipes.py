@@ -165,7 +165,15 @@ def test_explicit_options_override_the_recipe_and_params_merge():
     assert config.params["mlp.lr"] == 1e-3 and config.params["mlp.batch_size"] == 12
     (_, pipeline), = member_pipelines(config, "alignment", (CLAP,))
     assert pipeline.named_steps["model"].lr == 1e-3
-    assert pipeline.named_steps["model"].dropout == (0.3, 0.0)  # the recipe's mlp.dropout is more specific than a plain dropout
+    assert pipeline.named_steps["model"].dropout == 0.5  # yours wins, though the recipe's mlp.dropout is more specific
+    assert "mlp.dropout" not in config.params
+
+
+def test_a_plain_param_overrides_every_member_setting_of_the_recipe():
+    config = config_of("astar-frames", params={"sigma": 0.5, "attn_mlp.n_layers": 1})
+    built = {name: pipeline.named_steps["model"] for name, pipeline in member_pipelines(config, "overall", (CLAP,))}
+    assert [model.sigma for model in built.values()] == [0.5, 0.5, 0.5]  # attn_mlp:onehot's sigma 0 too
+    assert built["attn_mlp"].n_layers == built["attn_mlp:onehot"].n_layers == 1
 
 
 def test_extra_heads_join_the_recipe_with_their_own_defaults():

@@ -234,17 +234,19 @@ def test_unreadable_and_empty_inputs_are_named_together_and_skip_bad_scores_the_
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
     rows = [{"path": p} for p in items["path"].iloc[:3]] + [{"path": "broken.wav"}, {"path": "empty.wav"}, {"path": "gone.wav"}]
     rows.append({"path": str(items["path"].iloc[0]), "start_s": 100.0})
+    rows.append({"path": str(items["path"].iloc[0]), "start_s": 0.5, "end_s": 0.50001})  # less than one sample
     listed = write_list(tmp_path / "l.jsonl", rows)
     args = ["score", "--model", folder / "run", listed, "--out", tmp_path / "s.csv", "--cache", tmp_path / "cache"]
     refused = invoke(*args)
     assert refused.exit_code == 2 and "Traceback" not in refused.output
-    assert "4 of 7 input(s) cannot be scored" in refused.output
-    for reason in ("l.jsonl:4: unreadable", "l.jsonl:5: empty", "l.jsonl:6: missing", "l.jsonl:7: the segment starts at 100 s, after the end"):
+    assert "5 of 8 input(s) cannot be scored" in refused.output
+    for reason in ("l.jsonl:4: unreadable", "l.jsonl:5: empty", "l.jsonl:6: missing", "l.jsonl:7: the segment starts at 100 s, after the end",
+                   "l.jsonl:8: the segment 0.5–0.50001 s holds no audio sample"):
         assert reason in refused.output
     assert not (tmp_path / "s.csv").exists()
     skipped = invoke(*args, "--skip-bad")
     assert skipped.exit_code == 0, skipped.output
-    assert "skipped 4 input(s)" in skipped.output and "l.jsonl:4: unreadable" in skipped.output
+    assert "skipped 5 input(s)" in skipped.output and "l.jsonl:4: unreadable" in skipped.output
     assert len(read_scores(tmp_path / "s.csv")) == 3
 
 
@@ -298,3 +300,5 @@ def test_files_clapmos_did_not_write_are_never_replaced(demo, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "x"
     result = invoke("score", "--model", folder / "run", folder / "corpus" / "wav", "--out", tmp_path / "t.txt")
     assert result.exit_code == 2 and "a .jsonl or .csv file" in result.output
+    result = invoke("score", "--model", folder / "run", folder / "corpus" / "wav", "--out", tmp_path / "t.csv", "--cache", tmp_path / "s.csv" / "cache")
+    assert result.exit_code == 2 and "--cache" in result.output and "cannot make the cache folder" in result.output
