@@ -26,6 +26,7 @@ from rich.markup import escape
 from embed.devices import PRECISION_NAMES, is_device_name
 from embed.errors import ClapmosError
 from embed.threads import DEFAULT_THREADS
+from heads.registry import HEAD_NAMES
 
 app = typer.Typer(
     add_completion=False,
@@ -75,7 +76,8 @@ def _device(value: Optional[str]) -> Optional[str]:
 
 
 def _split_list(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+    """Comma-separated names; ``None`` when not given, ``[]`` when given without one (``","``)."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]:
@@ -107,6 +109,8 @@ def _open_store(path: Path, option: str = "--store"):
 
 
 def _known_splits(store, splits: Optional[list[str]], option: str = "--split") -> Optional[list[str]]:
+    if splits is not None and not splits:
+        raise ClapmosError(f"{option}: name at least one split; {store.path} has {', '.join(store.splits)}.")
     unknown = [s for s in splits or [] if s not in store.splits]
     if unknown:
         raise ClapmosError(f"{option} {','.join(splits)}: {store.path} has no split {', '.join(unknown)}; its splits are {', '.join(store.splits)}.")
@@ -194,9 +198,9 @@ def embed(
         from embed.runner import embed_corpus as run
     from embed.backends import create_embedder, get_embedder_class
     from embed.backends.contract import load_embedder
-    from embed.runner import resolve_windows
     from embed.corpora import read_corpus
     from embed.replacement import check_destination
+    from embed.runner import resolve_windows
     from embed.store import FeatureStore
 
     embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
@@ -216,6 +220,11 @@ def embed(
         "precision": precision,
     }
     options = {k: v for k, v in options.items() if v is not None}
+    accepted = embedder_class.accepted_options
+    ignored = [key for key in ("checkpoint", "tokenizer", "m2d_portable", "model_path", "layer") if key in options and accepted is not None and key not in accepted]
+    if ignored:
+        flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
+        raise ClapmosError(f"{flags}: the {embedder_class.name} embedder does not read {'it' if len(ignored) == 1 else 'them'}; leave {flags} out.")
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
     check_destination(out_store)  # before a model is loaded for nothing
     model = embedder
@@ -272,11 +281,17 @@ def _parse_params(pairs: Optional[list[str]]) -> dict:
         if not eq or not key:
             raise ClapmosError(f"--param {pair!r}: expected key=value, e.g. --param max_epochs=50 or --param spo_mlp.margin=0.2")
         try:
-            value = json.loads(raw)
+            value = json.loads(raw, parse_constant=_not_a_number)
         except json.JSONDecodeError:
             value = raw
+        except ValueError as error:
+            raise ClapmosError(f"--param {pair}: {error}") from None
         params[key.strip()] = tuple(value) if isinstance(value, list) else value
     return params
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a setting a head can use; give a finite number")
 
 
 @contextlib.contextmanager
@@ -356,7 +371,7 @@ def fit(
     store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete; any other folder is refused.")],
     embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `clapmos info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
-    head: Annotated[str, typer.Option(help="Head(s), comma-separated: ridge, lgbm, mlp, spo_mlp, cosine, svr, dist, coral; head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
+    head: Annotated[str, typer.Option(help=f"Head(s), comma-separated: {', '.join(HEAD_NAMES)} (attn_mlp and xattn read frame tokens: embed --frames); head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine, angular, l1, l2 (default: audio for overall, audio,text,cosine otherwise); per target: overall=audio;textual=audio,text.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="TARGET", help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
@@ -388,7 +403,7 @@ def fit(
         heads=_split_list(head) or [],
         targets=list(target) if target else None,
         features=_parse_features(features),
-        train_split=_split_list(train_split) or ["train"],
+        train_split=_split_list(train_split),
         eval_split=_split_list(eval_split),
         cv=cv,
         group=group,
@@ -510,7 +525,7 @@ def _is_cosine_table(path: Path) -> bool:
 def evaluate(
     pred: Annotated[Path, typer.Option(help="Prediction file: answer.txt (or its zip), a XACLE CSV, or id,<target>... CSV.")],
     store: Annotated[Optional[Path], typer.Option(help="Store whose labels of --split are the truth.")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Split of --store to evaluate on, e.g. dev.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Split(s) of --store to evaluate on, comma-separated, e.g. dev.")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
@@ -538,8 +553,7 @@ def evaluate(
     report_dir = check_output_folder(out_dir or default_out_dir(pred), "--out-dir", is_report_folder)
     with reported_warnings():
         if store is not None:
-            _known_splits(_open_store(store), [split])
-            reference = truth_from_store(store, split)
+            reference = truth_from_store(store, _known_splits(_open_store(store), _split_list(split)))
         else:
             reference = read_truth_file(truth)
         if system_truth is not None:

@@ -87,8 +87,9 @@ def time_fit(store: Path, head: str, out: Path, embedders: str = "synthetic") ->
 import time, torch, cli
 torch.set_num_threads(1)
 start = time.perf_counter()
-cli.app(["fit", "--store", {str(store)!r}, "--embedder", {embedders!r}, "--head", {head!r}, "--cv", "5",
+status = cli.app(["fit", "--store", {str(store)!r}, "--embedder", {embedders!r}, "--head", {head!r}, "--cv", "5",
          "--out", {str(out)!r}, "--no-plots"], standalone_mode=False)
+assert status in (None, 0), f"the command failed (exit {{status}})"
 _result = {{"seconds": time.perf_counter() - start}}
 """
     before = os.getloadavg()[0]

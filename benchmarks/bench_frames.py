@@ -79,8 +79,9 @@ def time_embed(corpus: str, root: Path, out: Path, frames: bool) -> dict:
     code = f"""
 import time, cli
 start = time.perf_counter()
-cli.app(["embed", "--corpus", {corpus!r}, "--root", {str(root)!r}, "--embedder", "spectral", "--out", {str(out)!r}]
+status = cli.app(["embed", "--corpus", {corpus!r}, "--root", {str(root)!r}, "--embedder", "spectral", "--out", {str(out)!r}]
         + (["--frames"] if {frames!r} else []), standalone_mode=False)
+assert status in (None, 0), f"the command failed (exit {{status}})"
 _result = {{"seconds": time.perf_counter() - start}}
 """
     result = run_child(code)
@@ -162,8 +163,9 @@ def time_fit(store: Path, head: str, out: Path) -> dict:
     code = f"""
 import time, cli
 start = time.perf_counter()
-cli.app(["fit", "--store", {str(store)!r}, "--embedder", "synthetic", "--head", {head!r}, "--cv", "5",
+status = cli.app(["fit", "--store", {str(store)!r}, "--embedder", "synthetic", "--head", {head!r}, "--cv", "5",
          "--out", {str(out)!r}, "--no-plots"], standalone_mode=False)
+assert status in (None, 0), f"the command failed (exit {{status}})"
 seconds = time.perf_counter() - start
 from heads.runs import load_run
 models = [m.named_steps["model"] for e in load_run({str(out)!r}).models.values() for ms in e.models_.values() for m in ms]

@@ -164,8 +164,8 @@ class FrameStoreMixin:
         if not checked:
             self.check_frames(embedder, rows)
         group = self._frames_group(embedder)
-        starts = np.asarray(group["start"][:])[rows]
-        lengths = np.asarray(group["length"][:])[rows].astype(np.int64)
+        starts = np.asarray(group["start"].get_coordinate_selection(rows))  # only the chunks of these rows
+        lengths = np.asarray(group["length"].get_coordinate_selection(rows)).astype(np.int64)
         step = self.chunk_rows(embedder)
         values = np.empty((int(lengths.sum()), int(group["values"].shape[1])), dtype=group["values"].dtype)
         times = np.empty(len(values), dtype=np.float32)

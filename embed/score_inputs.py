@@ -165,6 +165,14 @@ def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
 
 
+def _captured(pattern: re.Pattern, name: str) -> str:
+    """What ``pattern`` finds in ``name``: its first group, or the whole match; ``""`` when nothing (or nothing but an empty string)."""
+    match = pattern.search(name)
+    if match is None:
+        return ""
+    return (match.group(1) if pattern.groups else match.group(0)) or ""
+
+
 def _name_systems(frame: pd.DataFrame, system_from: str) -> pd.DataFrame:
     """Fill empty ``system`` cells from the file's folder or a pattern in its name."""
     if system_from == "folder":
@@ -174,11 +182,12 @@ def _name_systems(frame: pd.DataFrame, system_from: str) -> pd.DataFrame:
             pattern = re.compile(system_from)
         except re.error as error:
             raise ClapmosError(f"--system-from {system_from!r}: not a regular expression ({error}); use `folder` or e.g. '^(S\\d+)_'.") from None
-        matches = frame["file"].map(lambda f: pattern.search(Path(f).name))
-        unmatched = frame["where"][matches.isna() & (frame["system"] == "")]
+        found = frame["file"].map(lambda f: _captured(pattern, Path(f).name))
+        unmatched = frame["where"][(found == "") & (frame["system"] == "")]
         if len(unmatched):
-            raise ClapmosError(f"--system-from {system_from!r} matches no part of the name of {len(unmatched)} input(s):\n{listing(unmatched)}")
-        found = matches.map(lambda m: "" if m is None else (m.group(1) if pattern.groups else m.group(0)))
+            raise ClapmosError(
+                f"--system-from {system_from!r} matches no part (or only an empty part) of the name of {len(unmatched)} input(s):\n{listing(unmatched)}"
+            )
     frame = frame.copy()
     frame["system"] = np.where(frame["system"] == "", found, frame["system"])
     return frame

@@ -359,8 +359,13 @@ class FeatureStore(FrameStoreMixin):
         recover_swap(self, embedder)
         group = features[embedder] if embedder in features else None
         if group is None or not _complete(group):
-            if group is not None:  # made before its attributes, so no row of it was written
-                del features[embedder]
+            if group is not None:
+                if any(group[name].nchunks_initialized for name in group.array_keys()):
+                    raise ClapmosError(
+                        f"{self.path}: features/{embedder} holds data but no clapmos provenance (another tool wrote it); "
+                        f"clapmos leaves it as it is. Embed under another name (--name {embedder}-2) or into another store."
+                    )
+                del features[embedder]  # made before its attributes, so no row of it was written
             new_feature_group(self, embedder, audio_dim, text_dim, attrs)
             return embedder
         changed = _provenance_changes(group, len(self), audio_dim, text_dim, attrs)

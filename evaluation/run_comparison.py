@@ -34,7 +34,9 @@ from evaluation.metrics import LEVELS, METRICS
 
 WHERE = {"cv": "oof", "eval": "held-out"}
 #: Settings of config.json compared between runs (heads, embedders and features are always shown).
-SETTINGS = ("targets", "train_split", "eval_split", "cv", "group", "seeds", "stack", "screening_tau", "random_state")
+SETTINGS = ("targets", "train_split", "eval_split", "cv", "group", "seeds", "stack", "stack_method", "clip", "screening_tau",
+            "random_state", "recipe", "device")
+MACHINE_PARAMS = ("n_jobs",)  # --param settings that change how fast a run is, not what it is
 SHOWN_METRICS = (("utterance", "SRCC"), ("system", "SRCC"), ("utterance", "MSE"))
 LOWER_IS_BETTER = ("MSE",)
 
@@ -141,17 +143,28 @@ def read_run(folder: Path) -> dict:
         "run": str(folder),
         "heads": "+".join(config["heads"]),
         "embedders": "+".join(config["embedders"]),
-        "features": ",".join(config.get("features") or []) or "default",
+        "features": _features(config.get("features")),
     }
     for key in SETTINGS:
         value = config.get(key)
         row[key] = ",".join(map(str, value)) if isinstance(value, list) else value
-    row |= {f"param:{k}": str(v) for k, v in sorted((config.get("params") or {}).items())}
+    row |= {f"param:{k}": str(v) for k, v in sorted((config.get("params") or {}).items()) if k.rpartition(".")[2] not in MACHINE_PARAMS}
     for embedder, attrs in (provenance.get("embedders") or {}).items():
         row[f"checkpoint:{embedder}"] = attrs.get("checkpoint", "")
         row[f"window_s:{embedder}"] = attrs.get("window_s")
     row["corpus"] = provenance.get("corpus", "")
     return row | _metrics(folder, config.get("targets") or [])
+
+
+def _features(features) -> str:
+    """The feature blocks as given: one list for every target, or ``target=blocks;...``.
+
+    >>> _features({"overall": ["audio"], "textual": ["audio", "text"]}), _features(None)
+    ('overall=audio;textual=audio,text', 'default')
+    """
+    if isinstance(features, dict):
+        return ";".join(f"{target}={','.join(blocks)}" for target, blocks in features.items())
+    return ",".join(features or []) or "default"
 
 
 def _metrics(folder: Path, targets: list[str]) -> dict[str, float]:

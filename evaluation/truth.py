@@ -47,15 +47,15 @@ class Truth:
         return replace(self, system_means=means)
 
 
-def truth_from_store(path: str | Path, split: str) -> Truth:
-    """The clips of ``split`` in the feature store at ``path``, with their labels (NaN where unknown)."""
+def truth_from_store(path: str | Path, split: str | list[str]) -> Truth:
+    """The clips of ``split`` (one name or several) in the feature store at ``path``, with their labels (NaN where unknown)."""
     from embed.store import FeatureStore
 
     store = FeatureStore.open(path)
     items, labels = store.items(split), store.labels(split)  # labels come back as published decimals
     clips = pd.concat([items[["id", "system"]], labels], axis=1).reset_index(drop=True)
     clips["system"] = clips["system"].fillna("").astype(str)
-    return Truth(clips, list(store.targets), f"{path} split {split}")
+    return Truth(clips, list(store.targets), f"{path} split {split if isinstance(split, str) else '+'.join(split)}")
 
 
 def read_truth_file(path: str | Path) -> Truth:

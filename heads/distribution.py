@@ -34,6 +34,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.utils._param_validation import Interval
 from torch.nn import functional as F
 
@@ -54,7 +55,11 @@ def check_bins(n_bins, sigma, score_range) -> None:
         raise ValueError(f"sigma must be a number >= 0 (0: one-hot targets), got {sigma!r}")
     if score_range is not None:
         ok = isinstance(score_range, (tuple, list)) and len(score_range) == 2
-        if not (ok and all(np.isfinite(float(v)) for v in score_range) and float(score_range[0]) < float(score_range[1])):
+        try:
+            ok = ok and all(np.isfinite(float(v)) for v in score_range) and float(score_range[0]) < float(score_range[1])
+        except (TypeError, ValueError):  # null or text in the range
+            ok = False
+        if not ok:
             raise ValueError(f"score_range must be (low, high) with low < high, got {score_range!r}")
 
 
@@ -94,14 +99,16 @@ def gaussian_targets(scores: np.ndarray, centers: np.ndarray, sigma: float) -> n
     """
     centers = np.asarray(centers, dtype=float)
     s = np.clip(np.asarray(scores, dtype=float), centers[0], centers[-1])[:, None]
+    one_hot = np.zeros((len(s), len(centers)))
+    one_hot[np.arange(len(s)), np.abs(s - centers).argmin(axis=1)] = 1.0
     if sigma == 0:
-        targets = np.zeros((len(s), len(centers)))
-        targets[np.arange(len(s)), np.abs(s - centers).argmin(axis=1)] = 1.0
-        return targets
-    logits = -((s - centers) ** 2) / (2.0 * sigma**2)
-    logits -= logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+        return one_hot
+    with np.errstate(over="ignore"):
+        logits = -0.5 * ((s - centers) / sigma) ** 2  # no sigma**2: it over- or underflows for extreme sigma
+    finite = np.isfinite(logits.max(axis=1))  # a sigma so small that every bin underflows: the one-hot limit
+    targets = one_hot
+    targets[finite] = softmax(logits[finite], axis=1)
+    return targets
 
 
 def kl_divergence(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

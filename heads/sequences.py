@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.preprocessing import StandardScaler
 
 from embed.frames import Frames
 from heads._training import BatchedInputs
@@ -87,19 +88,17 @@ class SequenceInputs(BatchedInputs):
 
 
 def frame_statistics(frames: Frames, block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension mean and standard deviation (1 where it is 0) over every token, block by block.
+    """Per-dimension mean and standard deviation (1 where it is 0) over every token, block by block (float64,
+    scikit-learn's incremental ``StandardScaler``, so a large mean does not eat a small spread).
 
     >>> mean, scale = frame_statistics(Frames.from_list([np.array([[1.0, 5.0], [3.0, 5.0]])]))
     >>> mean.tolist(), scale.tolist()
     ([2.0, 5.0], [1.0, 1.0])
     """
-    total = torch.zeros(frames.frame_dim, dtype=torch.float64)
-    squares = torch.zeros(frames.frame_dim, dtype=torch.float64)
-    for start in range(0, len(frames.values), block):
-        chunk = torch.from_numpy(np.require(frames.values[start : start + block], requirements=["C_CONTIGUOUS", "WRITEABLE"])).float()
-        total += chunk.sum(dim=0).double()  # float32 within a block (torch sums in cascades), float64 across blocks
-        squares += (chunk * chunk).sum(dim=0).double()
-    n = max(len(frames.values), 1)
-    mean = (total / n).numpy()
-    std = np.sqrt(np.maximum((squares / n).numpy() - mean**2, 0.0))
-    return mean, np.where(std > 1e-6 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+    scaler = StandardScaler()
+    for first in range(0, len(frames.values), block):
+        scaler.partial_fit(np.asarray(frames.values[first : first + block], dtype=np.float64))
+    if not len(frames.values):
+        return np.zeros(frames.frame_dim), np.ones(frames.frame_dim)
+    std = np.sqrt(scaler.var_)
+    return scaler.mean_, np.where(std > 1e-6 * np.maximum(np.abs(scaler.mean_), 1.0), std, 1.0)

@@ -30,11 +30,11 @@ def check_target_scaling(value) -> None:
     if isinstance(value, str):
         if value in SCALINGS:
             return
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, Real) and np.isfinite(v) for v in value):
-        if value[1] != 0:
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, Real) and not isinstance(v, bool) and np.isfinite(v) for v in value):
+        if 1e-12 <= abs(value[1]) <= 1e12:
             return
     raise ValueError(
-        f"target_scaling must be 'standardize', 'none' or (center, scale) with scale != 0, got {value!r}"
+        f"target_scaling must be 'standardize', 'none' or (center, scale) with 1e-12 <= |scale| <= 1e12, got {value!r}"
     )
 
 

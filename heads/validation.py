@@ -58,6 +58,25 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
             settings.setdefault("screening_tau", ("--screening-tau", config.screening_tau))
         check_head_parameters(member_head(member), {name: value for name, (_, value) in settings.items()},
                               labels={name: label for name, (label, _) in settings.items()})
+    _check_pipelines_on_the_store(config, store)
+
+
+def _check_pipelines_on_the_store(config: RunConfig, store: FeatureStore) -> None:
+    """Each member's pipeline as ``fit`` builds it for this store: its steps, and its feature step on the store's layout
+    (``--param features__embedders=[...]`` naming an embedder the run does not read, a ``scale`` that is no step)."""
+    from heads.runs import member_pipelines
+
+    layout = store.layout(config.embedders)
+    width = sum(audio + text for _, audio, text in layout)
+    for target in config.targets or store.targets:
+        for member, pipeline in member_pipelines(config, target, layout):
+            settings = " ".join(label for label, _ in member_settings(config.params, member).values()) or f"--head {member}"
+            try:
+                pipeline._validate_steps()
+                if "features" in pipeline.named_steps:
+                    clone(pipeline.named_steps["features"]).fit(np.zeros((2, width)))
+            except (ValueError, TypeError) as error:
+                raise ClapmosError(f"{settings}: {_clean(error)}") from None
 
 
 def member_settings(params: Mapping[str, Any], member: str) -> dict[str, tuple[str, Any]]:
@@ -123,6 +142,7 @@ def validate_estimator(estimator: BaseEstimator) -> None:
     for index, step in enumerate(steps):
         if isinstance(step, str) or step is None:  # "passthrough" (a step switched off)
             continue
+        _refuse_booleans_as_numbers(step)
         check = getattr(step, "_check_parameters", None)
         if check is not None:
             check()
@@ -130,6 +150,16 @@ def validate_estimator(estimator: BaseEstimator) -> None:
             step._validate_params()
         if check is None and index == len(steps) - 1:  # the model: its own checks in fit (LightGBM)
             _fit_tiny_sample(step)
+
+
+def _refuse_booleans_as_numbers(step: BaseEstimator) -> None:
+    """``true``/``false`` where a number is expected (scikit-learn's ``Interval(Integral)`` takes a ``bool``: it is an int)."""
+    if not hasattr(step, "get_params"):  # not an estimator: Pipeline's own checks name it
+        return
+    constraints = getattr(step, "_parameter_constraints", {})
+    for name, value in step.get_params(deep=False).items():
+        if isinstance(value, (bool, np.bool_)) and "boolean" not in constraints.get(name, ["boolean"]):
+            raise ValueError(f"The {name!r} parameter of {type(step).__name__} must be a number, not {str(value).lower()}.")
 
 
 def _fit_tiny_sample(estimator: BaseEstimator) -> None:

@@ -385,3 +385,15 @@ def test_a_swap_stopped_between_its_two_renames_is_undone_by_the_next_run(corpus
     assert invoke(*embed_args(manifest, store_path)).exit_code == 0
     assert not aside.exists()
     np.testing.assert_array_equal(FeatureStore.open(store_path).paired("other"), before["other"])  # not a new, empty store
+
+
+def test_features_another_tool_wrote_under_the_embedders_name_are_never_deleted(tmp_path):
+    manifest = write_clips(tmp_path / "corpus", ["a", "b", "c"])
+    store_path = tmp_path / "store.zarr"
+    assert invoke(*embed_args(manifest, store_path)).exit_code == 0
+    store = FeatureStore.open(store_path, mode="r+")
+    foreign = store.group.require_group("features").create_group("theirs")
+    foreign.create_array("audio", shape=(3, 2), dtype="float32")[:] = 1.0  # no done mask, no provenance
+    result = invoke(*embed_args(manifest, store_path, "--name", "theirs"))
+    assert result.exit_code == 2 and "no clapmos provenance" in result.output, result.output
+    np.testing.assert_array_equal(FeatureStore.open(store_path).group["features/theirs/audio"][:], np.ones((3, 2)))

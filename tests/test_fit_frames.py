@@ -114,7 +114,7 @@ def test_predict_refuses_frames_of_another_rate_or_none_at_all(store_path, stack
     result = invoke("predict", "--model", run, "--store", other, "--out", tmp_path / "p.csv")
     assert result.exit_code == 2 and "frame_rate: model 5.0, store 2.5" in result.output
     plain = tmp_path / "plain.zarr"
-    invoke("embed", "--corpus", "musiceval", "--root", corpus / "corpus", "--embedder", "spectral", "--out", plain)
+    assert invoke("embed", "--corpus", "musiceval", "--root", corpus / "corpus", "--embedder", "spectral", "--out", plain).exit_code == 0
     result = invoke("predict", "--model", run, "--store", plain, "--out", tmp_path / "p.csv")
     assert result.exit_code == 2 and "the model reads frame tokens of 'spectral'" in result.output and "--frames" in result.output
     assert not (tmp_path / "p.csv").exists()

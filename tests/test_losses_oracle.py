@@ -203,6 +203,14 @@ def test_gaussian_smoothed_targets_equal_the_formula(seed, n, k, sigma):
         np.testing.assert_allclose(row, ref_gaussian(float(s), centers.tolist(), sigma), atol=TOL)
 
 
+@pytest.mark.parametrize(("sigma", "limit"), [(1e300, "uniform"), (1e-200, "one-hot")])
+def test_extreme_sigmas_give_their_limits_not_nan(sigma, limit):
+    centers = bin_centers(1.0, 5.0, 5)
+    got = gaussian_targets(np.array([3.1, 1.0]), centers, sigma)
+    expected = np.full((2, 5), 0.2) if limit == "uniform" else gaussian_targets(np.array([3.1, 1.0]), centers, 0.0)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=seeds, batch=st.integers(1, 6), k=st.integers(2, 12))
 def test_kl_divergence_equals_the_sum_over_bins(seed, batch, k):

@@ -164,3 +164,31 @@ def test_windows_that_are_infinite_or_below_10_ms_are_refused_before_the_store_i
     result = invoke("embed", "--corpus", "manifest", "--root", manifest, "--embedder", "spectral", "--out", tmp_path / "s.zarr", option, value)
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--checkpoint", "model.pt"), ("--layer", "3"), ("--model-path", "folder")])
+def test_an_option_the_embedder_does_not_read_is_refused_not_ignored(tmp_path, option, value):
+    manifest = write_manifest(tmp_path, [1, 2])
+    result = invoke("embed", "--corpus", "manifest", "--root", manifest, "--embedder", "spectral", "--out", tmp_path / "s.zarr", option, value)
+    assert result.exit_code == 2 and f"{option}: the spectral embedder does not read it" in result.output, result.output
+    assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize("args", [["--split", ","], ["--param", "alphas=[1,NaN]"]])
+def test_an_empty_split_list_or_a_non_finite_param_is_one_message(demo, args):
+    command = ["predict", "--model", demo / "run", "--store", demo / "store.zarr", "--out", demo / "p.csv"] if args[0] == "--split" else \
+        ["fit", "--store", demo / "store.zarr", "--embedder", "spectral", "--head", "ridge", "--out", demo / "r2"]
+    result = invoke(*command, *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output and args[0] in result.output, result.output
+
+
+@pytest.mark.parametrize(("head", "param", "message"), [
+    ("mlp", "batch_size=true", "must be a number, not true"),
+    ("ridge", 'features__embedders=["clap"]', "embedders must name some of the layout's embedders (spectral)"),
+    ("ridge", "scale=5", "--param scale=5"),
+    ("dist", "score_range=[1,null]", "score_range must be (low, high)"),
+])
+def test_param_values_that_once_crashed_mid_fit_are_refused_up_front(demo, head, param, message):
+    result = invoke("fit", "--store", demo / "store.zarr", "--embedder", "spectral", "--head", head, "--param", param, "--out", demo / "r3")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    assert not (demo / "r3").exists()

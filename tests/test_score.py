@@ -174,6 +174,14 @@ def test_systems_can_come_from_the_file_names(demo, tmp_path):
     assert "share of draws in which the row system is ahead" in result.output
 
 
+@pytest.mark.parametrize("pattern", ["(X)?", "Z*", "nowhere"])
+def test_a_system_pattern_that_finds_nothing_in_a_name_is_refused_with_the_files(demo, tmp_path, pattern):
+    folder, _, _ = demo
+    result = invoke("score", "--model", folder / "run", folder / "corpus" / "wav", "--system-from", pattern, "--out", tmp_path / "s.csv")
+    assert result.exit_code == 2 and "matches no part" in result.output and ".wav" in result.output
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_a_segment_scores_like_the_same_part_cut_into_its_own_file(demo, tmp_path):
     folder, _, _ = demo
     rate, rng = 16000, np.random.default_rng(0)

@@ -70,6 +70,10 @@ class Embedder(ABC):
         Frame tokens per second of audio within a window.
     frame_description : str
         What a token is (recorded in the store; a change makes stored frames stale).
+    accepted_options : tuple of str or None
+        The options it reads besides ``device``, ``batch_size``, ``name`` and ``precision``
+        (``checkpoint``, ``model_path``...): ``embed`` refuses the others rather than
+        ignore them. ``None`` (a plugin that does not say) takes any.
     """
 
     name: ClassVar[str]
@@ -84,6 +88,7 @@ class Embedder(ABC):
     frame_dim: ClassVar[int] = 0
     frame_rate: ClassVar[float] = 0.0
     frame_description: ClassVar[str] = ""
+    accepted_options: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, device: str = "auto", batch_size: int = 8, name: str | None = None, **options: Any) -> None:
         self.device = device

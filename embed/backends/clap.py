@@ -90,6 +90,7 @@ class ClapEmbedder(Embedder):
     hop_s = 10.0
     normalize = True
     description = "LAION-CLAP HTSAT-base + RoBERTa from --checkpoint (e.g. the music one)"
+    accepted_options = ("checkpoint", "tokenizer")
     frame_dim = 1024
     frame_rate = 48_000 / SAMPLES_PER_TOKEN
     frame_description = "HTSAT-base last feature map averaged over frequency (fine_grained_embedding, every 32nd frame)"

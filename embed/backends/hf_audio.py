@@ -95,6 +95,7 @@ class HfAudioEmbedder(Embedder):
     hop_s = 10.0
     normalize = False
     description = "transformers audio encoder (Whisper, WavLM, HuBERT, wav2vec 2.0, AST) from --model-path; audio-only"
+    accepted_options = ("model_path", "layer")
 
     _encoder: Any = None
 

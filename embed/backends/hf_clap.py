@@ -72,6 +72,7 @@ class HfClapEmbedder(Embedder):
     max_window_s = 10.0
     normalize = True
     description = "LAION CLAP family in Hugging Face format (transformers.ClapModel) from --model-path"
+    accepted_options = ("model_path",)
 
     _model: Any = None
 

@@ -74,6 +74,7 @@ class M2DEmbedder(Embedder):
     hop_s = 10.0
     normalize = True
     description = "M2D-CLAP 2025 from the authors' portable_m2d.py + checkpoint-30.pth"
+    accepted_options = ("checkpoint", "m2d_portable")
     frame_dim = 768
     frame_rate = 16_000 / MEL_HOP / PATCH_FRAMES
     frame_description = "PortableM2D.get_timestamp_embeddings (patch embeddings averaged over frequency)"

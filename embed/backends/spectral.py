@@ -61,6 +61,7 @@ class SpectralEmbedder(Embedder):
     hop_s = 10.0
     normalize = False
     description = "log-mel statistics + hashed words; offline test/demo embedder, not a quality model"
+    accepted_options = ()
     frame_dim = 2 * N_MELS
     frame_rate = 16000 / HOP / FRAMES_PER_TOKEN
     frame_description = f"log-mel {N_MELS} bands, mean+std of every {FRAMES_PER_TOKEN} frames (hop {HOP})"
