@@ -39,8 +39,8 @@ def fused_run(tmp_path_factory):
     _, other = write_stand_in(folder / "m2d-other", seed=1)
     store = folder / "store.zarr"
     for embedder in ("m2d", "spectral"):
-        result = invoke("embed", "--corpus", "manifest", "--root", folder / "clips.csv", "--embedder", embedder,
-                        "--m2d-portable", portable, "--checkpoint", checkpoint, "--out", store)
+        paths = ["--m2d-portable", portable, "--checkpoint", checkpoint] if embedder == "m2d" else []
+        result = invoke("embed", "--corpus", "manifest", "--root", folder / "clips.csv", "--embedder", embedder, *paths, "--out", store)
         assert result.exit_code == 0, result.output
     fitted = invoke("fit", "--store", store, "--embedder", "m2d,spectral", "--head", "ridge", "--cv", 2, "--out", folder / "run")
     assert fitted.exit_code == 0, fitted.output
