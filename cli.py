@@ -23,10 +23,30 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from embed.devices import PRECISION_NAMES, is_device_name
-from embed.errors import ClapmosError
-from embed.threads import DEFAULT_THREADS
-from heads.registry import HEAD_NAMES
+
+def _checkout_as_package() -> None:
+    """`python cli.py` from a checkout: this folder is the package `clapmos` (as pyproject.toml maps it),
+    whether or not it is installed, and whatever other clapmos is installed."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parent
+    found = importlib.util.find_spec("clapmos")
+    if found is not None and found.origin and Path(found.origin).resolve() == root / "__init__.py":
+        return
+    spec = importlib.util.spec_from_file_location("clapmos", root / "__init__.py", submodule_search_locations=[str(root)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["clapmos"] = package
+    spec.loader.exec_module(package)
+
+
+if __name__ == "__main__":
+    _checkout_as_package()
+
+from clapmos.embed.devices import PRECISION_NAMES, is_device_name
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.threads import DEFAULT_THREADS
+from clapmos.heads.registry import HEAD_NAMES
 
 app = typer.Typer(
     add_completion=False,
@@ -38,7 +58,7 @@ app = typer.Typer(
 # soft_wrap: lines are never broken by rich (a terminal wraps them; a file gets them whole)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-CLAPMOS_LOGGERS = ("cli", "__main__", "embed", "heads", "evaluation")  # what -v shows at debug level
+CLAPMOS_LOGGERS = ("clapmos", "__main__")  # what -v shows at debug level
 
 
 def user_errors(command):
@@ -97,10 +117,10 @@ def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]
 
 def _open_store(path: Path, option: str = "--store"):
     """The store at ``path``; errors name the option it came from."""
-    from embed.files import require_folder
+    from clapmos.embed.files import require_folder
 
     require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
-    from embed.store import FeatureStore
+    from clapmos.embed.store import FeatureStore
 
     try:
         return FeatureStore.open(path)
@@ -143,7 +163,7 @@ def make_demo(
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed.")] = 0,
 ) -> None:
     """Write a small synthetic corpus in the MusicEval layout (test and demo data, not music)."""
-    from embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
 
     summary = make_demo_corpus(out_dir, n_clips=clips, seed=seed)
     out.print(summary, highlight=False)
@@ -185,27 +205,27 @@ def embed(
     """
     ranges = _score_ranges(score_range)
     if tokenizer is not None:
-        from embed.files import require_folder
+        from clapmos.embed.files import require_folder
 
         require_folder(tokenizer, "a folder with the roberta-base tokenizer files", flag="--tokenizer")
     if engine == "dask":
-        from embed.distributed import embed_corpus_dask
+        from clapmos.embed.engines.distributed import embed_corpus_dask
 
         run = functools.partial(embed_corpus_dask, scheduler=scheduler, n_workers=n_workers)
     elif scheduler is not None or n_workers is not None:
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
-        from embed.runner import embed_corpus as run
-    from embed.backends import create_embedder, get_embedder_class
-    from embed.backends.contract import load_embedder
-    from embed.corpora import read_corpus
-    from embed.replacement import check_destination
-    from embed.runner import resolve_windows
-    from embed.store import FeatureStore
+        from clapmos.embed.engines.runner import embed_corpus as run
+    from clapmos.embed.backends import create_embedder, get_embedder_class
+    from clapmos.embed.backends.contract import load_embedder
+    from clapmos.embed.corpora import read_corpus
+    from clapmos.embed.store.replacement import check_destination
+    from clapmos.embed.engines.runner import resolve_windows
+    from clapmos.embed.store import FeatureStore
 
     embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
     if frames:
-        from embed.frame_plan import require_frames
+        from clapmos.embed.engines.frame_plan import require_frames
 
         require_frames(embedder_class)
     options = {
@@ -258,7 +278,7 @@ def info(
 ) -> None:
     """Summarise a store: corpus, splits, counts, targets, embedders and their dimensions."""
     if embedders or store is None:
-        from embed.backends import available_embedders
+        from clapmos.embed.backends import available_embedders
 
         out.print(f"{'name':10s} {'rate':>9s}  {'audio':>6s}  {'text':>6s}  {'frame tokens':>15s}  description", highlight=False)
         for name, cls in available_embedders().items():
@@ -358,7 +378,7 @@ def recipes(
     name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: its settings as options, and what it does instead of the published system.")] = None,
 ) -> None:
     """List the recipes: published systems as `fit --recipe NAME` settings, with the figure each was published with."""
-    from heads.recipes import describe, recipes_table
+    from clapmos.heads.runs.recipes import describe, recipes_table
 
     text = describe(name) if name else recipes_table() + "\n\nShow one in full: clapmos recipes NAME"
     out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -395,7 +415,7 @@ def fit(
     The frame heads (attn_mlp, xattn) need the embedder's frame tokens in the store (`embed --frames`).
     """
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
-    from heads.run_folder import check_run_destination
+    from clapmos.heads.runs.folder import check_run_destination
 
     check_run_destination(out_dir)
     values = dict(
@@ -417,19 +437,19 @@ def fit(
         device=device,
     )
     if recipe is not None:
-        from heads.recipes import apply_recipe
+        from clapmos.heads.runs.recipes import apply_recipe
 
         values = apply_recipe(recipe, values, _explicit_fields(ctx))
     _known_embedder(features_store, ",".join(values["embedders"]))
     _known_splits(features_store, values["train_split"], "--train-split")
     _known_splits(features_store, values["eval_split"], "--eval-split")
 
-    from embed.threads import limit_threads
-    from evaluation.fit_report import heads_markdown
-    from evaluation.metrics import markdown_table
-    from evaluation.pipeline import fit_and_report
-    from heads.registry import member_head
-    from heads.runs import RunConfig
+    from clapmos.embed.threads import limit_threads
+    from clapmos.evaluation.fit_report import heads_markdown
+    from clapmos.evaluation.metrics import markdown_table
+    from clapmos.evaluation.pipeline import fit_and_report
+    from clapmos.heads.registry import member_head
+    from clapmos.heads.runs.run import RunConfig
 
     if any(member_head(h) == "lgbm" for h in values["heads"]) and not any(k.split(".")[-1] == "n_jobs" for k in values["params"]):
         values["params"] = {**values["params"], "lgbm.n_jobs": threads}
@@ -458,15 +478,15 @@ def predict(
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
-    from embed.files import check_output_file
-    from evaluation.submissions import FORMATS, is_prediction_file
+    from clapmos.embed.files import check_output_file
+    from clapmos.evaluation.submissions import FORMATS, is_prediction_file
 
     _submission_format(format, tuple(FORMATS))
     check_output_file(out_file, "--out", is_prediction_file)
     features_store = _open_store(store)
     splits = _known_splits(features_store, _split_list(split))
-    from evaluation.pipeline import predict_to_file
-    from heads.runs import load_run
+    from clapmos.evaluation.pipeline import predict_to_file
+    from clapmos.heads.runs.run import load_run
 
     try:
         run = load_run(model)
@@ -488,7 +508,7 @@ def score_zero_shot(
 
     Prints its correlations with every labelled target (only the ranking is meaningful: the cosine is not on the score scale).
     """
-    from embed.files import check_output_file
+    from clapmos.embed.files import check_output_file
 
     if out_file is not None:
         check_output_file(out_file, "--out", _is_cosine_table)
@@ -497,8 +517,8 @@ def score_zero_shot(
     splits = _known_splits(features_store, _split_list(split))
     import pandas as pd
 
-    from evaluation.metrics import markdown_table, score
-    from heads.features import paired_cosine
+    from clapmos.evaluation.metrics import markdown_table, score
+    from clapmos.heads.inputs.features import paired_cosine
 
     items = features_store.items(splits)
     cosine = paired_cosine(features_store.paired(embedder, splits), features_store.embedder_attrs(embedder).get("audio_dim"))
@@ -537,15 +557,15 @@ def evaluate(
 
     Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
-    from embed.files import check_output_folder, require_file
+    from clapmos.embed.files import check_output_folder, require_file
 
     for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth)):
         if path is not None:
             require_file(path, "an existing file", flag=option)
-    from evaluation.metrics import format_line, markdown_table
-    from evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
-    from evaluation.submissions import FORMATS, validate_submission
-    from evaluation.truth import read_system_truth, read_truth_file, truth_from_store
+    from clapmos.evaluation.metrics import format_line, markdown_table
+    from clapmos.evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
+    from clapmos.evaluation.submissions import FORMATS, validate_submission
+    from clapmos.evaluation.truth import read_system_truth, read_truth_file, truth_from_store
 
     _submission_format(format, ("auto", *FORMATS))
     if (store is None) == (truth is None) or (store is not None and split is None):
@@ -598,16 +618,16 @@ def score(
     trained with). When the inputs name their systems, also prints and writes each system's mean score with a
     bootstrap interval over its clips, and in how many draws each system is ahead of each other.
     """
-    from evaluation.outputs import SCORE_SUFFIXES, check_replaceable, write_scores
-    from evaluation.predictor import Predictor
-    from embed.score_inputs import read_score_inputs
+    from clapmos.evaluation.outputs import SCORE_SUFFIXES, check_replaceable, write_scores
+    from clapmos.evaluation.predictor import Predictor
+    from clapmos.embed.engines.score_inputs import read_score_inputs
 
     if out_file.suffix.lower() not in SCORE_SUFFIXES:
         raise ClapmosError(f"--out {out_file}: write scores to a .jsonl or .csv file.")
     table = read_score_inputs(inputs, system_from=system_from)
     with_systems = bool((table["system"] != "").any())
     check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
-    from heads.runs import load_run
+    from clapmos.heads.runs.run import load_run
 
     try:
         run = load_run(model)
@@ -637,7 +657,7 @@ def score(
 
 
 def _system_files(out_file: Path) -> dict[Path, str]:
-    from evaluation.systems import SystemComparison
+    from clapmos.evaluation.systems import SystemComparison
 
     return SystemComparison.files(out_file)
 
@@ -651,8 +671,8 @@ def runs(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, save the plot.")] = True,
 ) -> None:
     """Compare run folders in one table: heads, embedders, features, the settings that differ, and their metrics."""
-    from evaluation.outputs import check_replaceable
-    from evaluation.run_comparison import compare_runs
+    from clapmos.evaluation.outputs import check_replaceable
+    from clapmos.evaluation.run_comparison import compare_runs
 
     if out_file is not None and out_file.suffix.lower() != ".csv":
         raise ClapmosError(f"--out {out_file}: name a .csv file (the .md and .png are written beside it).")

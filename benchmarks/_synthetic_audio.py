@@ -17,7 +17,7 @@ def stand_in_roberta_tokenizer():
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import RobertaTokenizer
 
-    from embed.backends.laion_package import ROBERTA_BASE_VOCAB
+    from clapmos.embed.backends.laion_package import ROBERTA_BASE_VOCAB
 
     tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
     tokens += [f"tok{i}" for i in range(ROBERTA_BASE_VOCAB - len(tokens) - 1)] + ["<mask>"]

@@ -24,10 +24,10 @@ import soundfile as sf
 from distributed import LocalCluster
 
 from _report import machine_line, write_section
-from embed.corpora.table import Corpus
-from embed.distributed import embed_corpus_dask
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.engines.distributed import embed_corpus_dask
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
 
 SAMPLE_RATE = 16000
 

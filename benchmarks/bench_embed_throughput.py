@@ -43,7 +43,7 @@ from pathlib import Path
 from unittest import mock
 from transformers import RobertaModel, RobertaTokenizer
 from benchmarks._synthetic_audio import stand_in_roberta_tokenizer, write_tone_corpus
-from embed.backends.laion_package import import_laion_clap, roberta_base_config
+from clapmos.embed.backends.laion_package import import_laion_clap, roberta_base_config
 folder = Path({folder!r})
 tokenizer = stand_in_roberta_tokenizer()
 tokenizer.save_pretrained(folder / "tokenizer")
@@ -59,11 +59,11 @@ _result = {{}}
 MEASURE = """
 import shutil, time, numpy as np, torch
 from pathlib import Path
-from embed.audio import cut_windows, load_audio
-from embed.backends import create_embedder
-from embed.corpora import read_corpus
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
+from clapmos.embed.audio import cut_windows, load_audio
+from clapmos.embed.backends import create_embedder
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
 
 folder = Path({folder!r})
 started = time.perf_counter()

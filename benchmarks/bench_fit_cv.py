@@ -41,7 +41,7 @@ CLAP_SAMPLE_CLIPS = 8
 
 def synthetic_store(path: Path, n: int, dim: int, targets: list[str], scale: tuple[int, int], raters: int, pool: int, systems: int, seed: int) -> None:
     """Write a store of ``n`` items with random unit embeddings carrying a latent quality."""
-    from embed.store import FeatureStore
+    from clapmos.embed.store import FeatureStore
 
     rng = np.random.default_rng(seed)
     corpus, quality = synthetic_corpus(rng, n, targets, scale, raters, pool, systems)
@@ -60,7 +60,7 @@ def synthetic_store(path: Path, n: int, dim: int, targets: list[str], scale: tup
 
 def synthetic_corpus(rng, n: int, targets: list[str], scale: tuple[int, int], raters: int, pool: int, systems: int):
     """A rated corpus of ``n`` items (no audio) whose listeners rate a latent quality per target; returns it and the quality."""
-    from embed.corpora.table import Corpus
+    from clapmos.embed.corpora.table import Corpus
 
     low, high = scale
     quality = rng.normal(size=(n, len(targets)))
@@ -102,7 +102,7 @@ def time_clap_forward() -> dict:
     """Seconds per clip of the CLAP audio forward (HTSAT-base, random weights, batch 8, 10 s at 48 kHz)."""
     code = f"""
 import time, numpy as np, torch
-from embed.backends.laion_package import build_clap_module
+from clapmos.embed.backends.laion_package import build_clap_module
 torch.manual_seed(0)
 model = build_clap_module(tokenizer=None, text_layers=1)
 windows = np.random.default_rng(0).uniform(-0.5, 0.5, size=({CLAP_SAMPLE_CLIPS}, 480000)).astype(np.float32)

@@ -23,7 +23,7 @@ N_ITEMS, HALF_DIM, N_RATERS, POOL = 2335, 512, 5, 14
 
 DATA = f"""
 import time, numpy as np, pandas as pd
-from heads import HEAD_NAMES, listener_matrices, make_head
+from clapmos.heads import HEAD_NAMES, listener_matrices, make_head
 rng = np.random.default_rng(0)
 X = rng.normal(size=({N_ITEMS}, {2 * HALF_DIM})).astype(np.float32)
 X[:, :{HALF_DIM}] /= np.linalg.norm(X[:, :{HALF_DIM}], axis=1, keepdims=True)

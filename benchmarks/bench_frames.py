@@ -133,8 +133,8 @@ def synthetic_frame_store(path: Path, n: int, seconds: tuple[float, float], targ
                           raters: int, pool: int, systems: int, seed: int) -> float:
     """A store of ``n`` clips with CLAP-shaped frame tokens carrying a latent quality in a short stretch; returns mean tokens per clip."""
     from bench_fit_cv import synthetic_corpus
-    from embed.frames import Frames
-    from embed.store import FeatureStore
+    from clapmos.embed.store.frames import Frames
+    from clapmos.embed.store import FeatureStore
 
     rng = np.random.default_rng(seed)
     corpus, quality = synthetic_corpus(rng, n, targets, scale, raters, pool, systems)
@@ -167,7 +167,7 @@ status = cli.app(["fit", "--store", {str(store)!r}, "--embedder", "synthetic", "
          "--out", {str(out)!r}, "--no-plots"], standalone_mode=False)
 assert status in (None, 0), f"the command failed (exit {{status}})"
 seconds = time.perf_counter() - start
-from heads.runs import load_run
+from clapmos.heads.runs.run import load_run
 models = [m.named_steps["model"] for e in load_run({str(out)!r}).models.values() for ms in e.models_.values() for m in ms]
 _result = {{"seconds": seconds, "epochs": [len(m.history_) - 1 for m in models], "best": [m.best_epoch_ for m in models]}}
 """

@@ -56,11 +56,11 @@ _result = {{"parameters_m": sum(p.numel() for p in ClapModel(config).parameters(
 MEASURE = """
 import time, torch
 from pathlib import Path
-from embed.audio import cut_windows, load_audio
-from embed.backends import create_embedder
-from embed.corpora import read_corpus
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
+from clapmos.embed.audio import cut_windows, load_audio
+from clapmos.embed.backends import create_embedder
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
 
 folder = Path({folder!r})
 started = time.perf_counter()

@@ -36,11 +36,11 @@ ROUNDS = 5
 
 PREPARE = """
 from pathlib import Path
-from embed.corpora import read_corpus
-from embed.corpora.demo import make_demo_corpus
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
-from heads.runs import RunConfig, fit_run, save_run
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.run import RunConfig, fit_run, save_run
 folder = Path({folder!r})
 make_demo_corpus(folder / "corpus", n_clips={clips}, seed=0)
 store = FeatureStore.create(folder / "store.zarr", read_corpus("musiceval", folder / "corpus"))
@@ -52,12 +52,12 @@ _result = {{}}
 MEASURE = """
 import time, warnings, torch
 from pathlib import Path
-from embed.corpora import read_corpus
-from embed.runner import embed_corpus
-from embed.score_inputs import read_score_inputs
-from embed.store import FeatureStore
-from evaluation.predictor import Predictor
-from heads.runs import load_run
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.engines.score_inputs import read_score_inputs
+from clapmos.embed.store import FeatureStore
+from clapmos.evaluation.predictor import Predictor
+from clapmos.heads.runs.run import load_run
 
 warnings.simplefilter("ignore")
 torch.set_num_threads(1)  # two-thread torch stalls on a busy machine (see fit_heads above); both paths predict alike
@@ -100,7 +100,7 @@ def main() -> None:
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         cli_hit = time.perf_counter() - started
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import cli, evaluation.predictor"], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", "import cli, clapmos.evaluation.predictor"], cwd=ROOT, check=True)
         imports = time.perf_counter() - started
     print(json.dumps({**result, "cli_hit": cli_hit}, indent=1))
     best = {name: min(seconds) for name, seconds in result["times"].items()}

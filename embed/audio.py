@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from embed.errors import ClapmosError, listing
+from clapmos.embed.errors import ClapmosError, listing
 
 FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})  # soundfile subtypes that can hold NaN and inf
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError
 
 if TYPE_CHECKING:
     import torch

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError
 
 STAGING_MARK = ".clapmos-staging"  # a file in every folder built by staging_folder
 
@@ -37,7 +37,7 @@ def require_file(path: str | Path | None, what: str, advice: str = "", flag: str
 
     >>> require_file("/no/such.pt", "the model's .pt file", "Download it first.", flag="--checkpoint")
     Traceback (most recent call last):
-    embed.errors.ClapmosError: --checkpoint /no/such.pt: does not exist. Pass the model's .pt file. Download it first.
+    clapmos.embed.errors.ClapmosError: --checkpoint /no/such.pt: does not exist. Pass the model's .pt file. Download it first.
     """
     tail = f" {advice}" if advice else ""
     if path is None:
@@ -56,7 +56,7 @@ def require_folder(path: str | Path, what: str, advice: str = "", flag: str | No
 
     >>> require_folder("/no/such.zarr", "a clapmos store", flag="--store")
     Traceback (most recent call last):
-    embed.errors.ClapmosError: --store /no/such.zarr: no such folder. Pass a clapmos store.
+    clapmos.embed.errors.ClapmosError: --store /no/such.zarr: no such folder. Pass a clapmos store.
     """
     path = Path(path).expanduser()
     if path.is_dir():

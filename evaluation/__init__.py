@@ -1,12 +1,12 @@
 """The evaluate stage: the challenges' metrics, scikit-learn scorers and submission files.
 
->>> from evaluation import score, format_line
+>>> from clapmos.evaluation import score, format_line
 >>> print(format_line(score([1.0, 2.0, 3.0], [1.0, 2.0, 3.5], targets=["overall"])))
 [overall] [UTT][ MSE = 0.083 | LCC = 0.993 | SRCC = 1.000 | KTAU = 1.000 ]
 
 The names below are imported from their modules when first used, so ``import evaluation``
-(and a command that fails on a bad option) stays fast. Plotting (:mod:`evaluation.plots`)
-and the ``evaluate`` workflow (:mod:`evaluation.report`) are imported on demand too.
+(and a command that fails on a bad option) stays fast. Plotting (:mod:`clapmos.evaluation.plots`)
+and the ``evaluate`` workflow (:mod:`clapmos.evaluation.report`) are imported on demand too.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "evaluation.metrics": ["METRICS", "EvaluationWarning", "format_line", "markdown_table", "score", "vector_metrics"],
-    "evaluation.scorers": ["SCORERS", "challenge_metric", "make_clapmos_scorer"],
-    "evaluation.submissions": ["FORMATS", "detect_format", "read_submission", "validate_submission", "write_submission"],
+    "clapmos.evaluation.metrics": ["METRICS", "EvaluationWarning", "format_line", "markdown_table", "score", "vector_metrics"],
+    "clapmos.evaluation.scorers": ["SCORERS", "challenge_metric", "make_clapmos_scorer"],
+    "clapmos.evaluation.submissions": ["FORMATS", "detect_format", "read_submission", "validate_submission", "write_submission"],
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -3,7 +3,7 @@
 Inputs are plain tables, so this never depends on how the weights were computed:
 ``clips`` with ``id``, the truth ``<target>`` and the prediction ``<target>_pred``;
 ``attention`` with one row per token, ``id``, ``time`` (s) and ``weight``
-(``heads.runs.FittedRun.attention`` gives it).
+(``clapmos.heads.runs.run.FittedRun.attention`` gives it).
 
 >>> import pandas as pd, tempfile, pathlib
 >>> clips = pd.DataFrame({"id": ["a", "b", "c"], "overall": [1.0, 3.0, 5.0], "overall_pred": [1.2, 4.5, 4.9]})

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.report import EvaluationReport, evaluate_predictions, write_outputs
-from evaluation.truth import Truth
+from clapmos.evaluation.report import EvaluationReport, evaluate_predictions, write_outputs
+from clapmos.evaluation.truth import Truth
 
 
 def oof_report(oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred", label: str = "") -> EvaluationReport:

@@ -7,7 +7,7 @@ to have the same name is never overwritten. What is recognised, by its first byt
 * scores: a ``.csv`` whose header starts with ``path`` and has a ``<target>_std`` column,
   or a ``.jsonl`` whose first object has ``path`` and a ``<target>_std`` key;
 * tables: a ``.csv`` or ``.md`` whose header is the one clapmos writes for that table;
-* plots: a ``.png`` carrying the ``Software: clapmos`` mark (:data:`evaluation.plots.PNG_MARK`).
+* plots: a ``.png`` carrying the ``Software: clapmos`` mark (:data:`clapmos.evaluation.plots.PNG_MARK`).
 
 >>> import tempfile, pathlib, pandas as pd
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "scores.jsonl"
@@ -16,7 +16,7 @@ to have the same name is never overwritten. What is recognised, by its first byt
 {"path":"a.wav","overall":3.5,"overall_std":null}
 >>> _ = path.write_text("my notes"); check_replaceable({path: "scores"})
 Traceback (most recent call last):
-embed.errors.ClapmosError: these files exist and were not written by clapmos; it will not replace them:
+clapmos.embed.errors.ClapmosError: these files exist and were not written by clapmos; it will not replace them:
   ...scores.jsonl
 Choose another --out (or move them away).
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from embed.errors import ClapmosError, listing
+from clapmos.embed.errors import ClapmosError, listing
 
 SCORE_SUFFIXES = (".csv", ".jsonl")
 
@@ -70,7 +70,7 @@ def write_text(text: str, path: Path) -> None:
 
 
 def write_plot(draw: Callable[[Path], Path], path: Path) -> None:
-    """Write a figure through ``draw(path)`` (a function of :mod:`evaluation.plots`)."""
+    """Write a figure through ``draw(path)`` (a function of :mod:`clapmos.evaluation.plots`)."""
     _write_whole(path, lambda tmp: draw(Path(tmp)), suffix=path.suffix)
 
 

@@ -1,12 +1,12 @@
 """The fit → predict → evaluate flow as plain functions: what ``cli.py fit`` and ``predict`` do, for notebooks too.
 
->>> from heads.runs import RunConfig
+>>> from clapmos.heads.runs.run import RunConfig
 >>> outcome = fit_and_report("demo/store.zarr", RunConfig(embedders=["spectral"], heads=["ridge"], eval_split=["dev"]),
 ...                          "runs/ridge")                                                  # doctest: +SKIP
 >>> outcome.cv.results, outcome.held_out.results                                           # doctest: +SKIP
 >>> predict_to_file("runs/ridge", "demo/store.zarr", "answer.txt", split=["dev"], format="audiomos")  # doctest: +SKIP
 
-Like :mod:`evaluation.predictor`, this module joins the stages (it fits heads and reads
+Like :mod:`clapmos.evaluation.predictor`, this module joins the stages (it fits heads and reads
 stores); the rest of ``evaluation`` only scores tables (``tests/test_layering.py``).
 """
 
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from embed.store import FeatureStore
-from evaluation.attention_plots import attention_plot, worst_clips
-from evaluation.fit_report import heads_table, oof_report, write_fit_report
-from evaluation.report import EvaluationReport, evaluate_predictions
-from evaluation.submissions import write_submission
-from evaluation.truth import truth_from_store
-from heads.run_folder import writing_run_folder
-from heads.runs import FittedRun, RunConfig, fit_run, load_run, write_run_files
+from clapmos.embed.store import FeatureStore
+from clapmos.evaluation.attention_plots import attention_plot, worst_clips
+from clapmos.evaluation.fit_report import heads_table, oof_report, write_fit_report
+from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
+from clapmos.evaluation.submissions import write_submission
+from clapmos.evaluation.truth import truth_from_store
+from clapmos.heads.runs.folder import writing_run_folder
+from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
 
 
 @dataclass
@@ -42,7 +42,7 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
     """Fit ``config`` on ``store``, save the run to ``out_dir``, predict and score the held-out split, write the reports.
 
     The run folder is written whole (staged beside ``out_dir`` and swapped in when complete,
-    see :mod:`heads.run_folder`): an earlier run there is replaced, anything else refused.
+    see :mod:`clapmos.heads.runs.folder`): an earlier run there is replaced, anything else refused.
     """
     out_dir = Path(out_dir)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)

@@ -93,7 +93,7 @@ def interval_plot(table, path: str | Path, *, title: str, targets: Sequence[str]
     """Save one panel per target: each system's mean with its interval, best at the top; return ``path``.
 
     ``table`` has columns ``target``, ``system``, ``clips``, ``mean``, ``low``, ``high``
-    (:class:`evaluation.systems.SystemComparison.table`); systems without an interval are
+    (:class:`clapmos.evaluation.systems.SystemComparison.table`); systems without an interval are
     drawn as a point.
     """
     n_systems = table["system"].nunique()

@@ -4,14 +4,14 @@
 >>> scores = predictor.score(["demo/corpus/wav"], systems=None)                          # doctest: +SKIP
 >>> predictor.compare_systems(scores).markdown()                                         # doctest: +SKIP
 
-:class:`Predictor` embeds what its cache (:class:`embed.score_cache.EmbeddingCache`) does
+:class:`Predictor` embeds what its cache (:class:`clapmos.embed.engines.score_cache.EmbeddingCache`) does
 not hold yet with the run's own embedders and settings (window, hop, precision; the
 checkpoint is the user's, and it must be the one the run was trained with, checked by its
 sha256 before anything is embedded), then predicts every target with the run's ensembles:
 the same numbers ``embed`` + ``predict`` give for the same clips (for a run with frame heads,
 the cache holds the clips' frame tokens too). Targets that read a prompt
 get no score for clips without text. Of the evaluation stage, this module (with
-:mod:`evaluation.pipeline`) is the one that drives the embed stage: it is where the whole
+:mod:`clapmos.evaluation.pipeline`) is the one that drives the embed stage: it is where the whole
 flow meets (``tests/test_layering.py``).
 """
 
@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embed.backends import Embedder, create_embedder, get_embedder_class
-from embed.errors import ClapmosError, listing
-from embed.runner import provenance
-from embed.score_cache import EmbeddingCache, clip_keys
-from embed.score_inputs import audio_problems, read_score_inputs
-from embed.store import identity_of
-from evaluation.systems import SystemComparison, compare_systems
-from heads.frame_inputs import with_vectors
-from heads.runs import FittedRun, load_run
+from clapmos.embed.backends import Embedder, create_embedder, get_embedder_class
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.engines.runner import provenance
+from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
+from clapmos.embed.engines.score_inputs import audio_problems, read_score_inputs
+from clapmos.embed.store import identity_of
+from clapmos.evaluation.systems import SystemComparison, compare_systems
+from clapmos.heads.inputs.frame_inputs import with_vectors
+from clapmos.heads.runs.run import FittedRun, load_run
 
 PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable", "model_path")  # per embedder: one value for all, or {embedder: value}
 PathOption = str | Path | Mapping[str, str | Path] | Sequence[str] | None
@@ -135,7 +135,7 @@ class Predictor:
         return self.score_inputs(inputs, skip_bad=skip_bad).scores
 
     def score_inputs(self, inputs: pd.DataFrame, skip_bad: bool = False) -> ScoreResult:
-        """Score the rows of :func:`embed.score_inputs.read_score_inputs`; one output row per input, in order."""
+        """Score the rows of :func:`clapmos.embed.engines.score_inputs.read_score_inputs`; one output row per input, in order."""
         problems = audio_problems(inputs, workers=max(4, self.workers))
         if problems and not skip_bad:
             raise ClapmosError(
@@ -165,7 +165,7 @@ class Predictor:
         return ScoreResult(scores, list(problems.values()), len(clips) - cached_everywhere, cached_everywhere, targets)
 
     def compare_systems(self, scores: pd.DataFrame, n_draws: int = 2000, confidence: float = 0.95, seed: int = 0) -> SystemComparison:
-        """Per-system means with bootstrap intervals, and pairwise shares ahead (:func:`evaluation.systems.compare_systems`)."""
+        """Per-system means with bootstrap intervals, and pairwise shares ahead (:func:`clapmos.evaluation.systems.compare_systems`)."""
         if "system" not in scores or not (scores["system"].astype(str) != "").any():
             raise ClapmosError("no input names its system: give a `system` column in the list, or --system-from folder|PATTERN")
         targets = [t for t in self.targets if t in scores]

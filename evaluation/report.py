@@ -2,12 +2,12 @@
 
 :func:`evaluate_file` reads predictions in any submission format, keeps the clips present in
 both the predictions and the truth (warning with counts about the rest), and scores them
-with :func:`evaluation.metrics.score`. :func:`write_outputs` writes ``results.csv`` (the tidy
+with :func:`clapmos.evaluation.metrics.score`. :func:`write_outputs` writes ``results.csv`` (the tidy
 metrics), ``results.json`` (the same plus what was scored), ``predictions.csv`` (truth and
 prediction per clip) and one scatter plot per level and target.
 
 >>> import pandas as pd, tempfile, pathlib
->>> from evaluation.truth import Truth
+>>> from clapmos.evaluation.truth import Truth
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> truth = Truth(pd.DataFrame({"id": ["a", "b", "c"], "system": ["S1", "S1", "S2"],
 ...                             "overall": [1.0, 2.0, 4.0]}), ["overall"], "example")
@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embed.errors import ClapmosError, listing
-from embed.files import check_output_folder, staging_folder, swap_in
-from evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
-from evaluation.submissions import SHOWN_IDS, detect_format, read_submission
-from evaluation.truth import Truth
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.files import check_output_folder, staging_folder, swap_in
+from clapmos.evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
+from clapmos.evaluation.submissions import SHOWN_IDS, detect_format, read_submission
+from clapmos.evaluation.truth import Truth
 
 
 @dataclass
@@ -74,7 +74,7 @@ def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto
     """Score the prediction file against ``truth`` on the ids both have.
 
     Ids on one side only are left out with an :class:`EvaluationWarning` giving their counts;
-    no common id, or no common target, is a :class:`~embed.errors.ClapmosError`.
+    no common id, or no common target, is a :class:`~clapmos.embed.errors.ClapmosError`.
     """
     if not truth.labelled:
         raise ClapmosError(
@@ -164,7 +164,7 @@ def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = T
 
 
 def _scatter_plots(report: EvaluationReport, out_dir: Path) -> list[Path]:
-    from evaluation.plots import scatter_plot
+    from clapmos.evaluation.plots import scatter_plot
 
     paths = []
     for level in LEVELS:

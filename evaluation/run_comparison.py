@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from embed.errors import ClapmosError, listing
-from evaluation.metrics import LEVELS, METRICS
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.evaluation.metrics import LEVELS, METRICS
 
 WHERE = {"cv": "oof", "eval": "held-out"}
 #: Settings of config.json compared between runs (heads, embedders and features are always shown).
@@ -61,14 +61,14 @@ class RunComparison:
 
     @staticmethod
     def files(out_file: str | Path) -> dict[Path, str]:
-        """The files :meth:`write` writes for ``out_file`` (a ``.csv``), with their kinds (see :mod:`evaluation.outputs`)."""
+        """The files :meth:`write` writes for ``out_file`` (a ``.csv``), with their kinds (see :mod:`clapmos.evaluation.outputs`)."""
         path = Path(out_file)
         return {path: "table:run,heads,embedders", path.with_suffix(".md"): "table:| run | heads |", path.with_suffix(".png"): "png"}
 
     def write(self, out_file: str | Path, plots: bool = True) -> list[Path]:
         """Write every column as CSV, :meth:`markdown` as ``.md`` and (unless ``plots`` is False) a plot of the sort metric."""
-        from evaluation.outputs import write_plot, write_table, write_text
-        from evaluation.plots import bar_plot
+        from clapmos.evaluation.outputs import write_plot, write_table, write_text
+        from clapmos.evaluation.plots import bar_plot
 
         csv, md, png = self.files(out_file)
         write_table(self.table, csv)
@@ -188,7 +188,7 @@ def _metrics(folder: Path, targets: list[str]) -> dict[str, float]:
 def _oof_metrics(path: Path, targets: list[str]) -> dict:
     import warnings
 
-    from evaluation.fit_report import oof_report
+    from clapmos.evaluation.fit_report import oof_report
 
     oof = pd.read_csv(path, dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""])
     present = [t for t in targets if t in oof and f"{t}_pred" in oof]

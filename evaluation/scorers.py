@@ -1,6 +1,6 @@
 """The challenge metrics as scikit-learn scorers, for ``cross_validate`` and ``GridSearchCV``.
 
-A scorer returns exactly the value :func:`evaluation.metrics.score` reports for the same
+A scorer returns exactly the value :func:`clapmos.evaluation.metrics.score` reports for the same
 fold. System-level scorers need every clip's system id; it reaches them through
 scikit-learn's metadata routing as the ``systems`` parameter:
 
@@ -26,12 +26,12 @@ import numpy as np
 import sklearn
 from sklearn.metrics import make_scorer
 
-from embed.errors import ClapmosError
-from evaluation.metrics import LEVELS, METRICS, score
+from clapmos.embed.errors import ClapmosError
+from clapmos.evaluation.metrics import LEVELS, METRICS, score
 
 
 def challenge_metric(y_true, y_pred, *, metric: str, level: str, target: int | str | None = None, systems=None) -> float:
-    """One number of :func:`~evaluation.metrics.score`: ``metric`` at ``level`` for ``target``.
+    """One number of :func:`~clapmos.evaluation.metrics.score`: ``metric`` at ``level`` for ``target``.
 
     With several targets and ``target=None`` the mean over targets is returned (NaN if
     any is NaN). ``target`` is a column position or, for DataFrame input, a column name.

@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
-from embed.errors import ClapmosError, listing
+from clapmos.embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
+from clapmos.embed.errors import ClapmosError, listing
 
 ANSWER_NAME = "answer.txt"
 SHOWN_IDS = 5
@@ -94,7 +94,7 @@ def detect_format(path: str | Path) -> str:
 def read_submission(path: str | Path, format: str = "auto") -> pd.DataFrame:
     """Read a prediction file into a DataFrame with ``id`` (store ids) and one column per target.
 
-    Raises :class:`~embed.errors.ClapmosError` listing every malformed line (wrong field
+    Raises :class:`~clapmos.embed.errors.ClapmosError` listing every malformed line (wrong field
     count, values that are not numbers, badly spelt or duplicate ids). NaN values are kept.
     """
     predictions, malformed, _ = _parse(Path(path), _resolve(path, format))
@@ -115,7 +115,7 @@ def is_prediction_file(path: str | Path) -> bool:
 def validate_submission(path: str | Path, expected_ids: Iterable[str], format: str = "auto") -> pd.DataFrame:
     """Check a submission against the ids of a split and return its predictions.
 
-    Every problem is reported at once in one :class:`~embed.errors.ClapmosError`: malformed
+    Every problem is reported at once in one :class:`~clapmos.embed.errors.ClapmosError`: malformed
     lines, duplicate ids, non-finite values, missing ids and ids the split does not have.
     """
     predictions, malformed, non_finite = _parse(Path(path), _resolve(path, format))

@@ -81,7 +81,7 @@ class SystemComparison:
 
     @staticmethod
     def files(scores_file: str | Path) -> dict[Path, str]:
-        """The files :meth:`write` writes beside ``scores_file``, with their kinds (see :mod:`evaluation.outputs`)."""
+        """The files :meth:`write` writes beside ``scores_file``, with their kinds (see :mod:`clapmos.evaluation.outputs`)."""
         path = Path(scores_file)
         return {
             path.with_name(f"{path.stem}_systems.csv"): "table:" + ",".join(TABLE_COLUMNS),
@@ -91,8 +91,8 @@ class SystemComparison:
 
     def write(self, scores_file: str | Path, plots: bool = True) -> list[Path]:
         """Write the table, the shares ahead and (unless ``plots`` is False) the plot beside ``scores_file``."""
-        from evaluation.outputs import write_plot, write_table
-        from evaluation.plots import interval_plot
+        from clapmos.evaluation.outputs import write_plot, write_table
+        from clapmos.evaluation.plots import interval_plot
 
         table, ahead, plot = self.files(scores_file)
         write_table(self.table, table)

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
-from embed.errors import ClapmosError, listing
+from clapmos.embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
+from clapmos.embed.errors import ClapmosError, listing
 
 
 
@@ -49,7 +49,7 @@ class Truth:
 
 def truth_from_store(path: str | Path, split: str | list[str]) -> Truth:
     """The clips of ``split`` (one name or several) in the feature store at ``path``, with their labels (NaN where unknown)."""
-    from embed.store import FeatureStore
+    from clapmos.embed.store import FeatureStore
 
     store = FeatureStore.open(path)
     items, labels = store.items(split), store.labels(split)  # labels come back as published decimals

@@ -3,7 +3,7 @@
 Names are imported on first use (PEP 562), so ``import heads`` stays cheap and torch
 is loaded only by the heads that need it.
 
->>> import heads
+>>> from clapmos import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
 ['attn_mlp', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
@@ -15,40 +15,39 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "AttentionMLPRegressor": "heads.attn_mlp",
-    "EXPECTED_FAILED_CHECKS": "heads.conformance",
-    "CVEnsemble": "heads.ensemble",
-    "CoralRegressor": "heads.coral",
-    "DistributionRegressor": "heads.dist",
-    "RegressionLoss": "heads.losses",
-    "RECIPES": "heads.recipes",
-    "Recipe": "heads.recipes",
-    "SvrRegressor": "heads.svr",
-    "BLOCK_ORDER": "heads.features",
-    "PairedEmbeddingFeatures": "heads.features",
-    "SpoLoss": "heads.losses",
-    "pairwise_hinge": "heads.losses",
-    "TorchMLPRegressor": "heads.mlp",
-    "PerTargetRegressor": "heads.per_target",
-    "ItemTargets": "heads.ratings",
-    "ListenerStatistics": "heads.ratings",
-    "NoListenerRatingsWarning": "heads.ratings",
-    "item_targets": "heads.ratings",
-    "listener_matrices": "heads.ratings",
-    "listener_statistics": "heads.ratings",
-    "ratings_from_matrices": "heads.ratings",
-    "screen_ratings": "heads.ratings",
-    "standardize": "heads.ratings",
-    "HEAD_NAMES": "heads.registry",
-    "HeadSpec": "heads.registry",
-    "default_blocks": "heads.registry",
-    "head_spec": "heads.registry",
-    "head_specs": "heads.registry",
-    "make_head": "heads.registry",
-    "register_head": "heads.registry",
-    "SpoCosineRegressor": "heads.spo",
-    "SpoMLPRegressor": "heads.spo",
-    "CrossAttentionRegressor": "heads.xattn",
+    "AttentionMLPRegressor": "clapmos.heads.attn_mlp",
+    "EXPECTED_FAILED_CHECKS": "clapmos.heads.runs.conformance",
+    "CVEnsemble": "clapmos.heads.runs.ensemble",
+    "CoralRegressor": "clapmos.heads.coral",
+    "DistributionRegressor": "clapmos.heads.dist",
+    "RegressionLoss": "clapmos.heads.nn.losses",
+    "RECIPES": "clapmos.heads.runs.recipes",
+    "Recipe": "clapmos.heads.runs.recipes",
+    "SvrRegressor": "clapmos.heads.svr",
+    "BLOCK_ORDER": "clapmos.heads.inputs.features",
+    "PairedEmbeddingFeatures": "clapmos.heads.inputs.features",
+    "pairwise_hinge": "clapmos.heads.nn.losses",
+    "TorchMLPRegressor": "clapmos.heads.mlp",
+    "PerTargetRegressor": "clapmos.heads.inputs.per_target",
+    "ItemTargets": "clapmos.heads.inputs.ratings",
+    "ListenerStatistics": "clapmos.heads.inputs.ratings",
+    "NoListenerRatingsWarning": "clapmos.heads.inputs.ratings",
+    "item_targets": "clapmos.heads.inputs.ratings",
+    "listener_matrices": "clapmos.heads.inputs.ratings",
+    "listener_statistics": "clapmos.heads.inputs.ratings",
+    "ratings_from_matrices": "clapmos.heads.inputs.ratings",
+    "screen_ratings": "clapmos.heads.inputs.ratings",
+    "standardize": "clapmos.heads.inputs.ratings",
+    "HEAD_NAMES": "clapmos.heads.registry",
+    "HeadSpec": "clapmos.heads.registry",
+    "default_blocks": "clapmos.heads.registry",
+    "head_spec": "clapmos.heads.registry",
+    "head_specs": "clapmos.heads.registry",
+    "make_head": "clapmos.heads.registry",
+    "register_head": "clapmos.heads.registry",
+    "SpoCosineRegressor": "clapmos.heads.spo",
+    "SpoMLPRegressor": "clapmos.heads.spo",
+    "CrossAttentionRegressor": "clapmos.heads.xattn",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -3,12 +3,12 @@
 The overall-quality branch of the AudioMOS 2025 winner, on clapmos's cached frames:
 the encoder stays frozen, and the head learns *where to listen*, so a short defect
 (a glitch, two seconds of noise) is not diluted by averaging over the whole clip.
-See :mod:`heads.frame_regressor` for the input (``Frames``, or a matrix of one-token
+See :mod:`clapmos.heads.nn.frame_regressor` for the input (``Frames``, or a matrix of one-token
 clips), the targets and losses, and the attention weights.
 
 >>> import warnings
->>> from embed.frames import Frames
->>> from heads.ratings import NoListenerRatingsWarning
+>>> from clapmos.embed.store.frames import Frames
+>>> from clapmos.heads.inputs.ratings import NoListenerRatingsWarning
 >>> rng = np.random.default_rng(0)
 >>> frames = Frames.from_list([rng.normal(size=(int(n), 4)) for n in rng.integers(3, 9, size=60)])
 >>> y = np.array([frames.clip(i)[:, 0].max() for i in range(len(frames))])
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from heads.frame_inputs import ClipVectors
-from heads.frame_regressor import FrameRegressor
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.inputs.frame_inputs import ClipVectors
+from clapmos.heads.nn.frame_regressor import FrameRegressor
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 class AttentionMLPRegressor(FrameRegressor):
@@ -62,15 +62,15 @@ class AttentionMLPRegressor(FrameRegressor):
         What the network predicts: a score per output, or (as the ``dist`` head) a
         distribution over ``n_bins`` score bins, trained with KL divergence against
         Gaussian-smoothed targets of ``y``; ``loss``, ``pairwise_weight`` and ``margin``
-        then do not apply (see :mod:`heads.frame_outputs`).
+        then do not apply (see :mod:`clapmos.heads.nn.frame_outputs`).
     n_bins, sigma, score_range : int, float, (low, high) or None, default=20, 0.25, None
-        With ``output="distribution"``: as in :class:`~heads.dist.DistributionRegressor`
+        With ``output="distribution"``: as in :class:`~clapmos.heads.dist.DistributionRegressor`
         (``score_range=None`` reads the bins' range from the training targets, per output).
     lr, weight_decay : float, default=1e-3, 1e-2
     batch_size : int, default=32
         Clips per mini-batch (of similar length; padded to the batch's longest clip).
     max_epochs, validation_fraction, patience
-        As in :class:`~heads.mlp.TorchMLPRegressor` (defaults 60, 0.1, 10).
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (defaults 60, 0.1, 10).
     device : str, default="cpu"
         ``"cpu"``, ``"cuda[:N]"`` or ``"auto"`` for training; prediction runs on the CPU.
     random_state : int, RandomState or None, default=None
@@ -85,7 +85,7 @@ class AttentionMLPRegressor(FrameRegressor):
         Predictions are ``target_mean_ + target_scale_ * output`` (``mu_g``, ``sigma_g`` with listener targets).
     history_, best_epoch_, n_features_in_, n_outputs_, frame_dim_, text_dim_
     mu_g_, sigma_g_, listener_stats_, screening_counts_
-        With ``listener_targets``, as in :class:`~heads.spo.SpoMLPRegressor`.
+        With ``listener_targets``, as in :class:`~clapmos.heads.spo.SpoMLPRegressor`.
     bin_centers_ : ndarray of shape (n_outputs_, n_bins)
         With ``output="distribution"`` (instead of ``target_mean_``, ``target_scale_``):
         ``predict`` gives the mean of the distribution over these bins, ``predict(X,

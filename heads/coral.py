@@ -4,7 +4,7 @@ K score bins give K - 1 ordered binary tasks "score > t_k" (thresholds halfway b
 bin centres). They share one weight vector and differ only by their biases, so their
 probabilities never cross; the loss is the sum of their binary cross-entropies and the
 prediction the expected rank ``Σ sigmoid(logit_k)`` mapped back onto the bins
-(:mod:`heads.distribution`).
+(:mod:`clapmos.heads.nn.distribution`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from heads._binned import BinnedRegressor
-from heads.distribution import coral_decode, coral_loss, coral_targets
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.nn.binned import BinnedRegressor
+from clapmos.heads.nn.distribution import coral_decode, coral_loss, coral_targets
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 class CoralLayer(nn.Module):
@@ -44,13 +44,13 @@ class CoralRegressor(BinnedRegressor):
     score_range : (low, high) or None, default=None
         The range the bins span; ``None`` reads it from the training targets, per output.
     hidden_sizes, activation, dropout, optimizer, lr, weight_decay, momentum, batch_size, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
-        As in :class:`~heads.mlp.TorchMLPRegressor`.
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`.
 
     Attributes
     ----------
     bin_centers_ : ndarray of shape (n_outputs, n_bins)
     module_, history_, best_epoch_, n_features_in_, n_outputs_
-        As in :class:`~heads.mlp.TorchMLPRegressor`; the network outputs
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`; the network outputs
         (n_outputs, n_bins - 1) logits.
 
     Examples

@@ -3,7 +3,7 @@
 Trained with ``KL(p ‖ q)`` against Gaussian-smoothed targets (σ in score units; one-hot
 at σ = 0), it predicts the distribution's mean; ``predict(X, return_std=True)`` also
 gives its standard deviation and ``predict_distribution(X)`` the probabilities of the
-bins whose centres are ``bin_centers_`` (formulas in :mod:`heads.distribution`).
+bins whose centres are ``bin_centers_`` (formulas in :mod:`clapmos.heads.nn.distribution`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from heads._binned import BinnedRegressor
-from heads.distribution import bin_probabilities, distribution_mean, distribution_std, gaussian_targets, kl_divergence
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.nn.binned import BinnedRegressor
+from clapmos.heads.nn.distribution import bin_probabilities, distribution_mean, distribution_std, gaussian_targets, kl_divergence
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 class DistributionRegressor(BinnedRegressor):
@@ -31,7 +31,7 @@ class DistributionRegressor(BinnedRegressor):
         The range the bins span; ``None`` reads it from the training targets, per output.
         Scores outside it are clamped to it.
     hidden_sizes, activation, dropout, optimizer, lr, weight_decay, momentum, batch_size, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
-        As in :class:`~heads.mlp.TorchMLPRegressor` (early stopping reads the
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (early stopping reads the
         Spearman correlation of the predicted means).
 
     Attributes
@@ -40,7 +40,7 @@ class DistributionRegressor(BinnedRegressor):
     module_ : torch.nn.Sequential
         The network (n_outputs x n_bins logits), float64, on the CPU.
     history_, best_epoch_, n_features_in_, n_outputs_
-        As in :class:`~heads.mlp.TorchMLPRegressor`.
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """``lgbm``: one LightGBM booster per target, single-threaded and deterministic.
 
->>> from heads.registry import make_head
+>>> from clapmos.heads.registry import make_head
 >>> make_head("lgbm", num_leaves=7).named_steps["model"].estimator.num_leaves
 7
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from lightgbm import LGBMRegressor
 
-from heads.per_target import PerTargetRegressor
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.inputs.per_target import PerTargetRegressor
+from clapmos.heads.registry import HeadSpec, register_head
 
 LGBM_DEFAULTS = {
     "n_estimators": 300,

@@ -12,10 +12,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from heads._training import TRAINING_CONSTRAINTS, Loss, TrainingOptions, check_device_name, seed_from, train_module
-from heads.losses import CLASS_WEIGHTINGS, POINTWISE, XACLE_CLASS_EDGES, RegressionLoss, check_class_edges, class_balanced_weights, class_counts
-from heads.registry import HeadSpec, register_head
-from heads.targets import SCALINGS, check_target_scaling, target_affine
+from clapmos.heads.nn.training import TRAINING_CONSTRAINTS, Loss, TrainingOptions, check_device_name, seed_from, train_module
+from clapmos.heads.nn.losses import CLASS_WEIGHTINGS, POINTWISE, XACLE_CLASS_EDGES, RegressionLoss, check_class_edges, class_balanced_weights, class_counts
+from clapmos.heads.registry import HeadSpec, register_head
+from clapmos.heads.inputs.targets import SCALINGS, check_target_scaling, target_affine
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "identity": nn.Identity}
 
@@ -98,11 +98,11 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         ``clipped_mse`` ignores errors of at most ``tau`` (in scaled target units).
     tau : float, default=0.25
     pairwise_weight : float, default=0.0
-        Weight of the pairwise hinge term (:func:`heads.losses.pairwise_hinge`) added to the loss.
+        Weight of the pairwise hinge term (:func:`clapmos.heads.nn.losses.pairwise_hinge`) added to the loss.
     margin : float, default=0.1
         Margin of the pairwise term, in scaled target units.
     class_balance : {None, "published", "per_clip"}, default=None
-        Class-balanced weights (:mod:`heads.losses`): ``"published"`` reproduces the
+        Class-balanced weights (:mod:`clapmos.heads.nn.losses`): ``"published"`` reproduces the
         XACLE 2027 baseline's code (a constant 1/B scale on the pointwise term, pair
         weights ``sqrt(w_i w_j)``); ``"per_clip"`` weighs every clip's error.
     beta : float, default=0.99
@@ -111,7 +111,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         Class bins on the raw score scale; ``None`` is the XACLE 2027 baseline's
         ``[-1, 1, 2, ..., 10]``.
     target_scaling : "standardize", "none" or (center, scale), default="standardize"
-        See :mod:`heads.targets`; ``(5, 5)`` is the XACLE baselines' ``(y - 5) / 5``.
+        See :mod:`clapmos.heads.inputs.targets`; ``(5, 5)`` is the XACLE baselines' ``(y - 5) / 5``.
     optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     lr, weight_decay : float, default=1e-3, 1e-2
     momentum : float, default=0.9
@@ -246,7 +246,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
 
     # -- shared with the other torch heads ---------------------------------------------
     def _check_parameters(self) -> None:
-        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``).
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``clapmos.heads.runs.validation``).
 
         scikit-learn's ``_validate_params`` checks the constraints; then what they cannot say.
         """
@@ -271,7 +271,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         """Train the network on targets ``Y``; sets the learned attributes.
 
         ``n_outputs`` is the number of scores predicted (default: the columns of ``Y``);
-        ``training`` goes to :func:`~heads._training.train_module` (``extras``, ``decode``, ``truth``).
+        ``training`` goes to :func:`~clapmos.heads.nn.training.train_module` (``extras``, ``decode``, ``truth``).
         """
         self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
         result = train_module(

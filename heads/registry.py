@@ -2,7 +2,7 @@
 
 Every head is a :class:`~sklearn.pipeline.Pipeline` on the embedding matrix a store
 gives (``FeatureStore.stacked``: per embedder its audio and, when it has one, its text
-vector): ``features`` (:class:`~heads.features.PairedEmbeddingFeatures`, the blocks the
+vector): ``features`` (:class:`~clapmos.heads.inputs.features.PairedEmbeddingFeatures`, the blocks the
 head reads), ``scale`` (a :class:`~sklearn.preprocessing.StandardScaler`, where the
 model needs it) and ``model``.
 
@@ -24,20 +24,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError
 
 #: One line per head: its name and the module that registers it (imported on first use).
 HEAD_MODULES: dict[str, str] = {
-    "ridge": "heads.ridge",
-    "lgbm": "heads.lgbm",
-    "mlp": "heads.mlp",
-    "spo_mlp": "heads.spo",
-    "cosine": "heads.spo",
-    "svr": "heads.svr",
-    "dist": "heads.dist",
-    "coral": "heads.coral",
-    "attn_mlp": "heads.attn_mlp",
-    "xattn": "heads.xattn",
+    "ridge": "clapmos.heads.ridge",
+    "lgbm": "clapmos.heads.lgbm",
+    "mlp": "clapmos.heads.mlp",
+    "spo_mlp": "clapmos.heads.spo",
+    "cosine": "clapmos.heads.spo",
+    "svr": "clapmos.heads.svr",
+    "dist": "clapmos.heads.dist",
+    "coral": "clapmos.heads.coral",
+    "attn_mlp": "clapmos.heads.attn_mlp",
+    "xattn": "clapmos.heads.xattn",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -66,7 +66,7 @@ class HeadSpec:
         ``model__estimator__``).
     types : tuple of type
         Classes a saved model of this head holds beyond scikit-learn's own: the files are
-        loaded only when every type in them is trusted (:mod:`heads.persistence`).
+        loaded only when every type in them is trusted (:mod:`clapmos.heads.runs.persistence`).
     quick : dict
         Settings that make a fit take well under a second (tests, docs).
     preprocessing : callable or None
@@ -77,11 +77,11 @@ class HeadSpec:
         ``preflight(n_rows=..., n_features=..., n_fits=..., params=...)``, called by
         ``fit_run`` before any fitting with the rows of one fold model, the width of
         the store's matrix, the number of models the run fits and the head's settings;
-        raises :class:`~embed.errors.ClapmosError` for a run it should refuse (``svr``
+        raises :class:`~clapmos.embed.errors.ClapmosError` for a run it should refuse (``svr``
         on too many rows).
     inputs : {"vectors", "frames"}
         What the model reads: the clip-level matrix (``FeatureStore.stacked``), or a
-        :class:`~embed.frames.Frames` container of frame tokens (``FeatureStore.frames``;
+        :class:`~clapmos.embed.store.frames.Frames` container of frame tokens (``FeatureStore.frames``;
         ``fit`` then needs ``embed --frames``).
     needs_text : bool
         The model reads the clips' text vectors (an audio-only embedder cannot serve it).
@@ -108,7 +108,7 @@ _SPECS: dict[str, HeadSpec] = {}
 def register_head(spec: HeadSpec) -> HeadSpec:
     """Add ``spec`` to the registry (called by the head's module when it is imported)."""
     if spec.name not in HEAD_MODULES:
-        raise ValueError(f"head {spec.name!r} is not listed in heads.registry.HEAD_MODULES; add one line there")
+        raise ValueError(f"head {spec.name!r} is not listed in clapmos.heads.registry.HEAD_MODULES; add one line there")
     _SPECS[spec.name] = spec
     return spec
 
@@ -149,7 +149,7 @@ def default_blocks(target: str | Sequence[str] | None = None) -> tuple[str, ...]
     >>> default_blocks(["overall", "textual"])
     ('audio', 'text', 'cosine')
     """
-    from heads.features import BLOCK_ORDER
+    from clapmos.heads.inputs.features import BLOCK_ORDER
 
     targets = [target] if target is None or isinstance(target, str) else list(target)
     wanted = set()
@@ -174,7 +174,7 @@ def make_head(
     name : str
         One of :data:`HEAD_NAMES`.
     blocks : sequence of str or None
-        Feature blocks (see :mod:`heads.features`); ``None`` uses
+        Feature blocks (see :mod:`clapmos.heads.inputs.features`); ``None`` uses
         :func:`default_blocks` of ``target``. Not used by heads that read the matrix
         themselves (``cosine``).
     target : str, sequence of str or None
@@ -203,7 +203,7 @@ def make_head(
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from heads.features import PairedEmbeddingFeatures
+    from clapmos.heads.inputs.features import PairedEmbeddingFeatures
 
     spec = head_spec(name)
     if not spec.reads_blocks and blocks is not None:

@@ -3,7 +3,7 @@
 Efficient leave-one-out over a log grid of alphas (``gcv_mode="svd"``): the fast, strong
 default to compare every other head against.
 
->>> from heads.registry import make_head
+>>> from clapmos.heads.registry import make_head
 >>> make_head("ridge", target="overall").named_steps["model"].alpha_per_target
 True
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.registry import HeadSpec, register_head
 
 RIDGE_ALPHAS = tuple(np.logspace(-1, 5, 13))
 

@@ -7,7 +7,7 @@ the training rows they are given (so cross-validation never leaks listener
 statistics), and map their z predictions back with ``mu_g + sigma_g * z``.
 
 Per-listener ratings reach ``fit`` as sample-aligned arrays (see
-:func:`heads.ratings.listener_matrices`), so pipelines, cross-validation and metadata
+:func:`clapmos.heads.inputs.ratings.listener_matrices`), so pipelines, cross-validation and metadata
 routing slice them with the rows. Both estimators request them by default when
 metadata routing is enabled.
 """
@@ -24,13 +24,13 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from embed.errors import ClapmosError
-from heads._training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module
-from heads.features import paired_cosine
-from heads.losses import SpoLoss
-from heads.mlp import TorchMLPRegressor
-from heads.ratings import ListenerStatistics, item_targets, ratings_from_matrices
-from heads.registry import HeadSpec, register_head
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads.nn.training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module
+from clapmos.heads.inputs.features import paired_cosine
+from clapmos.heads.nn.losses import RegressionLoss
+from clapmos.heads.mlp import TorchMLPRegressor
+from clapmos.heads.inputs.ratings import ListenerStatistics, item_targets, ratings_from_matrices
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 SPO_CONSTRAINTS: dict[str, list] = {
@@ -107,12 +107,12 @@ def _plain_statistics(stats: ListenerStatistics) -> dict:
 class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     """The SPO recipe on an MLP: standardised listener targets, MSE + pairwise loss, calibrated output.
 
-    Same network and training loop as :class:`~heads.mlp.TorchMLPRegressor`; the
-    loss is :class:`~heads.losses.SpoLoss` (MSE + λ · pairwise hinge) by default, on z
+    Same network and training loop as :class:`~clapmos.heads.mlp.TorchMLPRegressor`; the
+    loss is :class:`~clapmos.heads.nn.losses.RegressionLoss` ``("mse", pairwise_weight=λ)`` (MSE + λ · pairwise hinge) by default, on z
     targets; the MLP's loss options (``clipped_mse``, class-balanced weights from the
     raw clip scores) apply too. Without listener ratings it trains on ``y``
     standardised with its own mean and standard deviation (with a
-    :class:`~heads.ratings.NoListenerRatingsWarning`).
+    :class:`~clapmos.heads.inputs.ratings.NoListenerRatingsWarning`).
 
     Parameters
     ----------
@@ -124,10 +124,10 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         Rating screening threshold on the raw scale (the published run used 5 on
         XACLE's 0-10 scale); ``None`` keeps every rating.
     loss, tau, class_balance, beta, class_edges
-        As in :class:`~heads.mlp.TorchMLPRegressor` (``tau`` in z units; classes from
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (``tau`` in z units; classes from
         the raw per-clip scores ``y``).
     hidden_sizes, activation, dropout, optimizer, lr, weight_decay, momentum, batch_size, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
-        As in :class:`~heads.mlp.TorchMLPRegressor` (``batch_size`` defaults to 32,
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (``batch_size`` defaults to 32,
         the batch the pairwise term was designed for).
 
     Attributes
@@ -140,11 +140,11 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     screening_counts_ : list of dict
         Per output: what screening removed, and ``items_from_mean``.
     module_, history_, best_epoch_, n_features_in_, n_outputs_
-        As in :class:`~heads.mlp.TorchMLPRegressor`; the network predicts z.
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`; the network predicts z.
 
     Examples
     --------
-    >>> from heads.ratings import listener_matrices
+    >>> from clapmos.heads.inputs.ratings import listener_matrices
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(120, 4)); quality = X[:, 0]
     >>> ratings = pd.DataFrame({"item": np.repeat(np.arange(120), 3),
@@ -277,7 +277,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         Learning rate (no weight decay: it would pull the slope to 0).
     lr_schedule : {"constant", "cosine"}, default="constant"
     batch_size, max_epochs, validation_fraction, patience, device, random_state
-        As in :class:`~heads.mlp.TorchMLPRegressor`.
+        As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`.
 
     Attributes
     ----------
@@ -297,7 +297,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
     >>> audio = rng.normal(size=(50, 8)); X = np.hstack([audio, audio + rng.normal(size=(50, 8))])
     >>> y = 10 * paired_cosine(X)
     >>> import warnings
-    >>> from heads.ratings import NoListenerRatingsWarning
+    >>> from clapmos.heads.inputs.ratings import NoListenerRatingsWarning
     >>> with warnings.catch_warnings(action="ignore", category=NoListenerRatingsWarning):
     ...     model = SpoCosineRegressor(score_top=10, max_epochs=0).fit(X, y)
     >>> bool(np.allclose(model.predict(X), y))
@@ -366,7 +366,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
             optimizer=self.optimizer,
             lr_schedule=self.lr_schedule,
         )
-        loss = SpoLoss(self.pairwise_weight, self.margin)
+        loss = RegressionLoss("mse", pairwise_weight=self.pairwise_weight, margin=self.margin)
         result = train_module(lambda: AffineCosine(slope, intercept), cosine, Z, loss, options, seed_from(self.random_state))
         self.module_ = result.module.double()
         self.history_ = result.history
@@ -376,7 +376,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _check_parameters(self) -> None:
-        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``)."""
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``clapmos.heads.runs.validation``)."""
         self._validate_params()
         check_device_name(self.device, type(self).__name__)
 

@@ -3,10 +3,10 @@
 The XACLE second place's preprocessing and model (METHODS.md §5, "EnsembleSVR"): the
 feature blocks are scaled to unit rows, then standardised, then fed to an RBF SVR with
 ``C = 0.5``, ``gamma = "scale"`` and ``epsilon = 0.08`` (targets scaled first, see
-:mod:`heads.targets`). Kernel SVR costs about the square of the training rows: a fit
+:mod:`clapmos.heads.inputs.targets`). Kernel SVR costs about the square of the training rows: a fit
 on more than ``max_rows`` rows is refused with the time it would take.
 
->>> from heads.registry import make_head
+>>> from clapmos.heads.registry import make_head
 >>> [step for step, _ in make_head("svr", target="alignment").steps]
 ['features', 'normalize', 'scale', 'model']
 """
@@ -22,9 +22,9 @@ from sklearn.svm import SVR
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from embed.errors import ClapmosError
-from heads.registry import HeadSpec, register_head
-from heads.targets import SCALINGS, check_target_scaling, target_affine
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads.registry import HeadSpec, register_head
+from clapmos.heads.inputs.targets import SCALINGS, check_target_scaling, target_affine
 
 #: Seconds per (row² x feature) of one RBF SVR fit, measured on the project machine (one core).
 SECONDS_PER_ROW2_FEATURE = 3e-10
@@ -67,7 +67,7 @@ class SvrRegressor(RegressorMixin, BaseEstimator):
         Width of the insensitive tube, in scaled target units.
     gamma : "scale", "auto" or float, default="scale"
     target_scaling : "standardize", "none" or (center, scale), default="standardize"
-        See :mod:`heads.targets`; the published system used ``(5, 5)`` on XACLE.
+        See :mod:`clapmos.heads.inputs.targets`; the published system used ``(5, 5)`` on XACLE.
     cache_size : float, default=500
         Kernel cache of libsvm, in MB.
     max_rows : int or None, default=50000
@@ -105,7 +105,7 @@ class SvrRegressor(RegressorMixin, BaseEstimator):
     }
 
     def _check_parameters(self) -> None:
-        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``heads.validation``)."""
+        """Raise ``ValueError``/``TypeError`` for a bad parameter (called by ``fit``, and up front by ``clapmos.heads.runs.validation``)."""
         self._validate_params()
         check_target_scaling(self.target_scaling)
 

@@ -4,13 +4,13 @@ The textual branch of the AudioMOS 2025 winner (its text tokens attended to the 
 frames; clapmos has one text vector per prompt, which becomes the single query): the
 head finds the stretch of the clip that matches the prompt, so a clip that follows
 its prompt only for a while is judged on that stretch. The MLP reads the pooled audio
-beside the projected text. See :mod:`heads.frame_regressor` for the input (``Frames``
+beside the projected text. See :mod:`clapmos.heads.nn.frame_regressor` for the input (``Frames``
 with text, or a paired ``token | text`` matrix), the targets and losses, and the
 attention weights.
 
 >>> import warnings
->>> from embed.frames import Frames
->>> from heads.ratings import NoListenerRatingsWarning
+>>> from clapmos.embed.store.frames import Frames
+>>> from clapmos.heads.inputs.ratings import NoListenerRatingsWarning
 >>> rng = np.random.default_rng(0)
 >>> text = rng.normal(size=(40, 4))
 >>> frames = Frames.from_list([rng.normal(size=(5, 4)) for _ in range(40)], text=text)
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from heads.attn_mlp import QUICK
-from heads.frame_inputs import ClipVectors
-from heads.frame_regressor import FrameRegressor
-from heads.registry import HeadSpec, register_head
+from clapmos.heads.attn_mlp import QUICK
+from clapmos.heads.inputs.frame_inputs import ClipVectors
+from clapmos.heads.nn.frame_regressor import FrameRegressor
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 class CrossAttentionRegressor(FrameRegressor):
@@ -41,13 +41,13 @@ class CrossAttentionRegressor(FrameRegressor):
     d_model, n_heads, n_layers, hidden_sizes, activation, dropout, loss, pairwise_weight, margin,
     listener_targets, screening_tau, output, n_bins, sigma, score_range, lr, weight_decay, batch_size,
     max_epochs, validation_fraction, patience, device, random_state
-        As in :class:`~heads.attn_mlp.AttentionMLPRegressor`.
+        As in :class:`~clapmos.heads.attn_mlp.AttentionMLPRegressor`.
 
     Attributes
     ----------
     module_, frame_mean_, frame_scale_, text_mean_, text_scale_, target_mean_, target_scale_,
     history_, best_epoch_, n_features_in_, n_outputs_, frame_dim_, text_dim_, bin_centers_
-        As in :class:`~heads.attn_mlp.AttentionMLPRegressor`; ``n_features_in_`` counts the text too.
+        As in :class:`~clapmos.heads.attn_mlp.AttentionMLPRegressor`; ``n_features_in_`` counts the text too.
     """
 
     _text_query = True

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from embed.corpora.table import Corpus  # noqa: E402
+from clapmos.embed.corpora.table import Corpus  # noqa: E402
 
 
 def make_corpus(folder: Path, n: int = 10, seconds: float = 0.5, sample_rate: int = 22050, seed: int = 0) -> Corpus:

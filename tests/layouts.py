@@ -23,7 +23,7 @@ means are multiples of 0.2); every XACLE clip 4 listeners of its split (integer
 0–10, means multiples of 0.25). Contents are deterministic for a ``seed``.
 
 >>> import tempfile
->>> from embed.corpora import read_corpus
+>>> from clapmos.embed.corpora import read_corpus
 >>> with tempfile.TemporaryDirectory() as tmp:
 ...     corpus = read_corpus("musiceval", write_musiceval_phase1(tmp))
 >>> len(corpus), corpus.splits

@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from embed.audio import check_audio_files, cut_windows, load_audio
-from embed.errors import ClapmosError
+from clapmos.embed.audio import check_audio_files, cut_windows, load_audio
+from clapmos.embed.errors import ClapmosError
 
 
 def test_stereo_is_averaged_to_mono_and_resampled_with_soxr(tmp_path):

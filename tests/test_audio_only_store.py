@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
+from clapmos import cli
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
 from tests.conftest import make_corpus
 
 

@@ -22,10 +22,10 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from embed.backends import create_embedder
-from embed.backends import torch_device
-from embed.backends.clap import WORD_EMBEDDINGS, ClapEmbedder
-from embed.errors import ClapmosError
+from clapmos.embed.backends import create_embedder
+from clapmos.embed.backends import torch_device
+from clapmos.embed.backends.clap import WORD_EMBEDDINGS, ClapEmbedder
+from clapmos.embed.errors import ClapmosError
 from tests.test_clap_equivalence import build_reference_module, save_test_tokenizer, save_upstream_style
 
 pytestmark = pytest.mark.filterwarnings("ignore:torch.meshgrid")
@@ -120,14 +120,14 @@ def test_htsat_tiny_checkpoint_lists_missing_keys_and_shape_mismatches(tmp_path,
 
 
 def test_bad_checkpoint_is_refused_before_any_audio_is_read(tmp_path, monkeypatch):
-    import embed.runner
-    from cli import app
+    import clapmos.embed.engines.runner
+    from clapmos.cli import app
 
     def no_audio(*args, **kwargs):
         raise AssertionError("audio was read before the checkpoint was checked")
 
-    monkeypatch.setattr(embed.runner, "check_audio_files", no_audio)
-    monkeypatch.setattr(embed.runner, "load_audio", no_audio)
+    monkeypatch.setattr(clapmos.embed.engines.runner, "check_audio_files", no_audio)
+    monkeypatch.setattr(clapmos.embed.engines.runner, "load_audio", no_audio)
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
     pd.DataFrame({"path": ["a.wav"], "text": ["quiet"]}).to_csv(tmp_path / "m.csv", index=False)
     bad = tmp_path / "resnet.pt"
@@ -186,7 +186,7 @@ def test_auto_device_picks_cuda_when_torch_sees_a_gpu(monkeypatch):
 
 def test_half_precision_on_cpu_runs_fp32_and_warns_once(monkeypatch, caplog):
     monkeypatch.setattr(torch_device, "_warned_cpu_half", False)
-    with caplog.at_level(logging.WARNING, logger="embed.backends.torch_device"):
+    with caplog.at_level(logging.WARNING, logger="clapmos.embed.backends.torch_device"):
         assert torch_device.resolve_precision("fp16", torch.device("cpu")) == "fp32"
         assert torch_device.resolve_precision("bf16", torch.device("cpu")) == "fp32"
     assert [r.message for r in caplog.records] == ["--precision fp16 applies on CUDA only; running in fp32 on cpu"]
@@ -205,7 +205,7 @@ CHILD = """
 import json, logging, sys
 sys.modules["torchvision"] = None  # torchvision absent, as on the project machines
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
-from embed.backends.laion_package import import_laion_clap
+from clapmos.embed.backends.laion_package import import_laion_clap
 import_laion_clap()
 from transformers.utils.import_utils import is_torchvision_available
 print(json.dumps({"stand_in": type(sys.modules["torchvision"]).__name__, "torchvision_available": is_torchvision_available()}))

@@ -25,8 +25,8 @@ import soxr
 import torch
 from typer.testing import CliRunner
 
-from embed.backends.laion_package import import_laion_clap, roberta_base_config
-from embed.store import FeatureStore
+from clapmos.embed.backends.laion_package import import_laion_clap, roberta_base_config
+from clapmos.embed.store import FeatureStore
 
 pytestmark = pytest.mark.filterwarnings("ignore:torch.meshgrid")  # raised inside laion-clap's HTSAT
 TOLERANCE = 1e-5
@@ -120,7 +120,7 @@ def manifest(workdir) -> Path:
 
 
 def embed_with_cli(manifest: Path, checkpoint: Path, tokenizer_dir: Path, out: Path, *extra: str) -> FeatureStore:
-    from cli import app
+    from clapmos.cli import app
 
     args = ["embed", "--corpus", "manifest", "--root", str(manifest), "--embedder", "clap", "--out", str(out)]
     args += ["--checkpoint", str(checkpoint), "--tokenizer", str(tokenizer_dir), "--device", "cpu", "--batch-size", "2", *extra]

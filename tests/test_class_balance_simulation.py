@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from heads import TorchMLPRegressor
+from clapmos.heads import TorchMLPRegressor
 
 N_TRAIN, N_TEST, N_FEATURES = 2000, 1000, 16
 MIN_RARE_GAIN, MAX_SRCC_GAP = 0.25, 0.05

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.store import FeatureStore
+from clapmos import cli
+from clapmos.embed.store import FeatureStore
 from tests.layouts import write_manifest, write_musiceval_eval, write_musiceval_phase1, write_xacle
 
 runner = CliRunner()
@@ -102,8 +102,8 @@ def test_verbose_shows_clapmos_debug_lines_and_not_its_libraries(tmp_path):
     args = ["embed", "--corpus", "manifest", "--root", str(root), "--embedder", "spectral", "--out", str(tmp_path / "s.zarr")]
     assert invoke(*args).exit_code == 0
     again = subprocess.run([sys.executable, str(Path(cli.__file__)), "-v", *args], check=True, capture_output=True, text=True)
-    assert "embed.runner: " in again.stderr and "every row of spectral is already embedded" in again.stderr
-    assert not [line for line in again.stderr.splitlines() if line.startswith(("DEBUG", "INFO")) and " embed." not in line]
+    assert "clapmos.embed.engines.runner: " in again.stderr and "every row of spectral is already embedded" in again.stderr
+    assert not [line for line in again.stderr.splitlines() if line.startswith(("DEBUG", "INFO")) and " clapmos." not in line]
 
 
 def test_output_piped_to_a_file_is_not_wrapped(tmp_path):

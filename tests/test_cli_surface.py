@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import cli
+from clapmos import cli
 
 EMBED = ["embed", "--corpus", "manifest", "--root", "{manifest}", "--embedder", "spectral", "--out", "{new}"]
 FIT = ["fit", "--store", "{store}", "--embedder", "spectral", "--head", "ridge", "--cv", "2", "--out", "{new}"]
@@ -154,7 +154,7 @@ def test_every_option_has_an_invalid_example():
 
 @pytest.fixture(scope="module")
 def places(tmp_path_factory):
-    from embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
     from tests.layouts import write_manifest
 
     folder = tmp_path_factory.mktemp("surface")

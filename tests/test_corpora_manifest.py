@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embed.corpora import read_corpus
-from embed.corpora._parse import Problems, parse_score
-from embed.errors import ClapmosError
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.corpora._parse import Problems, parse_score
+from clapmos.embed.errors import ClapmosError
 from tests.layouts import write_manifest, write_wav
 
 

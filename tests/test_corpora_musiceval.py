@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.corpora import read_corpus
-from embed.corpora.musiceval import clip_keys
-from embed.corpora.table import ITEM_COLUMNS
-from embed.errors import ClapmosError
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.corpora.musiceval import clip_keys
+from clapmos.embed.corpora.table import ITEM_COLUMNS
+from clapmos.embed.errors import ClapmosError
 from tests.layouts import musiceval_name, write_musiceval_eval, write_musiceval_full, write_musiceval_phase1
 
 S001 = "audiomos2025-track1-S001_P101"  # demo system, text keyed by file name
@@ -106,7 +106,7 @@ def test_without_person_mos_the_ratings_table_is_empty(tmp_path):
 def test_person_mos_with_another_layout_is_a_warning_not_a_crash(phase1, caplog):
     person = phase1 / "person_mos" / "dev_person_mos.txt"
     write_lines(person, [",".join(line.split(",")[:3]) for line in lines(person)])
-    with caplog.at_level(logging.WARNING, logger="embed.corpora"):
+    with caplog.at_level(logging.WARNING, logger="clapmos.embed.corpora"):
         corpus = read_corpus("musiceval", phase1)
     assert "dev_person_mos.txt" in caplog.text and "4 fields" in caplog.text and "no per-rater scores" in caplog.text
     assert set(corpus.items["split"].iloc[corpus.ratings["item"]]) == {"train"}
@@ -118,7 +118,7 @@ def test_person_mos_scores_out_of_range_skip_that_split_with_a_warning(phase1, c
     content = lines(person)
     content[1] = content[1].rsplit(",", 1)[0] + ",7"
     write_lines(person, content)
-    with caplog.at_level(logging.WARNING, logger="embed.corpora"):
+    with caplog.at_level(logging.WARNING, logger="clapmos.embed.corpora"):
         corpus = read_corpus("musiceval", phase1)
     assert "train_person_mos.txt:2" in caplog.text and "'7'" in caplog.text
     assert set(corpus.items["split"].iloc[corpus.ratings["item"]]) == {"dev"}
@@ -128,7 +128,7 @@ def test_person_ratings_of_clips_not_in_the_split_are_warned_about_and_dropped(p
     person = phase1 / "person_mos" / "dev_person_mos.txt"
     stray = musiceval_name("S002", "P999")
     write_lines(person, [*lines(person), f"{stray},R01,3,3", f"{musiceval_name('S002', 'P001')},R01,3,3"])
-    with caplog.at_level(logging.WARNING, logger="embed.corpora"):
+    with caplog.at_level(logging.WARNING, logger="clapmos.embed.corpora"):
         corpus = read_corpus("musiceval", phase1)
     assert "2 rating(s) of clips not in sets/dev_mos_list.txt" in caplog.text
     assert "dev_person_mos.txt:16" in caplog.text and "dev_person_mos.txt:17" in caplog.text
@@ -137,7 +137,7 @@ def test_person_ratings_of_clips_not_in_the_split_are_warned_about_and_dropped(p
 
 def test_demo_clip_missing_from_demo_prompt_info_falls_back_to_prompt_id_with_a_warning(phase1, caplog):
     drop_lines(phase1 / "demo_prompt_info.txt", S001)
-    with caplog.at_level(logging.WARNING, logger="embed.corpora"):
+    with caplog.at_level(logging.WARNING, logger="clapmos.embed.corpora"):
         corpus = read_corpus("musiceval", phase1)
     assert corpus.items.set_index("id").at[S001, "text"] == "decoy text for prompt id P101"
     assert f"{S001}.wav" in caplog.text and "by prompt id" in caplog.text

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.corpora import read_corpus
-from embed.errors import ClapmosError
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.errors import ClapmosError
 from tests.layouts import write_xacle
 
 

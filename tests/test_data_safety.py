@@ -18,12 +18,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.corpora import read_corpus
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos import cli
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.layouts import write_musiceval_phase1, write_wav
 
 
@@ -259,7 +260,7 @@ def test_the_advice_after_a_corrupt_wav_works_when_followed(tmp_path):
 # --------------------------------------------------------------------------- fit --out
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
 
     folder = tmp_path_factory.mktemp("runs")
     make_demo_corpus(folder / "corpus", n_clips=48, seed=2)
@@ -299,7 +300,7 @@ def test_fit_refuses_a_folder_that_is_not_a_run_and_a_file(demo_store, tmp_path)
 
 
 def test_a_run_that_fails_while_it_is_written_leaves_the_old_run(demo_store, tmp_path, monkeypatch):
-    import heads.runs
+    import clapmos.heads.runs.run
 
     run = tmp_path / "run"
     assert invoke(*fit_args(demo_store, run)).exit_code == 0
@@ -309,9 +310,9 @@ def test_a_run_that_fails_while_it_is_written_leaves_the_old_run(demo_store, tmp
         (folder / "config.json").write_text("{}")
         raise OSError("disk full")
 
-    monkeypatch.setattr(heads.runs, "write_run_files", broken)
+    monkeypatch.setattr(clapmos.heads.runs.run, "write_run_files", broken)
     with pytest.raises(OSError, match="disk full"):
-        heads.runs.save_run(heads.runs.load_run(run), run)
+        clapmos.heads.runs.run.save_run(clapmos.heads.runs.run.load_run(run), run)
     assert snapshot(run) == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 

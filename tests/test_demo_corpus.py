@@ -11,9 +11,9 @@ import soundfile as sf
 from scipy import signal
 from scipy.stats import spearmanr
 
-from embed.corpora import read_corpus
-from embed.corpora.demo import DEMO_SYSTEMS, make_demo_corpus, plan_demo, prompt_attributes, prompt_text
-from embed.errors import ClapmosError
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.corpora.demo import DEMO_SYSTEMS, make_demo_corpus, plan_demo, prompt_attributes, prompt_text
+from clapmos.embed.errors import ClapmosError
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.preprocessing import StandardScaler
 
-from heads import DistributionRegressor, TorchMLPRegressor
+from clapmos.heads import DistributionRegressor, TorchMLPRegressor
 
 N_TRAIN, N_TEST, N_FEATURES, RATERS = 1800, 600, 16, 4
 MIN_SPREAD_SRCC, MAX_MEAN_GAP = 0.25, 0.02

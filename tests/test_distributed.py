@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 
 import numpy as np
@@ -14,66 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.distributed import embed_corpus_dask, task_ranges
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos import cli
+from clapmos.embed.engines.distributed import embed_corpus_dask, task_ranges
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.conftest import make_corpus
+from tests.dask_embedders import BATCHES_PER_BLOCK, BadCheckpoint, DiesOnce, StopsAfter
 from tests.layouts import write_manifest
 
 N_CLIPS = 3 * FEATURE_CHUNK + 10  # four blocks, the last one partial
-BATCHES_PER_BLOCK = FEATURE_CHUNK // 8  # one window per clip, 8 windows per batch
-
-
-class DiesOnce(SpectralEmbedder):
-    """``spectral``, but the first worker to reach its second block exits on the spot (once in all)."""
-
-    def __init__(self, marker: str, **options) -> None:
-        super().__init__(**options)
-        self.marker, self.calls = marker, 0
-
-    def embed_audio(self, windows):
-        self.calls += 1
-        if self.calls == BATCHES_PER_BLOCK + 1 and _first_to_create(self.marker):
-            os._exit(1)
-        return super().embed_audio(windows)
-
-
-class StopsAfter(SpectralEmbedder):
-    """``spectral``, but it raises a ClapmosError after ``batches`` batches (per process), like an interrupted run."""
-
-    def __init__(self, batches: int, **options) -> None:
-        super().__init__(**options)
-        self.batches, self.calls = batches, 0
-
-    def embed_audio(self, windows):
-        self.calls += 1
-        if self.calls > self.batches:
-            raise ClapmosError("stopped on purpose")
-        return super().embed_audio(windows)
-
-    def embed_frames(self, windows):
-        self.calls += 1
-        if self.calls > self.batches:
-            raise ClapmosError("stopped on purpose")
-        return super().embed_frames(windows)
-
-
-class BadCheckpoint(SpectralEmbedder):
-    def load(self) -> None:
-        raise ClapmosError("model.pt: not a checkpoint of this model")
-
-
-def _first_to_create(path: str) -> bool:
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL))
-        return True
-    except FileExistsError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def scheduler():
     """One 2-worker LocalCluster for the module (process workers with nannies, as the CLI starts)."""
@@ -237,9 +187,9 @@ def test_cli_refuses_cluster_options_without_engine_dask(tmp_path):
 
 def test_without_dask_installed_the_engine_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
-    monkeypatch.delitem(sys.modules, "embed.distributed")
+    monkeypatch.delitem(sys.modules, "clapmos.embed.engines.distributed")
     with pytest.raises(ClapmosError, match=r"pip install 'clapmos\[dask\]'"):
-        importlib.import_module("embed.distributed")
+        importlib.import_module("clapmos.embed.engines.distributed")
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=40), st.integers(1, 5))

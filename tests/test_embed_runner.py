@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from embed.audio import cut_windows, load_audio
-from embed.backends import create_embedder
-from embed.backends.spectral import SpectralEmbedder
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos.embed.audio import cut_windows, load_audio
+from clapmos.embed.backends import create_embedder
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.conftest import make_corpus
 
 

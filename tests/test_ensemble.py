@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 
-from heads.ensemble import CVEnsemble
+from clapmos.heads.runs.ensemble import CVEnsemble
 
 
 @pytest.fixture

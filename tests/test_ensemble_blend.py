@@ -7,7 +7,7 @@ import pytest
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import LinearRegression, Ridge
 
-from heads import CVEnsemble
+from clapmos.heads import CVEnsemble
 
 
 @pytest.fixture

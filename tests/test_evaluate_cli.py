@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.corpora.table import Corpus
-from embed.store import FeatureStore
-from evaluation import score, write_submission
+from clapmos import cli
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.evaluation import score, write_submission
 
 SYSTEMS = [f"S{s:03d}" for s in (2, 3, 5, 8, 9, 11)]
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.corpora.demo import make_demo_corpus
-from embed.store import FeatureStore
-from heads.runs import RunConfig, fit_run, load_run
+from clapmos import cli
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.run import RunConfig, fit_run, load_run
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,12 +66,12 @@ def test_a_frame_head_stacked_with_a_clip_vector_head_fits_predicts_and_evaluate
 
 
 def test_predicting_in_batches_from_the_store_gives_the_in_memory_predictions(store_path, stacked_run, monkeypatch):
-    import heads.runs
+    import clapmos.heads.runs.run
 
     run = load_run(stacked_run[0])
     store = FeatureStore.open(store_path)
     whole = run.predict(store)
-    monkeypatch.setattr(heads.runs, "PREDICT_BATCH", 7)
+    monkeypatch.setattr(clapmos.heads.runs.run, "PREDICT_BATCH", 7)
     pd.testing.assert_frame_equal(run.predict(store), whole, rtol=0, atol=1e-12)
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.corpora.demo import make_demo_corpus
-from embed.store import FeatureStore
-from heads.persistence import load_model, save_model
-from heads.runs import load_run
+from clapmos import cli
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.persistence import load_model, save_model
+from clapmos.heads.runs.run import load_run
 
 runner = CliRunner()
 QUICK = ["--param", "mlp.max_epochs=5", "--param", "spo_mlp.max_epochs=5", "--param", "lgbm.n_estimators=20", "--param", "cosine.max_epochs=5"]
@@ -67,7 +67,7 @@ def test_stacked_run_reports_every_head_and_the_ensemble(store_path, tmp_path):
 
 
 def test_reloaded_run_predicts_exactly_what_the_fitted_run_predicted(store_path, tmp_path):
-    from heads.runs import RunConfig, fit_run, save_run
+    from clapmos.heads.runs.run import RunConfig, fit_run, save_run
 
     store = FeatureStore.open(store_path)
     config = RunConfig(embedders=["spectral"], heads=["lgbm", "spo_mlp", "cosine"], cv=2,
@@ -102,7 +102,7 @@ def test_predict_refuses_a_store_embedded_differently(store_path, tmp_path):
 def test_tampered_or_foreign_models_are_refused(tmp_path):
     from sklearn.linear_model import Ridge
 
-    from embed.errors import ClapmosError
+    from clapmos.embed.errors import ClapmosError
 
     save_model(Ridge().fit(np.eye(3), [1.0, 2.0, 3.0]), tmp_path / "m")
     (tmp_path / "m" / "model.skops").write_bytes((tmp_path / "m" / "model.skops").read_bytes() + b"x")
@@ -121,7 +121,7 @@ def test_a_model_file_holding_an_untrusted_type_is_refused(tmp_path):
     import collections
     import hashlib
 
-    from embed.errors import ClapmosError
+    from clapmos.embed.errors import ClapmosError
     import skops.io as sio
 
     folder = tmp_path / "m"
@@ -171,7 +171,7 @@ def test_the_readme_baseline_recipe_fits_affine_layers_with_l1(store_path, tmp_p
 
 
 def test_spo_fold_models_are_trained_on_the_listener_ratings_of_their_fold(store_path):
-    from heads.runs import RunConfig, fit_run
+    from clapmos.heads.runs.run import RunConfig, fit_run
 
     store = FeatureStore.open(store_path)
     run = fit_run(store, RunConfig(embedders=["spectral"], heads=["spo_mlp", "ridge"], cv=2, params={"spo_mlp.max_epochs": 2}))

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from embed.frames import Frames
-from heads import AttentionMLPRegressor
+from clapmos.embed.store.frames import Frames
+from clapmos.heads import AttentionMLPRegressor
 from tests.test_dist_simulation import clip_means, quality_and_spread
 
 N_TRAIN, N_TEST, DIM, STRETCH = 900, 300, 16, 3

@@ -11,12 +11,12 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 
-from embed.frames import Frames
-import heads.frame_regressor
-from embed.errors import ClapmosError
-from heads import AttentionMLPRegressor, CrossAttentionRegressor, CVEnsemble, NoListenerRatingsWarning
-from heads.persistence import load_model, save_model
-from heads.validation import check_head_parameters
+from clapmos.embed.store.frames import Frames
+import clapmos.heads.nn.frame_regressor
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads import AttentionMLPRegressor, CrossAttentionRegressor, CVEnsemble, NoListenerRatingsWarning
+from clapmos.heads.runs.persistence import load_model, save_model
+from clapmos.heads.runs.validation import check_head_parameters
 
 SMALL = {"d_model": 16, "n_heads": 2, "hidden_sizes": (16,), "max_epochs": 8, "patience": 4, "lr": 1e-2, "random_state": 0}
 HEADS = {
@@ -27,7 +27,7 @@ HEADS = {
     "attn_mlp+distribution": AttentionMLPRegressor(output="distribution", **SMALL),
     "xattn+distribution": CrossAttentionRegressor(output="distribution", n_bins=9, **SMALL),
 }
-pytestmark = [pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning"), pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = [pytest.mark.filterwarnings("ignore::clapmos.heads.NoListenerRatingsWarning"), pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +189,8 @@ def test_the_distribution_output_trains_on_y_and_stops_early_on_the_srcc_of_its_
     """Listener ratings are not read (no SPO targets, no warning); early stopping ranks the decoded means against y."""
     frames, y = data
     calls = []
-    train = heads.frame_regressor.train_module
-    monkeypatch.setattr(heads.frame_regressor, "train_module", lambda *a, **k: calls.append(k) or train(*a, **k))
+    train = clapmos.heads.nn.frame_regressor.train_module
+    monkeypatch.setattr(clapmos.heads.nn.frame_regressor, "train_module", lambda *a, **k: calls.append(k) or train(*a, **k))
     scores = np.round(y[:, None] + np.random.default_rng(4).normal(0, 0.3, size=(len(y), 3)), 1)
     ids = np.array([["a", "b", "c"]] * len(y), dtype=object)
     with warnings.catch_warnings():

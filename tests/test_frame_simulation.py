@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from embed.frames import Frames
-from heads import AttentionMLPRegressor, CrossAttentionRegressor, SpoMLPRegressor, listener_matrices
+from clapmos.embed.store.frames import Frames
+from clapmos.heads import AttentionMLPRegressor, CrossAttentionRegressor, SpoMLPRegressor, listener_matrices
 
 N_TRAIN, N_TEST, DIM, STRETCH, POOL, PER_CLIP = 400, 200, 16, 3, 60, 4
 SETTINGS = {"hidden_sizes": (32,), "max_epochs": 40, "lr": 3e-3, "random_state": 0}  # the same MLP for every head

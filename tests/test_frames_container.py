@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import GroupKFold, KFold, train_test_split
 from sklearn.utils import _safe_indexing
 
-from embed.frames import Frames, block_layout, clip_capacities
+from clapmos.embed.store.frames import Frames, block_layout, clip_capacities
 
 
 def ragged(lengths, dim=3, seed=0) -> Frames:

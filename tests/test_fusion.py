@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from embed.corpora.table import Corpus
-from embed.errors import ClapmosError
-from embed.store import FeatureStore
-from heads import PairedEmbeddingFeatures, make_head
-from heads.runs import RunConfig, fit_run, load_run, save_run
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store import FeatureStore
+from clapmos.heads import PairedEmbeddingFeatures, make_head
+from clapmos.heads.runs.run import RunConfig, fit_run, load_run, save_run
 
 
 def write_features(store: FeatureStore, name: str, audio: np.ndarray, text: np.ndarray | None, **attrs) -> None:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from heads import CoralRegressor, DistributionRegressor
-from heads.distribution import coral_thresholds
+from clapmos.heads import CoralRegressor, DistributionRegressor
+from clapmos.heads.nn.distribution import coral_thresholds
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 QUICK = {"hidden_sizes": (16,), "max_epochs": 30, "lr": 1e-2, "patience": 10}

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cosine as cosine_distance
 
-from heads.features import BLOCK_ORDER, PairedEmbeddingFeatures, paired_cosine
+from clapmos.heads.inputs.features import BLOCK_ORDER, PairedEmbeddingFeatures, paired_cosine
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from heads import TorchMLPRegressor
-from heads.mlp import build_mlp
+from clapmos.heads import TorchMLPRegressor
+from clapmos.heads.mlp import build_mlp
 
 QUICK = {"hidden_sizes": (16,), "max_epochs": 15, "lr": 1e-2, "patience": 5}
 

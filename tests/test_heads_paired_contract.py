@@ -14,7 +14,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from heads import BLOCK_ORDER, CrossAttentionRegressor, PairedEmbeddingFeatures, SpoCosineRegressor
+from clapmos.heads import BLOCK_ORDER, CrossAttentionRegressor, PairedEmbeddingFeatures, SpoCosineRegressor
 
 ESTIMATORS = [
     PairedEmbeddingFeatures(blocks=BLOCK_ORDER),
@@ -23,7 +23,7 @@ ESTIMATORS = [
 ]
 pytestmark = [
     pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__),
-    pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning"),
+    pytest.mark.filterwarnings("ignore::clapmos.heads.NoListenerRatingsWarning"),
 ]
 
 

@@ -15,9 +15,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from embed.errors import ClapmosError
-from heads import HEAD_NAMES, HeadSpec, NoListenerRatingsWarning, default_blocks, head_spec, make_head, register_head
-from heads.registry import HEAD_MODULES
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads import HEAD_NAMES, HeadSpec, NoListenerRatingsWarning, default_blocks, head_spec, make_head, register_head
+from clapmos.heads.registry import HEAD_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,18 +165,18 @@ def test_registering_a_head_not_listed_in_the_registry_is_refused():
 
 
 def test_listing_the_heads_imports_neither_torch_nor_lightgbm():
-    code = "import sys, heads; heads.HEAD_NAMES; heads.head_spec('ridge'); print('torch' in sys.modules, 'lightgbm' in sys.modules)"
+    code = "import sys; from clapmos import heads; heads.HEAD_NAMES; heads.head_spec('ridge'); print('torch' in sys.modules, 'lightgbm' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.split() == ["False", "False"]
 
 
 def test_runs_saved_before_the_registry_still_load_and_predict_the_same(tmp_path):
     """``tests/data/run_v0_1`` was written by clapmos 0.1.0 (ridge, lgbm and spo_mlp stacked, one embedder)."""
-    from embed.corpora import read_corpus
-    from embed.corpora.demo import make_demo_corpus
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
-    from heads.runs import load_run
+    from clapmos.embed.corpora import read_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.embed.store import FeatureStore
+    from clapmos.heads.runs.run import load_run
 
     make_demo_corpus(tmp_path / "corpus", n_clips=40, seed=0)
     store = FeatureStore.create(tmp_path / "s.zarr", read_corpus("musiceval", tmp_path / "corpus"))

@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import heads
-from heads import EXPECTED_FAILED_CHECKS
+from clapmos import heads
+from clapmos.heads import EXPECTED_FAILED_CHECKS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 
@@ -30,7 +30,7 @@ def check_instances():
     return [
         heads.PairedEmbeddingFeatures(blocks=heads.BLOCK_ORDER),
         *models,
-        heads.AttentionMLPRegressor(output="distribution", random_state=0, **heads.head_spec("attn_mlp").quick),  # xattn: heads/conformance.py
+        heads.AttentionMLPRegressor(output="distribution", random_state=0, **heads.head_spec("attn_mlp").quick),  # xattn: heads/runs/conformance.py
         heads.CVEnsemble(n_splits=3),
         heads.CVEnsemble([("a", Ridge()), ("b", Ridge(alpha=10.0))], n_splits=3, stack_method="nnls", clip=(-1e6, 1e6)),
     ]
@@ -54,7 +54,7 @@ def test_every_registered_head_is_checked():
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
     xfail_strict=True,
 )
-@pytest.mark.filterwarnings("ignore::heads.NoListenerRatingsWarning")
+@pytest.mark.filterwarnings("ignore::clapmos.heads.NoListenerRatingsWarning")
 @pytest.mark.filterwarnings("ignore:validation_fraction")
 @pytest.mark.usefixtures("one_torch_thread")  # the checks fit on a few hundred rows
 def test_sklearn_conformance(estimator, check):

@@ -9,7 +9,7 @@ import sklearn
 from scipy.stats import spearmanr
 from sklearn.model_selection import KFold, cross_validate
 
-from heads import (
+from clapmos.heads import (
     NoListenerRatingsWarning,
     SpoCosineRegressor,
     SpoMLPRegressor,
@@ -17,7 +17,7 @@ from heads import (
     listener_statistics,
     make_head,
 )
-from heads.features import paired_cosine
+from clapmos.heads.inputs.features import paired_cosine
 
 QUICK = {"hidden_sizes": (8,), "max_epochs": 10, "lr": 1e-2, "patience": 3, "random_state": 0}
 

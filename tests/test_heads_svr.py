@@ -8,9 +8,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import SVR
 
-from embed.errors import ClapmosError
-from heads import SvrRegressor, make_head
-from heads.svr import expected_fit_seconds, preflight
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads import SvrRegressor, make_head
+from clapmos.heads.svr import expected_fit_seconds, preflight
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from embed.store import FeatureStore
-from heads.runs import load_run
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.run import load_run
 from tests.hf_models import ast_folder, wavlm_folder, whisper_folder, write_clips
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter", "ignore:Support for mismatched key_padding_mask")
@@ -47,7 +47,7 @@ def folders(workdir) -> dict[str, Path]:
 
 
 def embed(manifest: Path, model: Path, out: Path, *extra: str) -> FeatureStore:
-    from cli import app
+    from clapmos.cli import app
 
     args = ["embed", "--corpus", "manifest", "--root", str(manifest), "--embedder", "hf-audio", "--model-path", str(model)]
     result = CliRunner().invoke(app, [*args, "--device", "cpu", "--batch-size", "3", "--out", str(out), *extra])
@@ -151,7 +151,7 @@ def test_two_models_of_hf_audio_live_side_by_side_under_their_names(manifest, fo
 
 def test_named_hf_audio_models_fuse_with_a_text_embedder_and_score_new_files_from_the_recorded_paths(manifest, folders, workdir, tmp_path):
     """`fit --embedder wavlm-tiny,whisper-tiny,spectral`, then `score` rebuilds both models from their stores' records."""
-    from cli import app
+    from clapmos.cli import app
 
     store = tmp_path / "fused.zarr"
     embed(manifest, folders["whisper"], store, "--name", "whisper-tiny")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.store import FeatureStore
+from clapmos import cli
+from clapmos.embed.store import FeatureStore
 from tests.hf_models import bert_folder, clap_folder, whisper_folder, write_clips
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter")

@@ -20,7 +20,7 @@ import soxr
 import torch
 from typer.testing import CliRunner
 
-from embed.store import FeatureStore
+from clapmos.embed.store import FeatureStore
 from tests.hf_models import clap_folder, write_clips
 
 TOLERANCE = 1e-5
@@ -40,7 +40,7 @@ def manifest(workdir) -> Path:
 
 
 def embed(manifest: Path, model: Path, out: Path) -> FeatureStore:
-    from cli import app
+    from clapmos.cli import app
 
     args = ["embed", "--corpus", "manifest", "--root", str(manifest), "--embedder", "hf-clap", "--model-path", str(model)]
     result = CliRunner().invoke(app, [*args, "--device", "cpu", "--batch-size", "2", "--out", str(out)])
@@ -124,7 +124,7 @@ def test_the_store_records_the_folders_config_and_the_weights_sha256(case):
 
 def test_a_window_gets_the_same_vector_whatever_its_batch(case, manifest):
     """The extractor's random ``is_longer`` flag is off: batch size and neighbours change nothing."""
-    from embed.backends import create_embedder
+    from clapmos.embed.backends import create_embedder
 
     folder, store, _ = case
     model = create_embedder("hf-clap", device="cpu", model_path=folder)
@@ -136,7 +136,7 @@ def test_a_window_gets_the_same_vector_whatever_its_batch(case, manifest):
 
 
 def test_info_lists_the_hugging_face_embedders_with_rates_and_sizes():
-    from cli import app
+    from clapmos.cli import app
 
     result = CliRunner().invoke(app, ["info", "--embedders"])
     text = " ".join(result.output.split())  # rich wraps long descriptions

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heads.distribution import (
+from clapmos.heads.nn.distribution import (
     bin_centers,
     coral_decode,
     coral_loss,
@@ -25,8 +25,8 @@ from heads.distribution import (
     gaussian_targets,
     kl_divergence,
 )
-from heads.losses import XACLE_CLASS_EDGES, RegressionLoss, class_balanced_weights, class_counts, pairwise_hinge
-from heads.targets import target_affine
+from clapmos.heads.nn.losses import XACLE_CLASS_EDGES, RegressionLoss, class_balanced_weights, class_counts, pairwise_hinge
+from clapmos.heads.inputs.targets import target_affine
 
 TOL = 1e-6
 seeds = st.integers(0, 2**31 - 1)

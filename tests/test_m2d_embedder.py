@@ -21,10 +21,10 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from embed.backends import create_embedder
-from embed.backends.m2d import MODULE_NAME
-from embed.errors import ClapmosError
-from embed.store import FeatureStore
+from clapmos.embed.backends import create_embedder
+from clapmos.embed.backends.m2d import MODULE_NAME
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store import FeatureStore
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = "m2d_clap_vit_base-80x1001p16x16p16kpBpTI-2025"
@@ -112,7 +112,7 @@ def loaded(portable: Path | None, checkpoint: Path | None):
 
 
 def test_cli_embeds_a_corpus_with_the_users_module_where_it_is(tmp_path, stand_in):
-    from cli import app
+    from clapmos.cli import app
 
     portable, checkpoint = stand_in
     rng = np.random.default_rng(0)
@@ -143,7 +143,7 @@ def test_cli_embeds_a_corpus_with_the_users_module_where_it_is(tmp_path, stand_i
 
 
 def test_frame_tokens_are_the_modules_frame_level_output_per_window(tmp_path, stand_in):
-    from cli import app
+    from clapmos.cli import app
 
     portable, checkpoint = stand_in
     rng = np.random.default_rng(2)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import EvaluationWarning, format_line, markdown_table, score
-from evaluation.metrics import METRICS, system_means
+from clapmos.evaluation import EvaluationWarning, format_line, markdown_table, score
+from clapmos.evaluation.metrics import METRICS, system_means
 
 ATOL = 1e-12
 PROPERTY = settings(max_examples=100, deadline=None)

@@ -16,12 +16,12 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.corpora import read_corpus
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FeatureStore
+from clapmos import cli
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.corpora import read_corpus
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
 from tests.layouts import write_wav
 
 
@@ -41,7 +41,7 @@ def write_manifest(folder: Path, scores: list[float]) -> Path:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store and a ridge run on it (both targets)."""
-    from embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
 
     folder = tmp_path_factory.mktemp("silent")
     make_demo_corpus(folder / "corpus", n_clips=48, seed=3)
@@ -135,7 +135,7 @@ def test_evaluate_refuses_predictions_that_are_not_finite_naming_the_clips(demo,
 # --------------------------------------------------------------------------- manifest scores
 def test_implausible_manifest_scores_are_named_in_a_warning(tmp_path, caplog):
     manifest = write_manifest(tmp_path, [1, 2, 3, 4, 5, 4, 3, 2, 1e6, 4, 3, -40, 2, 3, 4, 5, 1, 2, 3, 4])
-    with caplog.at_level("WARNING", logger="embed.corpora"):
+    with caplog.at_level("WARNING", logger="clapmos.embed.corpora"):
         corpus = read_corpus("manifest", manifest)
     message = "\n".join(r.getMessage() for r in caplog.records)
     assert "2 mos score(s) lie outside 1–5" in message

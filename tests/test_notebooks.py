@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from typer.testing import CliRunner
 
-import cli
+from clapmos import cli
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 

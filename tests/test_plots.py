@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.plots import scatter_figure
-from evaluation.report import evaluate_predictions, write_outputs
-from evaluation.truth import Truth
+from clapmos.evaluation.plots import scatter_figure
+from clapmos.evaluation.report import evaluate_predictions, write_outputs
+from clapmos.evaluation.truth import Truth
 
 
 def label_boxes(figure):
@@ -32,13 +32,13 @@ def test_system_labels_neither_overlap_nor_leave_the_figure(n_systems):
 
 
 def test_the_title_says_what_was_predicted_at_which_level(tmp_path, monkeypatch):
-    import evaluation.plots
+    import clapmos.evaluation.plots
 
     clips = pd.DataFrame({"id": list("abcdef"), "system": ["S1", "S1", "S2", "S2", "S3", "S3"], "overall": [1.0, 2.0, 3.0, 4.0, 2.0, 5.0]})
     predictions = clips[["id"]].assign(overall=[1.5, 2.0, 2.5, 4.5, 2.5, 4.0])
     report = evaluate_predictions(predictions, Truth(clips, ["overall"], "store dev"), label="dev, held out · ridge+spo_mlp")
-    titles, real = [], evaluation.plots.scatter_plot
-    monkeypatch.setattr(evaluation.plots, "scatter_plot", lambda *a, **k: titles.append(k["title"]) or real(*a, **k))
+    titles, real = [], clapmos.evaluation.plots.scatter_plot
+    monkeypatch.setattr(clapmos.evaluation.plots, "scatter_plot", lambda *a, **k: titles.append(k["title"]) or real(*a, **k))
     write_outputs(report, tmp_path / "report")
     assert sorted(t.splitlines()[1] for t in titles) == ["system level, overall (n = 3)", "utterance level, overall (n = 6)"]
     assert all(t.splitlines()[0] == "dev, held out · ridge+spo_mlp" for t in titles)

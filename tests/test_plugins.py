@@ -26,21 +26,22 @@ import pytest
 from distributed import LocalCluster
 from typer.testing import CliRunner
 
-import cli
-from embed.audio import load_audio
-from embed.backends import available_embedders, create_embedder, get_embedder_class
-from embed.distributed import embed_corpus_dask
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
-from heads.runs import load_run
+from clapmos import cli
+from clapmos.embed.audio import load_audio
+from clapmos.embed.backends import available_embedders, create_embedder, get_embedder_class
+from clapmos.embed.engines.distributed import embed_corpus_dask
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
+from clapmos.heads.runs.run import load_run
 from tests.conftest import make_corpus
 from tests.layouts import write_manifest
 
 PLUGIN = '''
 import os, time
 import numpy as np
-from embed.backends import Embedder
+from clapmos.embed.backends import Embedder
 
 
 class ToneStats(Embedder):
@@ -201,7 +202,7 @@ def broken_corpus(tmp_path) -> Path:
     [
         ("missing.py:ToneStats", ["missing.py does not exist"]),
         ("{plugin}:Nope", ["defines no class 'Nope'", "ToneStats"]),
-        ("{plugin}:NotAnEmbedder", ["is not a subclass of embed.backends.Embedder"]),
+        ("{plugin}:NotAnEmbedder", ["is not a subclass of clapmos.embed.backends.Embedder"]),
         ("{plugin}:NoAudio", ["breaks the Embedder contract", "does not implement embed_audio"]),
         ("{plugin}:TakesABuiltinName", ["'clap' is taken by the built-in embedder"]),
         ("{plugin}:FailsToLoad", ["load() failed: RuntimeError: weights.bin is truncated"]),
@@ -258,8 +259,8 @@ N_CLIPS = 3 * FEATURE_CHUNK + 10
 RUN = textwrap.dedent(
     """
     import pickle, sys
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.embed.store import FeatureStore
     corpus = pickle.load(open(sys.argv[1], "rb"))
     embed_corpus(FeatureStore.create(sys.argv[2], corpus), sys.argv[3], options={"batch_size": 8}, progress=False)
     """

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heads import PairedEmbeddingFeatures, make_head
+from clapmos.heads import PairedEmbeddingFeatures, make_head
 
 TOL = 1e-6
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embed.errors import ClapmosError
-from heads.ratings import (
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads.inputs.ratings import (
     NoListenerRatingsWarning,
     item_targets,
     listener_matrices,

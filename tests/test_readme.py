@@ -18,7 +18,7 @@ import sklearn
 import typer
 from typer.testing import CliRunner
 
-import cli
+from clapmos import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -126,7 +126,7 @@ def test_python_snippets_run_on_the_demo_store(workflow_folder, index, monkeypat
         snippet = snippet.replace(real, demo)
     namespace: dict = {}
     if "store." in snippet and "store =" not in snippet:
-        exec("from embed.store import FeatureStore\nstore = FeatureStore.open('demo/store.zarr')", namespace)
+        exec("from clapmos.embed.store import FeatureStore\nstore = FeatureStore.open('demo/store.zarr')", namespace)
     before = sklearn.get_config()
     with sklearn.config_context():  # a snippet may switch metadata routing on: it is switched back after it
         exec(compile(snippet, f"README python block {index}", "exec"), namespace)

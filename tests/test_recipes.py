@@ -17,9 +17,9 @@ from sklearn.base import clone
 from sklearn.preprocessing import Normalizer, StandardScaler
 from typer.testing import CliRunner
 
-import cli
-from embed.errors import ClapmosError
-from heads import (
+from clapmos import cli
+from clapmos.embed.errors import ClapmosError
+from clapmos.heads import (
     AttentionMLPRegressor,
     CoralRegressor,
     CrossAttentionRegressor,
@@ -28,9 +28,9 @@ from heads import (
     SvrRegressor,
     TorchMLPRegressor,
 )
-from heads.losses import XACLE_CLASS_EDGES
-from heads.recipes import RECIPES, apply_recipe, recipe
-from heads.runs import RunConfig, member_pipelines
+from clapmos.heads.nn.losses import XACLE_CLASS_EDGES
+from clapmos.heads.runs.recipes import RECIPES, apply_recipe, recipe
+from clapmos.heads.runs.run import RunConfig, member_pipelines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 M2D, CLAP = ("m2d", 768, 768), ("clap", 512, 512)
@@ -206,10 +206,10 @@ def test_a_member_pointed_at_another_embedder_is_honoured():
 # ----------------------------------------------------------------------------- the command line
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from embed.corpora import read_corpus
-    from embed.corpora.demo import make_demo_corpus
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
+    from clapmos.embed.corpora import read_corpus
+    from clapmos.embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.embed.store import FeatureStore
 
     folder = tmp_path_factory.mktemp("recipes")
     make_demo_corpus(folder / "corpus", n_clips=60, seed=0)

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.conftest import make_corpus
 
 N_CLIPS = 3 * FEATURE_CHUNK + 10  # four blocks, the last one partial
@@ -23,9 +24,9 @@ N_CLIPS = 3 * FEATURE_CHUNK + 10  # four blocks, the last one partial
 SLOW_EMBED = textwrap.dedent(
     """
     import pickle, sys, time
-    from embed.backends.spectral import SpectralEmbedder
-    from embed.runner import embed_corpus
-    from embed.store import FeatureStore
+    from clapmos.embed.backends.spectral import SpectralEmbedder
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.embed.store import FeatureStore
 
     class SlowSpectral(SpectralEmbedder):
         def slow_down(self, windows):

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.corpora.demo import make_demo_corpus
-from evaluation.run_comparison import compare_runs
+from clapmos import cli
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.evaluation.run_comparison import compare_runs
 
 runner = CliRunner()
 OLD_RUN = Path(__file__).resolve().parent / "data" / "run_v0_1"

@@ -15,13 +15,13 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.corpora.demo import make_demo_corpus
-from embed.score_cache import EmbeddingCache
-from embed.store import FeatureStore
-from evaluation.predictor import Predictor
-from heads.runs import load_run
+from clapmos import cli
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.embed.engines.score_cache import EmbeddingCache
+from clapmos.embed.store import FeatureStore
+from clapmos.evaluation.predictor import Predictor
+from clapmos.heads.runs.run import load_run
 
 runner = CliRunner()
 TARGETS = ["overall", "textual"]
@@ -205,8 +205,8 @@ def test_an_interrupted_score_resumes_where_it_stopped(tmp_path, monkeypatch):
 
     corpus = make_corpus(tmp_path / "audio", n=150, seconds=0.05, sample_rate=16000)
     store = FeatureStore.create(tmp_path / "store.zarr", corpus)
-    from embed.runner import embed_corpus
-    from heads.runs import RunConfig, fit_run, save_run
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.heads.runs.run import RunConfig, fit_run, save_run
 
     embed_corpus(store, "spectral", progress=False)
     save_run(fit_run(store, RunConfig(embedders=["spectral"], heads=["ridge"], targets=["overall"], cv=2)), tmp_path / "run")

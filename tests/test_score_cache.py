@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from embed.audio import load_audio
-from embed.backends.spectral import SpectralEmbedder
-from embed.errors import ClapmosError
-from embed.runner import embed_corpus
-from embed.score_cache import MARKER, EmbeddingCache, clip_keys
-from embed.score_inputs import read_score_inputs
-from embed.store import FeatureStore
+from clapmos.embed.audio import load_audio
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.engines.score_cache import MARKER, EmbeddingCache, clip_keys
+from clapmos.embed.engines.score_inputs import read_score_inputs
+from clapmos.embed.store import FeatureStore
 from tests.conftest import make_corpus
 
 IDENTITY = {"embedder": "spectral", "window_s": 10.0, "hop_s": 10.0}

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.score_cache import EmbeddingCache
-from embed.store import FeatureStore
-from heads.runs import load_run
+from clapmos import cli
+from clapmos.embed.engines.score_cache import EmbeddingCache
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.run import load_run
 from tests.conftest import make_corpus
 from tests.test_m2d_embedder import write_stand_in
 

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import cli
-from embed.backends.spectral import SpectralEmbedder
-from embed.corpora.demo import make_demo_corpus
-from embed.score_cache import EmbeddingCache
-from embed.store import FeatureStore
-from heads.runs import load_run
+from clapmos import cli
+from clapmos.embed.backends.spectral import SpectralEmbedder
+from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.embed.engines.score_cache import EmbeddingCache
+from clapmos.embed.store import FeatureStore
+from clapmos.heads.runs.run import load_run
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -119,7 +119,7 @@ def test_an_interrupted_score_with_frames_resumes_where_it_stopped(demo, tmp_pat
         return counted(self, windows)
 
     monkeypatch.setattr(SpectralEmbedder, "embed_frames", stop_after_the_first_block)
-    monkeypatch.setattr("embed.store.FEATURE_CHUNK", 32)  # two blocks in the 48-clip shard (its clips are one window each)
+    monkeypatch.setattr("clapmos.embed.store.schema.FEATURE_CHUNK", 32)  # two blocks in the 48-clip shard (its clips are one window each)
     with pytest.raises(PowerCut):
         score_list(folder, items, tmp_path / "s.csv", tmp_path / "cache")
     (shard,) = EmbeddingCache.open(tmp_path / "cache").shards()

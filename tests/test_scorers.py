@@ -10,7 +10,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
-from evaluation import SCORERS, EvaluationWarning, make_clapmos_scorer, score
+from clapmos.evaluation import SCORERS, EvaluationWarning, make_clapmos_scorer, score
 
 
 @pytest.fixture

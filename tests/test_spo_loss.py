@@ -10,7 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heads.losses import SpoLoss, pairwise_hinge
+from clapmos.heads.nn.losses import RegressionLoss, pairwise_hinge
+from clapmos.heads.spo import SpoMLPRegressor
+
+
+def spo_loss(pairwise_weight: float = 0.5, margin: float = 0.1) -> RegressionLoss:
+    """The SPO loss: MSE + λ · pairwise hinge (METHODS.md §3.3)."""
+    return RegressionLoss("mse", pairwise_weight=pairwise_weight, margin=margin)
 
 PRED = torch.tensor([[1.0], [2.0], [4.0]])
 TRUE = torch.tensor([[1.0], [3.0], [3.0]])
@@ -34,11 +40,11 @@ def test_pairwise_term_matches_the_hand_computed_value():
 
 def test_spo_loss_matches_the_hand_computed_value():
     mse = (0 + 1 + 1) / 3
-    assert SpoLoss()(PRED, TRUE).item() == pytest.approx(mse + 0.5 * 7.4 / 9 / 2)
+    assert spo_loss()(PRED, TRUE).item() == pytest.approx(mse + 0.5 * 7.4 / 9 / 2)
 
 
 def test_defaults_are_the_published_weight_and_margin():
-    assert (SpoLoss().pairwise_weight, SpoLoss().margin) == (0.5, 0.1)
+    assert (SpoMLPRegressor().pairwise_weight, SpoMLPRegressor().margin) == (0.5, 0.1)
 
 
 def test_differences_within_the_margin_cost_nothing():
@@ -75,12 +81,12 @@ def test_pairwise_term_ignores_a_constant_shift_of_the_predictions(shift, seed):
 def test_with_two_outputs_the_loss_is_the_mean_of_the_per_output_losses():
     rng = np.random.default_rng(0)
     pred, true = torch.tensor(rng.normal(size=(5, 2))), torch.tensor(rng.normal(size=(5, 2)))
-    loss = SpoLoss(pairwise_weight=0.7, margin=0.2)
+    loss = spo_loss(pairwise_weight=0.7, margin=0.2)
     per_output = [loss(pred[:, [k]], true[:, [k]]).item() for k in range(2)]
     assert loss(pred, true).item() == pytest.approx(np.mean(per_output))
 
 
 def test_the_loss_has_finite_gradients():
     pred = PRED.clone().requires_grad_(True)
-    SpoLoss()(pred, TRUE).backward()
+    spo_loss()(pred, TRUE).backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0

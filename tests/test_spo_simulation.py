@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from heads import NoListenerRatingsWarning, SpoMLPRegressor, listener_matrices
+from clapmos.heads import NoListenerRatingsWarning, SpoMLPRegressor, listener_matrices
 
 N_TRAIN, N_TEST, N_FEATURES, POOL, PER_CLIP = 800, 300, 256, 100, 4
 MIN_GAIN, MIN_MEAN_GAIN = 0.04, 0.06  # observed: 0.09, 0.07, 0.15 for seeds 0, 1, 2

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import zarr
 
-from embed.errors import ClapmosError
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.conftest import make_corpus
 
 

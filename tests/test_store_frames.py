@@ -7,13 +7,14 @@ import pytest
 import zarr
 from typer.testing import CliRunner
 
-import cli
-from embed.audio import load_audio
-from embed.backends.spectral import FRAMES_PER_TOKEN, SpectralEmbedder
-from embed.errors import ClapmosError
-from embed.frame_store import TOKEN_CHUNK
-from embed.runner import embed_corpus
-from embed.store import FEATURE_CHUNK, FeatureStore
+from clapmos import cli
+from clapmos.embed.audio import load_audio
+from clapmos.embed.backends.spectral import FRAMES_PER_TOKEN, SpectralEmbedder
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store.frame_store import TOKEN_CHUNK
+from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.conftest import make_corpus
 
 WINDOW_S, HOP_S = 1.0, 0.75  # overlapping windows, so token times are not just index / rate

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from embed.errors import ClapmosError
-from evaluation import detect_format, read_submission, score, validate_submission, write_submission
-from evaluation.report import evaluate_file
-from evaluation.truth import Truth
+from clapmos.embed.errors import ClapmosError
+from clapmos.evaluation import detect_format, read_submission, score, validate_submission, write_submission
+from clapmos.evaluation.report import evaluate_file
+from clapmos.evaluation.truth import Truth
 
 MUSICEVAL_IDS = [f"audiomos2025-track1-S00{s}_P{p:03d}" for s in range(1, 4) for p in range(1, 5)]
 XACLE_IDS = [f"{i:05d}" for i in range(10500, 10512)]

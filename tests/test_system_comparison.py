@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.systems import SystemWarning, compare_systems
+from clapmos.evaluation.systems import SystemWarning, compare_systems
 
 TRUE_MEANS = {"A": 3.0, "B": 3.2, "C": 3.5, "D": 4.0}
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from heads import TorchMLPRegressor
-from heads._training import TrainingOptions, train_module
-from heads.mlp import build_mlp
+from clapmos.heads import TorchMLPRegressor
+from clapmos.heads.nn.training import TrainingOptions, train_module
+from clapmos.heads.mlp import build_mlp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small networks: see conftest
 BASE = dict(lr=1e-2, weight_decay=0.0, batch_size=8, max_epochs=2, validation_fraction=None, patience=5, device="cpu")

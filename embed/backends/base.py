@@ -3,13 +3,13 @@
 An embedder turns windows of mono audio at its own ``sample_rate`` into one vector
 per window, and texts into one vector per text. Everything else (reading files,
 resampling, cutting windows, batching across clips, pooling windows into a clip
-vector, writing the store) is done once, by :mod:`embed.runner`, for all backends.
+vector, writing the store) is done once, by :mod:`clapmos.embed.engines.runner`, for all backends.
 
 To add a backend, write one module in ``embed/backends/`` with a subclass of
-:class:`Embedder` decorated with :func:`embed.backends.registry.register` and import
+:class:`Embedder` decorated with :func:`clapmos.embed.backends.registry.register` and import
 it in ``embed/backends/__init__.py``; see the README section "Adding an embedder".
 A class outside clapmos is a plugin (``--embedder file.py:Class`` or the
-``clapmos.embedders`` entry-point group, see :mod:`embed.backends.plugins`).
+``clapmos.embedders`` entry-point group, see :mod:`clapmos.embed.backends.plugins`).
 
 An **audio-only** embedder declares ``text_dim = 0`` and need not implement
 :meth:`Embedder.embed_text`: the runner embeds no text for it and the store keeps no
@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError
 
 
 class Embedder(ABC):

@@ -20,7 +20,7 @@ package builds by repeating each token 32 times) is read by a forward hook and e
 tokens that begin within its real audio.
 
 Weights (``--checkpoint``, e.g. ``music_audioset_epoch_15_esc_90.14.pt``): read with
-``torch.load(weights_only=True)`` (see :mod:`embed.backends.weights`), unwrapped from
+``torch.load(weights_only=True)`` (see :mod:`clapmos.embed.backends.weights`), unwrapped from
 ``state_dict`` and ``module.`` prefixes, checked key by key and shape by shape against
 the model, then loaded strictly; ``text_branch.embeddings.position_ids`` (present in
 checkpoints saved with older transformers) is dropped only when the model has no such
@@ -28,7 +28,7 @@ buffer. The text tower's depth and vocabulary are read from the checkpoint, so t
 published files get roberta-base's 12 layers and 50,265 tokens, and the tokenizer
 must have exactly as many tokens. All of this happens in :meth:`ClapEmbedder.load`,
 before any audio is read. laion-clap is imported only there (see
-:mod:`embed.backends.laion_package` for how it is kept offline).
+:mod:`clapmos.embed.backends.laion_package` for how it is kept offline).
 
 >>> import torch
 >>> layers = {f"text_branch.encoder.layer.{i}.output.dense.bias": torch.zeros(1) for i in range(12)}
@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.backends.base import Embedder
-from embed.backends.registry import register
-from embed.errors import ClapmosError, listing
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.registry import register
+from clapmos.embed.errors import ClapmosError, listing
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,10 @@ class ClapEmbedder(Embedder):
     def load(self) -> None:
         if self._module is not None:
             return
-        from embed.backends.laion_package import build_clap_module
-        from embed.backends.torch_device import resolve_device, resolve_precision
-        from embed.backends.weights import load_checkpoint
-        from embed.files import file_sha256, require_file
+        from clapmos.embed.backends.laion_package import build_clap_module
+        from clapmos.embed.backends.torch_device import resolve_device, resolve_precision
+        from clapmos.embed.backends.weights import load_checkpoint
+        from clapmos.embed.files import file_sha256, require_file
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
@@ -126,7 +126,7 @@ class ClapEmbedder(Embedder):
     def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         batch = self._checked_batch(windows)
         with torch.inference_mode(), autocast(self._device, self._precision):
@@ -164,7 +164,7 @@ class ClapEmbedder(Embedder):
     def embed_text(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         with torch.inference_mode(), autocast(self._device, self._precision):
             vectors = self._module.get_text_embedding(list(texts), use_tensor=False)

@@ -8,13 +8,13 @@
   refused before any audio is read. Built-in backends are tested by the suite instead.
 
 >>> import numpy as np
->>> from embed.backends.spectral import SpectralEmbedder
+>>> from clapmos.embed.backends.spectral import SpectralEmbedder
 >>> checked_vectors(SpectralEmbedder(), np.zeros((2, 128)), 2, "audio").shape
 (2, 128)
 >>> checked_vectors(SpectralEmbedder(), np.zeros((1, 128)), 2, "audio")
 Traceback (most recent call last):
 ...
-embed.errors.ClapmosError: spectral: embed_audio returned an array of shape (1, 128) for a batch of 2 windows; expected (2, 128) (audio_dim = 128).
+clapmos.embed.errors.ClapmosError: spectral: embed_audio returned an array of shape (1, 128) for a batch of 2 windows; expected (2, 128) (audio_dim = 128).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.backends.base import Embedder
-from embed.backends.plugins import plugin_source
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.plugins import plugin_source
+from clapmos.embed.errors import ClapmosError
 
 PROBE_TEXTS = ["a calm piano melody", "loud drums and a distorted guitar"]
 PROBE_SECONDS = (1.0, 0.5, 1.0)  # a short window among full ones, as the last window of a clip is

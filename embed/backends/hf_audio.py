@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.backends.base import Embedder
-from embed.backends.registry import register
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.registry import register
+from clapmos.embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ class HfAudioEmbedder(Embedder):
             return
         from transformers import AutoFeatureExtractor, AutoModel
 
-        from embed.backends.hf_folder import config_sha256, load_pretrained, model_folder, quiet_transformers, read_config
-        from embed.backends.hf_folder import weight_files, weights_identity
-        from embed.backends.torch_device import resolve_device, resolve_precision
+        from clapmos.embed.backends.hf_folder import config_sha256, load_pretrained, model_folder, quiet_transformers, read_config
+        from clapmos.embed.backends.hf_folder import weight_files, weights_identity
+        from clapmos.embed.backends.torch_device import resolve_device, resolve_precision
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
@@ -167,7 +167,7 @@ class HfAudioEmbedder(Embedder):
         """``hidden_states`` of a batch, and per window how many output frames are real (``None``: all)."""
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         shortest = round(SHORTEST_S * self.sample_rate)
         batch = [np.pad(np.asarray(w, dtype=np.float32), (0, max(0, shortest - len(w)))) for w in windows]

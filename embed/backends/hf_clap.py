@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.backends.base import Embedder
-from embed.backends.registry import register
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.registry import register
+from clapmos.embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,9 @@ class HfClapEmbedder(Embedder):
             return
         from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
 
-        from embed.backends.hf_folder import config_sha256, load_pretrained, model_folder, quiet_transformers, read_config
-        from embed.backends.hf_folder import weight_files, weights_identity
-        from embed.backends.torch_device import resolve_device, resolve_precision
+        from clapmos.embed.backends.hf_folder import config_sha256, load_pretrained, model_folder, quiet_transformers, read_config
+        from clapmos.embed.backends.hf_folder import weight_files, weights_identity
+        from clapmos.embed.backends.torch_device import resolve_device, resolve_precision
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
@@ -139,7 +139,7 @@ class HfClapEmbedder(Embedder):
     def embed_audio(self, windows: list[np.ndarray | ExtractedWindow]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         extracted = [w if isinstance(w, ExtractedWindow) else self.prepare_window(w) for w in windows]
         features = torch.from_numpy(np.concatenate([w.features for w in extracted]))  # each window padded alone: as one batch
@@ -151,7 +151,7 @@ class HfClapEmbedder(Embedder):
     def embed_text(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         tokens = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt")
         with torch.inference_mode(), autocast(self._device, self._precision):
@@ -178,7 +178,7 @@ class HfClapEmbedder(Embedder):
 
 def _load_part(part_class: Any, folder: Path, file_name: str, what: str) -> Any:
     """The feature extractor or tokenizer of ``folder`` (offline); an error naming the folder otherwise."""
-    from embed.backends.hf_folder import quiet_transformers
+    from clapmos.embed.backends.hf_folder import quiet_transformers
 
     if file_name.endswith(".json") and file_name != "tokenizer.json" and not (folder / file_name).is_file():
         raise ClapmosError(f"--model-path {folder}: no {file_name} ({what}). {WHERE_HF_CLAP}")

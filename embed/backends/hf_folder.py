@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from embed.errors import ClapmosError, listing
-from embed.files import require_folder
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.files import require_folder
 
 log = logging.getLogger(__name__)
 WEIGHT_PATTERNS = ("model.safetensors", "model-*-of-*.safetensors", "pytorch_model.bin", "pytorch_model-*-of-*.bin")
@@ -70,7 +70,7 @@ def weight_files(folder: Path, flag: str) -> list[Path]:
 
 def weights_identity(files: list[Path]) -> tuple[str, dict[str, str]]:
     """One sha256 for the weights (the file's own when there is one file), and each file's sha256."""
-    from embed.files import file_sha256
+    from clapmos.embed.files import file_sha256
 
     each = {p.name: file_sha256(p) for p in files}
     if len(each) == 1:

@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from embed.backends.base import Embedder
-from embed.backends.registry import register
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.registry import register
+from clapmos.embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ class M2DEmbedder(Embedder):
     def load(self) -> None:
         if self._model is not None:
             return
-        from embed.backends.torch_device import resolve_device, resolve_precision
-        from embed.files import file_sha256, require_file
+        from clapmos.embed.backends.torch_device import resolve_device, resolve_precision
+        from clapmos.embed.files import file_sha256, require_file
 
         self._device = resolve_device(self.device)
         self._precision = resolve_precision(self.options.get("precision", "fp32"), self._device)
@@ -111,7 +111,7 @@ class M2DEmbedder(Embedder):
     def embed_audio(self, windows: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         lengths = np.array([len(w) for w in windows])
         vectors = np.empty((len(windows), self.audio_dim), dtype=np.float32)
@@ -125,7 +125,7 @@ class M2DEmbedder(Embedder):
     def embed_text(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         with torch.no_grad(), autocast(self._device, self._precision):
             return self._unit_rows(self._model.encode_clap_text(list(texts)), len(texts), self.text_dim, "encode_clap_text")
@@ -134,7 +134,7 @@ class M2DEmbedder(Embedder):
         """Window vectors as :meth:`embed_audio`, and ``get_timestamp_embeddings`` per window (equal lengths batched)."""
         import torch
 
-        from embed.backends.torch_device import autocast
+        from clapmos.embed.backends.torch_device import autocast
 
         vectors = self.embed_audio(windows)
         lengths = np.array([len(w) for w in windows])

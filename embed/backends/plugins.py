@@ -7,12 +7,12 @@ Two ways to name one wherever an embedder name goes (``embed --embedder``, the P
 * a name declared by an installed package in the entry-point group ``clapmos.embedders``
   (``[project.entry-points."clapmos.embedders"] muq = "my_package.embedders:MuQ"``).
 
-The class follows the :class:`~embed.backends.base.Embedder` contract of the built-in
+The class follows the :class:`~clapmos.embed.backends.base.Embedder` contract of the built-in
 backends and gets the same store, resume, Dask and provenance behaviour; the store
 records the plugin's source and the sha256 of its file (``plugin_sha256``, part of the
 features' identity: editing the file makes earlier features stale). Before any audio
 is read, the class's attributes are checked when it is found, and its output on a short
-synthetic batch right after ``load()`` (:func:`embed.backends.contract.check_contract`).
+synthetic batch right after ``load()`` (:func:`clapmos.embed.backends.contract.check_contract`).
 Any problem is one :class:`ClapmosError` naming the file and the class.
 
 >>> is_file_spec("plugins/muq_embedder.py:MuQMuLanEmbedder"), is_file_spec("clap")
@@ -30,11 +30,12 @@ import re
 import sys
 import types
 from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from embed.backends.base import Embedder
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,9 @@ def plugin_provenance(cls: type) -> dict[str, Any]:
     return {} if record is None else {k: v for k, v in record.items() if k != "spec"}
 
 
-def load_file_plugin(spec: str) -> type[Embedder]:
-    """Import ``path.py`` (where it is) and return its class ``ClassName``, checked."""
-    from embed.files import file_sha256
+def load_file_plugin(spec: str, builtins: Mapping[str, type] = {}) -> type[Embedder]:
+    """Import ``path.py`` (where it is) and return its class ``ClassName``, checked (``builtins``: the names it may not take)."""
+    from clapmos.embed.files import file_sha256
 
     path, name = split_file_spec(spec)
     if not path.is_file():
@@ -96,7 +97,7 @@ def load_file_plugin(spec: str) -> type[Embedder]:
             + (f" (its Embedder classes: {', '.join(defined)})." if defined else " (and no Embedder subclass at all).")
         )
     source = f"{path}:{name}"
-    check_class(cls, source)
+    check_class(cls, source, builtins)
     _SOURCES.setdefault(
         cls, {"source": source, "spec": f"{resolved}:{name}", "plugin": f"{path.name}:{name}", "plugin_sha256": sha256}
     )
@@ -124,16 +125,16 @@ def entry_points() -> dict[str, metadata.EntryPoint]:
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def load_entry_point(point: metadata.EntryPoint) -> type[Embedder]:
+def load_entry_point(point: metadata.EntryPoint, builtins: Mapping[str, type] = {}) -> type[Embedder]:
     """Import an entry point's class and check it; the store records its package and module hash."""
-    from embed.files import file_sha256
+    from clapmos.embed.files import file_sha256
 
     source = f"entry point {point.name!r} ({point.value}) of group {ENTRY_POINT_GROUP}"
     try:
         cls = point.load()
     except Exception as error:
         raise ClapmosError(f"{source}: importing it failed: {type(error).__name__}: {error}") from None
-    check_class(cls, source)
+    check_class(cls, source, builtins)
     if cls.name != point.name:
         raise ClapmosError(f"{source}: the class is named {cls.name!r}; the entry point's name must be the class's `name`.")
     if cls not in _SOURCES:
@@ -147,17 +148,15 @@ def load_entry_point(point: metadata.EntryPoint) -> type[Embedder]:
     return cls
 
 
-def check_class(cls: Any, source: str) -> type[Embedder]:
-    """Refuse a class that cannot be an embedder, naming what is wrong with it."""
-    from embed.backends.registry import _REGISTRY
-
+def check_class(cls: Any, source: str, builtins: Mapping[str, type] = {}) -> type[Embedder]:
+    """Refuse a class that cannot be an embedder, naming what is wrong with it (``builtins``: the built-in embedders by name)."""
     if not (isinstance(cls, type) and issubclass(cls, Embedder)):
-        raise ClapmosError(f"{source}: {cls!r} is not a subclass of embed.backends.Embedder. {HOW_TO_WRITE}")
+        raise ClapmosError(f"{source}: {cls!r} is not a subclass of clapmos.embed.backends.Embedder. {HOW_TO_WRITE}")
     problems = []
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not VALID_NAME.match(name):
         problems.append(f"`name` must be a short identifier (letters, digits, _ . -), got {name!r}")
-    elif name in _REGISTRY and _REGISTRY[name] is not cls:
+    elif name in builtins and builtins[name] is not cls:
         problems.append(f"`name` {name!r} is taken by the built-in embedder; choose another")
     for attribute, minimum in (("sample_rate", 1), ("audio_dim", 0), ("text_dim", 0)):
         value = getattr(cls, attribute, None)

@@ -2,9 +2,9 @@
 
 Built-in backends register themselves with :func:`register`. A name may also be a
 plugin: ``path/to/file.py:ClassName``, or an installed package's entry point in the
-group ``clapmos.embedders`` (see :mod:`embed.backends.plugins`); built-in names win.
+group ``clapmos.embedders`` (see :mod:`clapmos.embed.backends.plugins`); built-in names win.
 
->>> from embed.backends import available_embedders
+>>> from clapmos.embed.backends import available_embedders
 >>> "spectral" in available_embedders()
 True
 >>> get_embedder_class("spectral").sample_rate
@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-from embed.backends.base import Embedder
-from embed.errors import ClapmosError
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.plugins import entry_points, is_file_spec, load_entry_point, load_file_plugin, plugin_source
+from clapmos.embed.errors import ClapmosError
 
 log = logging.getLogger(__name__)
 _REGISTRY: dict[str, type[Embedder]] = {}
@@ -34,14 +35,12 @@ def register(cls: E) -> E:
 
 def available_embedders() -> dict[str, type[Embedder]]:
     """All embedders by name: the built-in ones and installed packages' entry points (a broken one is skipped, logged)."""
-    from embed.backends.plugins import entry_points, load_entry_point
-
     found = dict(_REGISTRY)
     for name, point in entry_points().items():
         if name in found:
             continue
         try:
-            found[name] = load_entry_point(point)
+            found[name] = load_entry_point(point, _REGISTRY)
         except ClapmosError as error:
             log.warning("%s", error)
     return dict(sorted(found.items()))
@@ -49,15 +48,13 @@ def available_embedders() -> dict[str, type[Embedder]]:
 
 def get_embedder_class(name: str) -> type[Embedder]:
     """The class of embedder ``name``: built-in, ``file.py:Class``, or entry point; a clear error otherwise."""
-    from embed.backends.plugins import entry_points, is_file_spec, load_entry_point, load_file_plugin
-
     if name in _REGISTRY:
         return _REGISTRY[name]
     if is_file_spec(name):
-        return load_file_plugin(name)
+        return load_file_plugin(name, _REGISTRY)
     points = entry_points()
     if name in points:
-        return load_entry_point(points[name])
+        return load_entry_point(points[name], _REGISTRY)
     raise ClapmosError(
         f"--embedder {name!r}: unknown embedder; available: {', '.join([*_REGISTRY, *points])}, "
         "or your own class as path/to/file.py:ClassName"
@@ -66,8 +63,6 @@ def get_embedder_class(name: str) -> type[Embedder]:
 
 def create_embedder(embedder: str, /, **options: Any) -> Embedder:
     """Instantiate the embedder ``embedder`` with its options (not loaded yet; ``name=`` renames its features)."""
-    from embed.backends.plugins import plugin_source
-
     cls = get_embedder_class(embedder)
     source = plugin_source(cls)
     if source is None:

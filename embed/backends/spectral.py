@@ -31,8 +31,8 @@ import numpy as np
 from scipy.signal import stft
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from embed.backends.base import Embedder
-from embed.backends.registry import register
+from clapmos.embed.backends.base import Embedder
+from clapmos.embed.backends.registry import register
 
 N_FFT = 400
 HOP = 160

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import torch
 
-from embed.devices import DEVICES, PRECISION_NAMES, resolve_device
-from embed.errors import ClapmosError
+from clapmos.embed.devices import DEVICES, PRECISION_NAMES, resolve_device
+from clapmos.embed.errors import ClapmosError
 
 __all__ = ["DEVICES", "PRECISIONS", "autocast", "resolve_device", "resolve_precision"]
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ memory-mapped, so tensors the model does not use (an optimizer state) are never 
 >>> load_checkpoint(path)["state_dict"]["w"].tolist()
 [1.0, 1.0]
 
-Requiring the file and hashing it are :func:`embed.files.require_file` and
-:func:`embed.files.file_sha256`.
+Requiring the file and hashing it are :func:`clapmos.embed.files.require_file` and
+:func:`clapmos.embed.files.file_sha256`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError
 
 try:
     from numpy._core.multiarray import scalar as _numpy_scalar  # numpy 2 (and numpy 1.26's forward alias)

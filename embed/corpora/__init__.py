@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from embed.corpora.manifest import read_manifest
-from embed.corpora.musiceval import read_musiceval, read_musiceval_eval
-from embed.corpora.table import Corpus
-from embed.corpora.xacle import read_xacle
-from embed.errors import ClapmosError
+from clapmos.embed.corpora.manifest import read_manifest
+from clapmos.embed.corpora.musiceval import read_musiceval, read_musiceval_eval
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.corpora.xacle import read_xacle
+from clapmos.embed.errors import ClapmosError
 
 CORPUS_READERS: dict[str, Callable[..., Corpus]] = {
     "musiceval": read_musiceval,
@@ -30,7 +30,7 @@ def read_corpus(
 
     ``score_ranges`` (a manifest's allowed score range per column, ``"*"`` for all) is for
     manifests only: the challenges' scales are fixed. Raises
-    :class:`~embed.errors.ClapmosError` with a readable message for any bad input.
+    :class:`~clapmos.embed.errors.ClapmosError` with a readable message for any bad input.
     """
     try:
         reader = CORPUS_READERS[name]

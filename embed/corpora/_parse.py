@@ -1,6 +1,6 @@
 """Small parsing helpers shared by the corpus readers.
 
-Everything here reports bad input as :class:`~embed.errors.ClapmosError` with the
+Everything here reports bad input as :class:`~clapmos.embed.errors.ClapmosError` with the
 file and 1-based line number, and collects *all* offenders before raising.
 
 >>> problems = Problems()
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embed.corpora.table import ITEM_COLUMNS, Corpus
-from embed.errors import ClapmosError, listing
+from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
+from clapmos.embed.errors import ClapmosError, listing
 
-log = logging.getLogger("embed.corpora")
+log = logging.getLogger("clapmos.embed.corpora")
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def build_corpus(
 ) -> Corpus:
     """Assemble and validate a :class:`Corpus` from column lists.
 
-    ``items`` has the :data:`~embed.corpora.table.ITEM_COLUMNS`; ``ratings`` has
+    ``items`` has the :data:`~clapmos.embed.corpora.table.ITEM_COLUMNS`; ``ratings`` has
     ``item``, ``listener`` and one list per target (all may be empty).
     """
     item_table = pd.DataFrame({column: pd.Series(items[column], dtype=str) for column in ITEM_COLUMNS})

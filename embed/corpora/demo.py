@@ -1,7 +1,7 @@
 """A synthetic rated corpus in the MusicEval phase-1 layout, for the demo and for tests.
 
 The audio is test signals, not music: sequences of harmonic tones rendered by
-:mod:`embed.corpora.demo_audio`. Eight systems (:data:`DEMO_SYSTEMS`) differ in a
+:mod:`clapmos.embed.corpora.demo_audio`. Eight systems (:data:`DEMO_SYSTEMS`) differ in a
 latent *quality* (how clean their tones are) and a latent *alignment* (how often
 they render a prompted attribute as asked). Prompts ask for a register
 (low/high), a tempo (slow/fast) and a timbre (dark/bright). Fourteen simulated
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from embed.corpora.demo_audio import SR, render_clip
-from embed.corpora.formats import MUSICEVAL_PREFIX
-from embed.errors import ClapmosError
+from clapmos.embed.corpora.demo_audio import SR, render_clip
+from clapmos.embed.corpora.formats import MUSICEVAL_PREFIX
+from clapmos.embed.errors import ClapmosError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Facts about the challenges' file formats that both reading corpora and scoring need.
 
-The corpus readers (``embed.corpora``) and the evaluation stage (truth files and
+The corpus readers (``clapmos.embed.corpora``) and the evaluation stage (truth files and
 submissions, ``evaluation``) name clips, targets and columns the same way; they take
 these names from here.
 

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text, warn
-from embed.corpora.table import Corpus
-from embed.errors import ClapmosError, listing
+from clapmos.embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text, warn
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.errors import ClapmosError, listing
 
 FIELDS = ("path", "text", "system", "listener", "split", "id")
 SCALES = ((0.0, 1.0), (1.0, 5.0), (0.0, 5.0), (0.0, 10.0), (0.0, 100.0))  # rating scales, narrowest first

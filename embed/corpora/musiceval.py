@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from embed.corpora._parse import (
+from clapmos.embed.corpora._parse import (
     Problems,
     Row,
     build_corpus,
@@ -35,10 +35,10 @@ from embed.corpora._parse import (
     read_text,
     warn,
 )
-from embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_SCORE_RANGE, MUSICEVAL_TARGETS
-from embed.corpora.table import Corpus
-from embed.errors import ClapmosError, listing
-from embed.files import require_file
+from clapmos.embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_SCORE_RANGE, MUSICEVAL_TARGETS
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.files import require_file
 
 DEMO_SYSTEMS = frozenset({"S001", "S006", "S013", "S017", "S018", "S033"})
 ROOT_ADVICE = "Check that --root points at the release folder and that the download is complete."

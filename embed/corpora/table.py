@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from embed.errors import ClapmosError, listing
+from clapmos.embed.errors import ClapmosError, listing
 
 ITEM_COLUMNS = ["id", "path", "text", "system", "split"]
 

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embed.corpora._parse import (
+from clapmos.embed.corpora._parse import (
     Problems,
     Row,
     build_corpus,
@@ -29,9 +29,9 @@ from embed.corpora._parse import (
     ordered_splits,
     parse_score,
 )
-from embed.corpora.formats import XACLE_NAME_COLUMNS, XACLE_SCORE_RANGE, XACLE_TARGET
-from embed.corpora.table import Corpus
-from embed.errors import ClapmosError, listing
+from clapmos.embed.corpora.formats import XACLE_NAME_COLUMNS, XACLE_SCORE_RANGE, XACLE_TARGET
+from clapmos.embed.corpora.table import Corpus
+from clapmos.embed.errors import ClapmosError, listing
 
 
 

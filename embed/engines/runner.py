@@ -1,0 +1,307 @@
+"""Run an embedder over a store's items and write the features, resumably.
+
+The work is cut into chunk-aligned blocks of rows (see :meth:`FeatureStore.pending_blocks`).
+Reader threads decode and resample the next clips while the model embeds the current
+ones; windows of several clips are batched into one forward pass; each block is
+written data first, ``done`` mask last. Rerunning the same command skips finished
+blocks, so a run killed at any point (SIGKILL included) resumes where it stopped.
+With ``frames=True`` every block also carries its clips' frame tokens (the windows'
+tokens joined into one sequence per clip), laid out in the store beforehand.
+
+>>> import tempfile, numpy as np, pandas as pd, soundfile as sf
+>>> from clapmos.embed.corpora.table import Corpus
+>>> from clapmos.embed.store import FeatureStore
+>>> d = tempfile.mkdtemp(); sf.write(f"{d}/a.wav", np.zeros(8000, np.float32), 16000)
+>>> items = pd.DataFrame({"id": ["a"], "path": [f"{d}/a.wav"], "text": ["hum"], "system": [""], "split": ["train"]})
+>>> corpus = Corpus("manifest", items, pd.DataFrame(index=[0]), pd.DataFrame(columns=["item", "listener"]), [])
+>>> store = FeatureStore.create(f"{d}/s.zarr", corpus)
+>>> embed_corpus(store, "spectral", progress=False)
+>>> store.audio("spectral").shape
+(1, 128)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import metadata
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from clapmos.embed.audio import check_audio_files, cut_windows, load_audio
+from clapmos.embed.backends import Embedder, create_embedder
+from clapmos.embed.backends.contract import checked_vectors, load_embedder
+from clapmos.embed.backends.plugins import plugin_provenance, plugin_spec
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store.frames import Frames
+from clapmos.embed.store import FeatureStore
+from clapmos.embed.threads import limit_threads
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+MIN_SECONDS = 0.01  # the shortest window or hop: shorter ones are a typo, and would cut millions of windows
+VERSIONED_PACKAGES = ("clapmos", "numpy", "torch", "soundfile", "soxr", "zarr", "laion-clap", "transformers")
+
+
+def embed_corpus(
+    store: FeatureStore,
+    embedder: str | Embedder,
+    options: dict[str, Any] | None = None,
+    window_s: float | None = None,
+    hop_s: float | None = None,
+    workers: int = 2,
+    overwrite: bool = False,
+    progress: bool = True,
+    only: np.ndarray | None = None,
+    threads: int | None = None,
+    frames: bool = False,
+    frame_dtype: str = "float16",
+) -> None:
+    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
+
+    The model is loaded (and a bad checkpoint or a plugin breaking the contract
+    refused) before any audio is read; windows are resolved after loading, since some
+    depend on the model (Whisper's 30 s). Then every pending audio file is checked,
+    and all unusable files are reported in one error before any work starts. ``only``
+    (a boolean mask of rows) restricts the work to the pending blocks that hold a marked row.
+    ``threads`` caps the model's CPU threads (torch, BLAS; see :mod:`clapmos.embed.threads`); the
+    reader threads are ``workers``. With ``frames``, the clips' frame tokens are stored
+    too (``frame_dtype`` on disk), and rows written before without them are redone.
+    """
+    from clapmos.embed.engines.frame_plan import prepare_frame_layout, require_frames
+
+    model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
+    if frames:
+        require_frames(model)
+    load_embedder(model)
+    window_s, hop_s = resolve_windows(model, window_s, hop_s)
+    key = store.prepare_features(
+        model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
+    )
+    if frames:
+        prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
+    blocks = store.pending_blocks(key, frames=frames)
+    if only is not None:
+        blocks = [(a, b) for a, b in blocks if only[a:b].any()]
+    if blocks:
+        items = store.items()
+        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
+        check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
+        total = len(store) if only is None else len(rows)
+        with limit_threads(threads), EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
+            encoder = BlockEncoder(model, window_s, hop_s, workers, frames=frames)
+            embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance,
+                         key=key, segments=store.segments())
+    else:
+        log.info("%s: every row of %s is already embedded", store.path, model.name)
+    store.finish_features(model.name, key)
+
+
+def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
+    """Window and hop in seconds: the (loaded) embedder's defaults, and a hop equal to a custom window.
+
+    >>> from clapmos.embed.backends import create_embedder
+    >>> resolve_windows(create_embedder("spectral"), 4.0, None)
+    (4.0, 4.0)
+    >>> resolve_windows(create_embedder("spectral"), 0.0, None)
+    Traceback (most recent call last):
+    clapmos.embed.errors.ClapmosError: --window-s 0.0: a window must be longer than 0 seconds.
+    """
+    for option, value in (("--window-s", window_s), ("--hop-s", hop_s)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ClapmosError(f"{option} {value}: a {option[2:-2]} must be longer than 0 seconds.")
+        if value is not None and value < MIN_SECONDS:
+            raise ClapmosError(f"{option} {value:g}: a {option[2:-2]} must be at least {MIN_SECONDS:g} s (10 ms).")
+    window = float(model.window_s if window_s is None else window_s)
+    longest = getattr(model, "max_window_s", None)
+    if longest is not None and window > longest + 1e-9:
+        raise ClapmosError(f"--window-s {window:g}: {model.name} takes windows of at most {longest:g} s; pass --window-s {longest:g} or less.")
+    hop = hop_s if hop_s is not None else (window if window != model.window_s else model.hop_s)
+    return window, float(hop)
+
+
+def embed_blocks(
+    store: FeatureStore,
+    encoder: BlockEncoder,
+    blocks: list[tuple[int, int]],
+    paths: np.ndarray,
+    texts: np.ndarray,
+    first_row: int = 0,
+    advance: Callable[[int], None] | None = None,
+    segments: tuple[np.ndarray, np.ndarray] | None = None,
+    key: str | None = None,
+) -> None:
+    """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
+
+    ``paths[i]`` and ``texts[i]`` belong to row ``first_row + i``: the whole corpus for
+    the serial engine, one range of rows for a distributed task. The windows of each
+    block are batched the same way whoever calls this, so a block always gets the same
+    numbers. ``advance(rows)`` is called after each block is written. ``segments``, when
+    given, are the ``(start_s, end_s)`` arrays of the same rows (see :meth:`FeatureStore.segments`).
+    ``key`` is the features group to write (see :meth:`FeatureStore.prepare_features`;
+    default: the embedder's own).
+    """
+    local = [(start - first_row, stop - first_row) for start, stop in blocks]
+    for (a, b), (audio, frames) in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
+        text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
+        store.write_block(key or encoder.model.name, first_row + a, audio, text, frames=frames)
+        if advance is not None:
+            advance(b - a)
+
+
+def provenance(model: Embedder, window_s: float, hop_s: float) -> dict[str, Any]:
+    """Attributes recorded under ``features/<embedder>``: what made these numbers."""
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "embedder": model.name,
+        "sample_rate": model.sample_rate,
+        "window_s": window_s,
+        "hop_s": hop_s,
+        "pooling": "mean, L2-normalised" if model.normalize else "mean",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions,
+        "backend": plugin_spec(type(model)) or type(model).name,
+        "load_options": {key: _recordable(value) for key, value in model.options.items() if value is not None},
+        **model.provenance(),
+        **plugin_provenance(type(model)),
+    }
+
+
+def _recordable(value: Any) -> Any:
+    """An embedder option as JSON: paths absolute, so that a run can rebuild its embedder (``score``)."""
+    if isinstance(value, Path):
+        return str(value.expanduser().resolve())
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
+
+
+class BlockEncoder:
+    """Turns blocks of audio files into pooled clip vectors (and frame tokens), reading ahead in threads."""
+
+    def __init__(self, model: Embedder, window_s: float, hop_s: float, workers: int, frames: bool = False) -> None:
+        self.model = model
+        self.window_s = window_s
+        self.hop_s = hop_s
+        self.workers = max(1, workers)
+        self.frames = frames
+
+    def windows(self, path: str, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
+        audio = load_audio(path, self.model.sample_rate, start_s, end_s)
+        return [self.model.prepare_window(w) for w in cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)]
+
+    def audio_blocks(
+        self, paths: np.ndarray, blocks: list[tuple[int, int]], segments: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> Iterator[tuple[np.ndarray, Frames | None]]:
+        """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings (of each row's segment, if given) and the clips' frame tokens (or None)."""
+        ordered = ((str(paths[i]), *_segment(segments, i)) for a, b in blocks for i in range(a, b))
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="clapmos-reader") as pool:
+            clips = read_ahead(pool, lambda clip: self.windows(*clip), ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
+            for start, stop in blocks:
+                yield self.pool_clips([next(clips) for _ in range(start, stop)])
+
+    def pool_clips(self, clips: list[list[np.ndarray]]) -> tuple[np.ndarray, Frames | None]:
+        """Embed the windows of several clips in batches and average them per clip; join their frame tokens."""
+        flat = [w for windows in clips for w in windows]
+        owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
+        size = max(1, self.model.batch_size)
+        batches = [flat[i : i + size] for i in range(0, len(flat), size)]
+        tokens: list[np.ndarray] = []
+        if self.frames:
+            parts = [self.model.embed_frames(batch) for batch in batches]
+            vectors = np.concatenate([checked_vectors(self.model, v, len(b), "audio", finite=False) for (v, _), b in zip(parts, batches)])
+            tokens = [t for _, batch_tokens in parts for t in batch_tokens]
+        else:
+            vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio", finite=False) for b in batches])
+        pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
+        np.add.at(pooled, owner, vectors)
+        pooled /= np.bincount(owner, minlength=len(clips))[:, None]
+        if self.model.normalize:
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32), (self._clip_frames(clips, tokens) if self.frames else None)
+
+    def _clip_frames(self, clips: list[list[np.ndarray]], tokens: list[np.ndarray]) -> Frames:
+        """One token sequence per clip (its windows' tokens in order), each token stamped with its start time."""
+        sequences, times, k = [], [], 0
+        for windows in clips:
+            mine = tokens[k : k + len(windows)]
+            k += len(windows)
+            sequences.append(np.concatenate(mine))
+            times.append(np.concatenate([w * self.hop_s + np.arange(len(t)) / self.model.frame_rate for w, t in enumerate(mine)]))
+        return Frames.from_list(sequences, times)
+
+    def text(self, texts: list[str]) -> np.ndarray:
+        """Embed texts once each (prompts repeat across systems) and spread them back."""
+        unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+        size = max(1, self.model.batch_size)
+        batches = [unique[i : i + size].tolist() for i in range(0, len(unique), size)]
+        vectors = np.concatenate([checked_vectors(self.model, self.model.embed_text(batch), len(batch), "text", finite=False) for batch in batches])
+        return vectors[inverse.ravel()].astype(np.float32)
+
+
+def _segment(segments: tuple[np.ndarray, np.ndarray] | None, row: int) -> tuple[float | None, float | None]:
+    """Row ``row``'s ``(start_s, end_s)``, ``None`` for a bound that is not set (NaN) or no segments at all."""
+    if segments is None:
+        return None, None
+    return tuple(None if np.isnan(bound[row]) else float(bound[row]) for bound in segments)
+
+
+def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int) -> Iterator[R]:
+    """``map(fn, items)`` in ``pool``, in order, keeping at most ``depth`` results in flight."""
+    iterator = iter(items)
+    pending: deque[Future[R]] = deque(pool.submit(fn, item) for item in islice(iterator, depth))
+    while pending:
+        result = pending.popleft().result()
+        pending.extend(pool.submit(fn, item) for item in islice(iterator, 1))
+        yield result
+
+
+class EmbedProgress:
+    """A rich progress bar (clips, clips/s, time left); silent when ``enabled`` is false."""
+
+    def __init__(self, enabled: bool, name: str, total: int, completed: int) -> None:
+        self.bar = (
+            Progress(
+                TextColumn(f"embedding with {name}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} clips/s"),
+                TimeElapsedColumn(),
+                TextColumn("elapsed,"),
+                TimeRemainingColumn(),
+                TextColumn("left"),
+                transient=False,
+            )
+            if enabled
+            else None
+        )
+        self.total, self.completed = total, completed
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self.bar is None:
+            return lambda n: None
+        self.bar.start()
+        task = self.bar.add_task("embed", total=self.total, completed=self.completed, rate="–")
+
+        def advance(n: int) -> None:
+            self.bar.advance(task, n)
+            speed = self.bar.tasks[task].speed
+            self.bar.update(task, rate=f"{speed:.1f}" if speed else "–")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

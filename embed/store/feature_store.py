@@ -1,0 +1,533 @@
+"""The Zarr v3 feature store: one corpus's items, labels, ratings and embeddings.
+
+The schema is written once, in :mod:`clapmos.embed.store.schema` (and for readers of other tools
+in the README, "The store").
+
+Readers accept any store with these fields, whoever wrote it. Embeddings are written
+in whole chunks of rows, data first and the ``done`` mask last, and zarr writes each
+chunk file atomically; so a run killed at any moment leaves a store whose ``done``
+rows are all complete, and the next run only does the rest.
+
+>>> import tempfile, pandas as pd
+>>> from clapmos.embed.corpora.table import Corpus
+>>> items = pd.DataFrame({"id": ["a", "b"], "path": ["/a.wav", "/b.wav"], "text": ["x", "y"],
+...                       "system": ["S1", "S2"], "split": ["train", "dev"]})
+>>> corpus = Corpus("manifest", items, pd.DataFrame({"overall": [3.0, 4.0]}),
+...                 pd.DataFrame({"item": [0, 0], "listener": ["l1", "l2"], "overall": [3.0, 3.0]}),
+...                 ["overall"])
+>>> store = FeatureStore.create(tempfile.mkdtemp() + "/s.zarr", corpus)
+>>> store.items("dev")["id"].tolist(), store.labels("train")["overall"].tolist()
+(['b'], [3.0])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import zarr
+
+from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
+from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.files import require_folder
+from clapmos.embed.store.frame_store import FrameStoreMixin
+from clapmos.embed.store.frames import Frames
+from clapmos.embed.store.schema import (
+    CHECKED_COLUMNS, ITEM_CHUNK, RATING_CHUNK, SEGMENT_COLUMNS, 
+    identity_of, is_clapmos_store, write_array, write_str,
+)
+
+
+class FeatureStore(FrameStoreMixin):
+    """A clapmos store on disk (a Zarr v3 group). Open with :meth:`open` or :meth:`create`.
+
+    Frame tokens (``frames``, ``iter_frames``, ``prepare_frames``...) come from
+    :class:`clapmos.embed.store.frame_store.FrameStoreMixin`.
+    """
+
+    def __init__(self, group: zarr.Group, path: Path, final_path: Path | None = None) -> None:
+        self.group = group
+        self.path = path
+        self.final_path = final_path  # set while a rebuilt store waits beside the one it replaces
+        self._items_cache: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | Path, mode: str = "r", option: str | None = None) -> "FeatureStore":
+        """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features).
+
+        ``option`` names where the path came from (``--store``) in the message for a missing store.
+        """
+        path = require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)
+        try:
+            group = zarr.open_group(path, mode=mode)
+        except Exception as error:  # zarr raises several types for "not a group"
+            raise ClapmosError(f"{path} is not a Zarr store ({error}).") from None
+        missing = [f"items/{c}" for c in ITEM_COLUMNS if f"items/{c}" not in group]
+        if missing:
+            raise ClapmosError(f"{path} is not a clapmos store: it lacks {', '.join(missing)}.")
+        return cls(group, path)
+
+    @classmethod
+    def create(cls, path: str | Path, corpus: Corpus, rebuild: bool = False) -> "FeatureStore":
+        """Write ``corpus`` into a new store at ``path``, or reopen the store already there.
+
+        An existing store is reused when it holds the same items (ids, texts, systems
+        and splits, in order) so that embedders can be added or a run resumed; its
+        labels and ratings are refreshed from ``corpus``. A store built from other
+        items is refused unless ``rebuild`` (or unless it holds no embedded row yet):
+        then a new store is built beside it, with the features of the clips that did
+        not change copied over, and replaces it when :meth:`commit` is called, once the
+        features are written (see :mod:`clapmos.embed.store.replacement`). A path that holds anything
+        other than a clapmos store, or the corpus itself, is refused.
+        """
+        from clapmos.embed.store.replacement import build_store, check_destination, discard_rebuild, rebuild_store
+
+        path = Path(path)
+        corpus.validate()
+        check_destination(path)
+        if not is_clapmos_store(path):
+            return build_store(cls, path, corpus)
+        store = cls.open(path, mode="r+")
+        problem = store._item_difference(corpus)
+        if problem is None:
+            discard_rebuild(path)  # one begun for other items, which the corpus no longer has
+            store._write_labels(corpus)
+            store._follow_moved_files(corpus)
+            return store
+        if not rebuild and store.has_embedded_rows():
+            raise ClapmosError(
+                f"{problem}\nWrite to another --out, or pass --rebuild to rebuild this store from the items read now "
+                "(built beside it; the features of unchanged clips are kept)."
+            )
+        return rebuild_store(store, corpus, commit_now=not store.has_embedded_rows())
+
+    def commit(self) -> "FeatureStore":
+        """Move a store built by ``create(..., rebuild=True)`` into place (a no-op for other stores)."""
+        from clapmos.embed.store.replacement import commit_store
+
+        if self.final_path is not None:
+            commit_store(self)
+        return self
+
+    def _item_difference(self, corpus: Corpus) -> str | None:
+        """``None`` when the store holds exactly the corpus's items, else what differs."""
+        mine = self.items()
+        theirs = corpus.items.reset_index(drop=True)
+        if len(mine) != len(theirs):
+            return f"{self.path} holds {len(mine)} items but the corpus read now has {len(theirs)}."
+        for column in CHECKED_COLUMNS:
+            differs = np.flatnonzero(mine[column].to_numpy() != theirs[column].astype(str).to_numpy())
+            if len(differs):
+                rows = [f"row {i}: store {mine[column].iat[i]!r} vs corpus {theirs[column].iat[i]!r}" for i in differs]
+                return f"{self.path} was built from other items ({len(differs)} differ in '{column}'):\n{listing(rows, 5)}"
+        return None
+
+    def _follow_moved_files(self, corpus: Corpus) -> None:
+        """Record the corpus's audio paths as read now: same items, whose files moved (a corpus folder renamed)."""
+        paths = corpus.items["path"].astype(str).to_numpy()
+        if not np.array_equal(self.items()["path"].to_numpy(), paths):
+            write_str(self.group, "items/path", paths, ITEM_CHUNK)
+            self.group.attrs["source"] = corpus.source
+            self._items_cache = None
+
+    def has_embedded_rows(self) -> bool:
+        """Whether any embedder has written any row (a store without one loses nothing when rebuilt)."""
+        return any(self.done(name).any() for name in self.embedders)
+
+    def _write_labels(self, corpus: Corpus) -> None:
+        group = self.group
+        labels = group.require_group("labels")
+        for target in corpus.targets:
+            write_array(labels, target, corpus.labels[target].to_numpy(np.float32), ITEM_CHUNK)
+        ratings = corpus.ratings
+        rgroup = group.require_group("ratings")
+        write_array(rgroup, "item", ratings["item"].to_numpy(np.int64), RATING_CHUNK)
+        write_str(rgroup, "listener", ratings["listener"].astype(str).to_numpy(), RATING_CHUNK)
+        for target in corpus.targets:
+            write_array(rgroup, target, ratings[target].to_numpy(np.float32), RATING_CHUNK)
+        group.attrs["targets"] = list(corpus.targets)
+
+    # ------------------------------------------------------------------ corpus tables
+    def __len__(self) -> int:
+        return int(self.group["items/id"].shape[0])
+
+    @property
+    def corpus(self) -> str:
+        return str(self.group.attrs.get("corpus", ""))
+
+    @property
+    def targets(self) -> list[str]:
+        """Target names: the ``targets`` attribute, else the arrays under ``labels/``."""
+        if "targets" in self.group.attrs:
+            return list(self.group.attrs["targets"])
+        return sorted(self.group["labels"].array_keys()) if "labels" in self.group else []
+
+    @property
+    def splits(self) -> list[str]:
+        return list(dict.fromkeys(self.items()["split"]))
+
+    def rows(self, split: str | list[str] | None = None) -> np.ndarray:
+        """Row numbers of the items of ``split`` (one name or several; all rows when ``None``)."""
+        items = self.items()
+        if split is None:
+            return np.arange(len(items))
+        wanted = [split] if isinstance(split, str) else list(split)
+        unknown = sorted(set(wanted) - set(items["split"]))
+        if unknown:
+            raise ClapmosError(f"{self.path} has no split {', '.join(unknown)}; its splits are {self.splits}.")
+        return np.flatnonzero(items["split"].isin(wanted).to_numpy())
+
+    def items(self, split: str | list[str] | None = None) -> pd.DataFrame:
+        """Items table (id, path, text, system, split); the index is the row number in the store."""
+        if self._items_cache is None:
+            self._items_cache = pd.DataFrame({c: self.group[f"items/{c}"][:].astype(str) for c in ITEM_COLUMNS})
+        items = self._items_cache
+        return items if split is None else items.iloc[self.rows(split)]
+
+    def segments(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-item ``(start_s, end_s)``: the part of each file that was embedded (NaN: the file's
+        start or end), or ``None`` for a store of whole files (the optional ``items/start_s`` and
+        ``items/end_s`` arrays are absent)."""
+        if "items/start_s" not in self.group:
+            return None
+        return tuple(np.asarray(self.group[f"items/{c}"][:], dtype=np.float64) for c in SEGMENT_COLUMNS)
+
+    def write_segments(self, start_s: Sequence[float], end_s: Sequence[float]) -> None:
+        """Record that each item is a segment of its file (before any features are written)."""
+        for column, values in zip(SEGMENT_COLUMNS, (start_s, end_s)):
+            write_array(self.group["items"], column, np.asarray(values, dtype=np.float64), ITEM_CHUNK)
+
+    def labels(self, split: str | list[str] | None = None) -> pd.DataFrame:
+        """Per-item scores (float64, as published: see :func:`_decimal`), one column per target, indexed like :meth:`items`."""
+        n = len(self)
+        frame = pd.DataFrame(
+            {t: _decimal(self.group[f"labels/{t}"][:]) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
+        )
+        return frame if split is None else frame.iloc[self.rows(split)]
+
+    def ratings(self, split: str | list[str] | None = None) -> pd.DataFrame:
+        """Long table of single ratings: ``item`` (row number), ``id``, ``listener``, one column per target."""
+        columns = ["item", "id", "listener", *self.targets]
+        if "ratings/item" not in self.group or self.group["ratings/item"].shape[0] == 0:
+            return pd.DataFrame({c: pd.Series(dtype=float if c in self.targets else object) for c in columns})
+        r = self.group["ratings"]
+        frame = pd.DataFrame({"item": r["item"][:].astype(np.int64), "listener": r["listener"][:].astype(str)})
+        frame.insert(1, "id", self.items()["id"].to_numpy()[frame["item"].to_numpy()])
+        for t in self.targets:
+            frame[t] = _decimal(r[t][:]) if t in r else np.nan
+        if split is not None:
+            frame = frame[np.isin(frame["item"].to_numpy(), self.rows(split))].reset_index(drop=True)
+        return frame
+
+    # ------------------------------------------------------------------ features (read)
+    @property
+    def embedders(self) -> list[str]:
+        """Names of the embedders with features in this store."""
+        if "features" not in self.group:
+            return []
+        keys = self.group["features"].group_keys()
+        return sorted(k for k in keys if not k.startswith(".") and "audio" in self.group[f"features/{k}"])
+
+    def embedder_attrs(self, embedder: str) -> dict[str, Any]:
+        """Provenance recorded for ``embedder`` (sample rate, windows, checkpoint, versions...)."""
+        return dict(self._features_group(embedder).attrs)
+
+    def done(self, embedder: str) -> np.ndarray:
+        """Which rows of ``embedder`` are written (all rows, if the store has no ``done`` mask)."""
+        group = self._features_group(embedder)
+        if "done" not in group:
+            return np.ones(len(self), dtype=bool)
+        return np.asarray(group["done"][:], dtype=bool)
+
+    def audio(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
+        """Audio embeddings ``(n, Da)`` of ``split`` (float32)."""
+        return self._read_features(embedder, "audio", split)
+
+    def has_text(self, embedder: str) -> bool:
+        """Whether ``embedder`` wrote text embeddings (``False`` for an audio-only encoder such as ``hf-audio``)."""
+        return "text" in self._features_group(embedder)
+
+    def text(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
+        """Text embeddings ``(n, Dt)`` of ``split`` (float32); an error for an audio-only embedder."""
+        self._require_text(embedder)
+        return self._read_features(embedder, "text", split)
+
+    def paired(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
+        """``hstack(audio, text)``: the input the heads take (see ``heads.PairedEmbeddingFeatures``)."""
+        self._require_text(embedder)
+        return np.hstack([self.audio(embedder, split), self.text(embedder, split)])
+
+    def _require_text(self, embedder: str) -> None:
+        if not self.has_text(embedder):
+            raise ClapmosError(
+                f"{self.path}: embedder {embedder!r} is audio-only: the store has no text embeddings of it, so it "
+                "cannot give text features, audio-text pairs or a zero-shot cosine on its own. Fuse it with a "
+                f"text-capable embedder (e.g. `--embedder {embedder},clap`), or use one that embeds text (clap, m2d, hf-clap)."
+            )
+
+    def layout(self, embedders: str | Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+        """``(embedder, audio_dim, text_dim)`` per embedder (``text_dim`` 0 for an audio-only one), read from the attributes."""
+        names = [embedders] if isinstance(embedders, str) else list(embedders)
+        missing = [name for name in names if name not in self.embedders]
+        if missing:
+            have = ", ".join(self.embedders) or "none"
+            raise ClapmosError(
+                f"{self.path} has no features of embedder{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} (it has: {have}). "
+                f"Run `clapmos embed --embedder {missing[0]} --out {self.path} ...` first."
+            )
+        layout = []
+        for name in names:
+            group = self._features_group(name)
+            layout.append((name, int(group["audio"].shape[1]), int(group["text"].shape[1]) if self.has_text(name) else 0))
+        return tuple(layout)
+
+    def stacked(
+        self, embedders: str | Sequence[str], split: str | list[str] | None = None
+    ) -> tuple[np.ndarray, tuple[tuple[str, int, int], ...]]:
+        """Several embedders' vectors side by side, and the :meth:`layout` that names the columns.
+
+        Per embedder, in the order given: its audio vector, then its text vector when it
+        has one; this is what ``heads.make_head(..., layout=...)`` reads. One embedder
+        with text gives :meth:`paired`.
+        """
+        layout = self.layout(embedders)
+        blocks = []
+        for name, _, text_dim in layout:
+            blocks += [self.audio(name, split)] + ([self.text(name, split)] if text_dim else [])
+        return np.hstack(blocks), layout
+
+    def _features_group(self, embedder: str) -> zarr.Group:
+        if embedder not in self.embedders:
+            have = ", ".join(self.embedders) or "none"
+            raise ClapmosError(
+                f"{self.path} has no features of embedder {embedder!r} (it has: {have}). "
+                f"Run `clapmos embed --embedder {embedder} --out {self.path} ...` first."
+            )
+        return self.group[f"features/{embedder}"]
+
+    def _read_features(self, embedder: str, kind: str, split: str | list[str] | None) -> np.ndarray:
+        return self.read_rows(embedder, kind, self.rows(split))
+
+    def read_rows(self, embedder: str, kind: str, rows: np.ndarray) -> np.ndarray:
+        """The ``kind`` (``audio`` or ``text``) embeddings of the given rows, which must be done (float32)."""
+        group = self._features_group(embedder)
+        rows = np.asarray(rows, dtype=np.int64)
+        missing = rows[~self.done(embedder)[rows]]
+        if len(missing):
+            raise ClapmosError(
+                f"{self.path}: {len(missing)} of {len(rows)} rows of embedder {embedder!r} are not embedded yet. "
+                "Run the same `clapmos embed` command again to finish them."
+            )
+        array = group[kind]
+        whole = len(rows) == len(self) and bool((rows == np.arange(len(self))).all())
+        data = array[:] if whole else array.get_orthogonal_selection((rows, slice(None)))
+        return np.asarray(data, dtype=np.float32)
+
+    # ------------------------------------------------------------------ features (write)
+    def prepare_features(
+        self, embedder: str, audio_dim: int, text_dim: int, attrs: dict[str, Any], overwrite: bool = False
+    ) -> str:
+        """Create ``features/<embedder>`` (or check the existing one matches) before writing rows.
+
+        Returns the name of the group to write rows to (:meth:`pending_blocks`,
+        :meth:`write_block`), then call :meth:`finish_features`. Existing features made
+        with different dimensions or provenance (another checkpoint, window or hop) are
+        an error unless ``overwrite``; with it the new features are built in a hidden
+        group beside the old ones, which stay readable until :meth:`finish_features`
+        swaps them in (an interrupted overwrite resumes there when run again). ``text_dim=0`` (an audio-only embedder) creates no
+        ``text`` array.
+        """
+        from clapmos.embed.store.replacement import OVERWRITE, hidden_name, new_feature_group, recover_swap
+
+        features = self.group.require_group("features")
+        recover_swap(self, embedder)
+        group = features[embedder] if embedder in features else None
+        if group is None or not _complete(group):
+            if group is not None:
+                if any(group[name].nchunks_initialized for name in group.array_keys()):
+                    raise ClapmosError(
+                        f"{self.path}: features/{embedder} holds data but no clapmos provenance (another tool wrote it); "
+                        f"clapmos leaves it as it is. Embed under another name (--name {embedder}-2) or into another store."
+                    )
+                del features[embedder]  # made before its attributes, so no row of it was written
+            new_feature_group(self, embedder, audio_dim, text_dim, attrs)
+            return embedder
+        changed = _provenance_changes(group, len(self), audio_dim, text_dim, attrs)
+        if not overwrite:
+            if changed:
+                raise ClapmosError(
+                    f"{self.path}: features of {embedder!r} were made differently ({changed}). Pass --overwrite to replace "
+                    "them (the new features are built beside the old ones, which stay usable until the new ones are "
+                    "complete), or write to another store."
+                )
+            return embedder
+        key = hidden_name(embedder, OVERWRITE)
+        staging = features[key] if key in features else None
+        if staging is not None and _complete(staging) and not _provenance_changes(staging, len(self), audio_dim, text_dim, attrs):
+            return key  # an interrupted overwrite with the same settings: resume it
+        if staging is not None:
+            del features[key]
+        new_feature_group(self, key, audio_dim, text_dim, attrs)
+        return key
+
+    def finish_features(self, embedder: str, key: str) -> None:
+        """After every row of ``key`` is written: move overwritten features into place (else nothing)."""
+        from clapmos.embed.store.replacement import swap_feature_group
+
+        if key != embedder:
+            swap_feature_group(self, embedder, key)
+
+    def chunk_rows(self, key: str) -> int:
+        """Rows per chunk of ``features/<key>``; writes must be aligned to it."""
+        return int(self._writable(key)["done"].chunks[0])
+
+    def pending_blocks(self, key: str, start: int = 0, stop: int | None = None, frames: bool = False) -> list[tuple[int, int]]:
+        """Chunk-aligned ``(start, stop)`` row ranges of ``features/<key>`` that still contain rows not done.
+
+        ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
+        mask that is read. With ``frames``, rows whose frame tokens are missing count as
+        not done too.
+        """
+        stop = len(self) if stop is None else stop
+        group = self._writable(key)
+        done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
+        if frames:
+            done &= np.asarray(group["frames/done"][start:stop], dtype=bool)
+        step = self.chunk_rows(key)
+        return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
+
+    def write_block(self, key: str, start: int, audio: np.ndarray, text: np.ndarray | None = None, frames: Frames | None = None) -> None:
+        """Write rows ``start:start+len(audio)`` (whole chunks) of ``features/<key>`` and their frame tokens if given, then mark them done.
+
+        ``text`` is ``None`` for an audio-only embedder. Embeddings that are not finite are
+        refused (nothing of the block is written), so a row marked done always holds usable
+        numbers.
+        """
+        group = self._writable(key)
+        stop = start + len(audio)
+        step = self.chunk_rows(key)
+        if start % step or (stop % step and stop != len(self)):
+            raise ValueError(f"block {start}:{stop} is not aligned to chunks of {step} rows")
+        if (text is None) == ("text" in group):
+            raise ValueError(f"{key}: text is {'missing' if text is None else 'given'} but the store {'has' if 'text' in group else 'has no'} text array")
+        audio = np.asarray(audio, dtype=np.float32)
+        text = None if text is None else np.asarray(text, dtype=np.float32)
+        finite = np.isfinite(audio).all(axis=1) & (True if text is None else np.isfinite(text).all(axis=1))
+        if frames is not None:
+            finite &= frames.finite_clips()
+        bad = np.flatnonzero(~finite)
+        if len(bad):
+            items = self.items().iloc[start + bad]
+            raise ClapmosError(
+                f"{key.strip('.').split('.')[0]}: the embeddings of {len(bad)} clip(s) are not finite (NaN or inf), "
+                f"so rows {start}:{stop} were not written:\n{listing(f'{r.id}: {r.path}' for r in items.itertuples())}\n"
+                "The model produced them from these files: check the audio (silence is fine; NaN or inf samples, or "
+                "extreme values, are not), replace or remove them, and run the same command again."
+            )
+        group["audio"][start:stop] = audio
+        if text is not None:
+            group["text"][start:stop] = text
+        if frames is not None:
+            self._write_frames(key, start, frames)
+        group["done"][start:stop] = True
+
+    def _writable(self, key: str) -> zarr.Group:
+        """``features/<key>``: an embedder's group, or the hidden group an overwrite is building."""
+        if key.startswith("."):
+            if key not in self.group.require_group("features"):
+                raise ClapmosError(f"{self.path}: no features/{key} to write to; call prepare_features first.")
+            return self.group[f"features/{key}"]
+        return self._features_group(key)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> str:
+        """A few lines describing the store (what ``cli.py info`` prints)."""
+        items = self.items()
+        labels = self.labels()
+        ratings = self.ratings()
+        lines = [
+            f"store      {self.path}",
+            f"corpus     {self.corpus}  (store version {self.group.attrs.get('clapmos_store_version', '?')}, "
+            f"created {self.group.attrs.get('created', '?')})",
+            f"items      {len(items)} clips, {items['system'].replace('', np.nan).nunique()} systems, "
+            f"{ratings['listener'].nunique() if len(ratings) else 0} listeners, {len(ratings)} ratings",
+            "splits     " + ", ".join(f"{s} {n}" for s, n in items["split"].value_counts(sort=False).items()),
+        ]
+        for target in self.targets:
+            known = labels[target].notna()
+            lines.append(
+                f"target     {target}: {int(known.sum())} labelled"
+                + (f", mean {labels[target][known].mean():.3f}, range {labels[target].min():.2f}–{labels[target].max():.2f}" if known.any() else "")
+            )
+        if not self.embedders:
+            lines.append("embedders  none yet")
+        for name in self.embedders:
+            attrs = self.embedder_attrs(name)
+            done = self.done(name)
+            lines.append(
+                f"embedder   {name}: audio {attrs.get('audio_dim')}-d, "
+                + (f"text {attrs.get('text_dim')}-d, " if self.has_text(name) else "no text (audio-only), ")
+                + f"{attrs.get('sample_rate', '?')} Hz, window {attrs.get('window_s', '?')} s / hop {attrs.get('hop_s', '?')} s, "
+                f"{int(done.sum())}/{len(done)} rows done"
+                + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
+            )
+            lines += self._pending_overwrite(name)
+            lines += [line for line in [self.frames_summary(name)] if line]
+        return "\n".join(lines)
+
+    def _pending_overwrite(self, embedder: str) -> list[str]:
+        from clapmos.embed.store.replacement import OVERWRITE, hidden_name
+
+        key = hidden_name(embedder, OVERWRITE)
+        if key not in self.group["features"] or "done" not in self.group[f"features/{key}"]:
+            return []
+        done = np.asarray(self.group[f"features/{key}/done"][:], dtype=bool)
+        return [
+            f"           replacement of {embedder} (--overwrite) in progress: {int(done.sum())}/{len(done)} rows; "
+            "run the same embed command again to finish it"
+        ]
+
+
+
+
+def _complete(group: zarr.Group) -> bool:
+    """A features group whose arrays and attributes are all written (attributes come last; no text array when audio-only)."""
+    if "embedder" not in group.attrs:
+        return False
+    arrays = ("audio", "done") if group.attrs.get("text_dim") == 0 else ("audio", "text", "done")  # as it was made
+    return all(k in group for k in arrays)
+
+
+
+
+
+def _provenance_changes(group: zarr.Group, n: int, audio_dim: int, text_dim: int, attrs: dict[str, Any]) -> str:
+    """What differs between the features in ``group`` and a run with ``attrs`` ("" when nothing does)."""
+    old = identity_of(dict(group.attrs))
+    changed = {k: (old.get(k), v) for k, v in identity_of(attrs).items() if old.get(k) != v}
+    old_text_dim = group["text"].shape[1] if "text" in group else 0
+    if group["audio"].shape != (n, audio_dim) or old_text_dim != text_dim:
+        changed["dims"] = (f"{group['audio'].shape[1]}/{old_text_dim}", f"{audio_dim}/{text_dim}")
+    return "; ".join(f"{k}: store has {a!r}, this run {b!r}" for k, (a, b) in changed.items())
+
+
+def _decimal(values: np.ndarray) -> np.ndarray:
+    """float64 scores from the stored float32 ones, by their shortest decimal spelling.
+
+    Scores are published as short decimals (4.8, 7.25); float32 keeps 4.800000190734863.
+    Reading back the shortest decimal that rounds to the same float32 gives 4.8 again,
+    so means, ties and system levels are the challenges' own.
+    """
+    values = np.asarray(values)
+    if values.dtype != np.float32:
+        return values.astype(np.float64)
+    return values.astype(str).astype(np.float64)  # numpy prints float32 with its shortest round-trip digits
+
+
+
+
+

@@ -1,0 +1,228 @@
+"""Saving fitted heads without pickle: skops for the scikit-learn parts, safetensors for
+torch weights, LightGBM's own text format for boosters, JSON for the manifest.
+
+A saved model is a folder::
+
+    model.json             format, version, sha256 of every file, the torch/LightGBM parts
+    model.skops            the estimator tree, with torch modules and boosters replaced by references
+    torch-<k>.safetensors  weights of each torch module
+    lightgbm-<k>.txt       each LightGBM booster as LightGBM writes it
+
+Loading checks the hashes, refuses any type in ``model.skops`` outside
+:func:`trusted_types` (so a tampered file cannot run code), then rebuilds torch
+modules through their owner's ``_new_module()`` and loads the weights with
+``safetensors``; no ``pickle.load`` and no ``torch.load`` of pickles happen anywhere.
+
+>>> import tempfile, numpy as np
+>>> from sklearn.linear_model import Ridge
+>>> folder = tempfile.mkdtemp()
+>>> save_model(Ridge().fit(np.eye(3), [1.0, 2.0, 3.0]), folder)
+>>> load_model(folder).predict(np.eye(3)).round(2).tolist()
+[1.5, 2.0, 2.5]
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sklearn.base import BaseEstimator
+
+from clapmos.embed.errors import ClapmosError
+from clapmos.embed.files import file_sha256
+
+MODEL_FORMAT = "clapmos-model"
+MODEL_VERSION = 1
+
+#: Types, beyond skops' defaults (scikit-learn, numpy, scipy, builtins), that any model file may hold;
+#: each head adds its own (``HeadSpec.types``), see :func:`trusted_types`.
+BASE_TRUSTED_TYPES = (
+    "collections.OrderedDict",
+    "clapmos.heads.runs.persistence.PartReference",
+    "clapmos.heads.runs.ensemble.CVEnsemble",
+    "clapmos.heads.inputs.features.PairedEmbeddingFeatures",
+)
+
+
+#: Where the classes of models saved before 0.2 (when the heads were the top-level package ``heads``)
+#: live now; :func:`load_model` reads their files under these names, so old runs still load.
+LEGACY_MODULES = {
+    **{f"heads.{name}": f"clapmos.heads.{name}" for name in ("ridge", "lgbm", "mlp", "spo", "svr", "dist", "coral", "attn_mlp", "xattn")},
+    "heads.ensemble": "clapmos.heads.runs.ensemble",
+    "heads.persistence": "clapmos.heads.runs.persistence",
+    "heads.features": "clapmos.heads.inputs.features",
+    "heads.proximity": "clapmos.heads.inputs.proximity",
+    "heads.frame_inputs": "clapmos.heads.inputs.frame_inputs",
+    "heads.per_target": "clapmos.heads.inputs.per_target",
+}
+
+
+def trusted_types() -> list[str]:
+    """Every type a model file may hold: the base ones and those of every registered head."""
+    from clapmos.heads.registry import head_specs
+
+    names = set(BASE_TRUSTED_TYPES)
+    for spec in head_specs().values():
+        names |= {f"{cls.__module__}.{cls.__qualname__}" for cls in spec.types}
+    return sorted(names)
+
+
+class PartReference:
+    """Stands in the skops tree for a part saved in its own file (torch weights, a booster)."""
+
+    def __init__(self, kind: str = "", key: str = "") -> None:
+        self.kind = kind
+        self.key = key
+
+
+def save_model(model: BaseEstimator, folder: str | Path) -> None:
+    """Write a fitted estimator (any tree of scikit-learn objects and clapmos heads) to ``folder``."""
+    import lightgbm
+    import skops.io as sio
+    import torch
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tree = copy.deepcopy(model)
+    for owner, _, value in list(_walk(tree)):
+        if isinstance(value, BaseEstimator):
+            # metadata-routing requests point back at their owner (a cycle skops cannot write);
+            # they only matter while fitting
+            vars(value).pop("_metadata_request", None)
+    vars(tree).pop("_metadata_request", None)
+    parts = []
+    for owner, attr, value in list(_walk(tree)):
+        if isinstance(value, torch.nn.Module):
+            key = f"torch-{len(parts)}"
+            state = {k: v.detach().cpu().contiguous() for k, v in value.state_dict().items()}
+            save_file(state, folder / f"{key}.safetensors")
+            parts.append({"kind": "torch", "key": key, "file": f"{key}.safetensors"})
+        elif isinstance(value, lightgbm.Booster):
+            key = f"lightgbm-{len(parts)}"
+            (folder / f"{key}.txt").write_text(value.model_to_string())
+            parts.append({"kind": "lightgbm", "key": key, "file": f"{key}.txt"})
+        else:
+            continue
+        _set(owner, attr, PartReference(parts[-1]["kind"], key))
+    sio.dump(tree, folder / "model.skops")
+    files = ["model.skops", *(p["file"] for p in parts)]
+    manifest = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "estimator": type(model).__name__,
+        "parts": parts,
+        "sha256": {name: file_sha256(folder / name) for name in files},
+    }
+    (folder / "model.json").write_text(json.dumps(manifest, indent=2))
+
+
+def load_model(folder: str | Path) -> Any:
+    """Load a model saved by :func:`save_model`, refusing foreign, tampered or untrusted files."""
+    import lightgbm
+    import skops.io as sio
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    for name, digest in manifest["sha256"].items():
+        if not (folder / name).is_file():
+            raise ClapmosError(f"{folder / name}: missing; the saved model is incomplete. Fit it again.")
+        if file_sha256(folder / name) != digest:
+            raise ClapmosError(
+                f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
+                "Refusing to load a tampered model; fit it again."
+            )
+    trusted = trusted_types()
+    data = _current_module_names((folder / "model.skops").read_bytes())
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+    if untrusted:
+        raise ClapmosError(
+            f"{folder / 'model.skops'} holds types clapmos does not trust: {', '.join(untrusted)}. "
+            "Refusing to load it (it could run code)."
+        )
+    tree = sio.loads(data, trusted=trusted)
+    files = {p["key"]: folder / p["file"] for p in manifest["parts"]}
+    for owner, attr, value in list(_walk(tree)):
+        if not isinstance(value, PartReference):
+            continue
+        if value.kind == "torch":
+            module = owner._new_module()
+            module.load_state_dict(load_file(files[value.key]))
+            module.eval()
+            restored: Any = module
+        else:
+            restored = lightgbm.Booster(model_str=files[value.key].read_text())
+        _set(owner, attr, restored)
+    return tree
+
+
+def _current_module_names(data: bytes) -> bytes:
+    """A skops file's bytes with the module names of :data:`LEGACY_MODULES` replaced by today's (unchanged if none)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        renamed = _rename_modules(schema)
+        if renamed == schema:
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as copy:
+            for info in archive.infolist():
+                payload = json.dumps(renamed).encode() if info.filename == "schema.json" else archive.read(info)
+                copy.writestr(info, payload)
+    return out.getvalue()
+
+
+def _rename_modules(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: LEGACY_MODULES.get(v, v) if k == "__module__" and isinstance(v, str) else _rename_modules(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_modules(v) for v in node]
+    return node
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "model.json"
+    if not path.is_file():
+        raise ClapmosError(f"{folder} holds no clapmos model (no model.json). Pass the folder `clapmos fit --out` wrote.")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ClapmosError(f"{path}: not valid JSON ({error}); the model folder is damaged. Fit it again.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise ClapmosError(f"{path} is not a clapmos model file (format {manifest.get('format') if isinstance(manifest, dict) else '?'!r}).")
+    if manifest.get("version") != MODEL_VERSION:
+        raise ClapmosError(f"{path}: model format version {manifest.get('version')} is not supported (expected {MODEL_VERSION}).")
+    return manifest
+
+
+def _walk(obj: Any, seen: set[int] | None = None) -> Iterator[tuple[Any, Any, Any]]:
+    """Yield ``(container, key, value)`` for every value inside estimators, lists, tuples and dicts."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        items = list(obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = list(enumerate(obj))
+    elif isinstance(obj, BaseEstimator):
+        items = list(vars(obj).items())
+    else:
+        return
+    for key, value in items:
+        yield obj, key, value
+        yield from _walk(value, seen)
+
+
+def _set(container: Any, key: Any, value: Any) -> None:
+    if isinstance(container, (dict, list)):
+        container[key] = value
+    elif isinstance(container, tuple):
+        raise TypeError(f"cannot save a {type(value).__name__} held directly in a tuple; keep it in an estimator attribute")
+    else:
+        setattr(container, key, value)
