@@ -148,6 +148,16 @@ def _known_embedder(store, embedder: str) -> str:
     return embedder
 
 
+def _check_out_files(paths: list[Path], option: str = "--out") -> None:
+    """Refuse, before any work, output files that are folders, lie inside a clapmos folder, or exist and are not clapmos's unchanged outputs."""
+    from clapmos.embed.ownership import check_replaceable, refuse_inside
+
+    if paths[0].is_dir():
+        raise ClapmosError(f"{option} {paths[0]} is a folder; give the name of the file to write.")
+    refuse_inside(paths[0], option)
+    check_replaceable(paths, option)
+
+
 def _submission_format(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise typer.BadParameter(f"{value!r}: choose one of {', '.join(allowed)}.", param_hint="'--format'")
@@ -172,6 +182,7 @@ def make_demo(
 @app.command()
 @user_errors
 def embed(
+    ctx: typer.Context,
     corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
     out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
@@ -204,6 +215,9 @@ def embed(
     An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
     ranges = _score_ranges(score_range)
+    source = ctx.get_parameter_source("frame_dtype")
+    if not frames and source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+        raise ClapmosError("--frame-dtype applies to frame tokens: add --frames, or leave --frame-dtype out.")
     if tokenizer is not None:
         from clapmos.embed.files import require_folder
 
@@ -246,6 +260,9 @@ def embed(
         flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
         raise ClapmosError(f"{flags}: the {embedder_class.name} embedder does not read {'it' if len(ignored) == 1 else 'them'}; leave {flags} out.")
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
+    from clapmos.embed.ownership import refuse_inside
+
+    refuse_inside(out_store)  # a store inside a run, a report, a cache or another store
     check_destination(out_store)  # before a model is loaded for nothing
     model = embedder
     if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
@@ -478,11 +495,10 @@ def predict(
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
-    from clapmos.embed.files import check_output_file
-    from clapmos.evaluation.submissions import FORMATS, is_prediction_file
+    from clapmos.evaluation.submissions import FORMATS
 
     _submission_format(format, tuple(FORMATS))
-    check_output_file(out_file, "--out", is_prediction_file)
+    _check_out_files([out_file])
     features_store = _open_store(store)
     splits = _known_splits(features_store, _split_list(split))
     from clapmos.evaluation.pipeline import predict_to_file
@@ -508,10 +524,8 @@ def score_zero_shot(
 
     Prints its correlations with every labelled target (only the ranking is meaningful: the cosine is not on the score scale).
     """
-    from clapmos.embed.files import check_output_file
-
     if out_file is not None:
-        check_output_file(out_file, "--out", _is_cosine_table)
+        _check_out_files([out_file])
     features_store = _open_store(store)
     _known_embedder(features_store, embedder)
     splits = _known_splits(features_store, _split_list(split))
@@ -524,7 +538,9 @@ def score_zero_shot(
     cosine = paired_cosine(features_store.paired(embedder, splits), features_store.embedder_attrs(embedder).get("audio_dim"))
     frame = pd.DataFrame({"id": items["id"].to_numpy(), "cosine": cosine})
     if out_file is not None:
-        frame.to_csv(out_file, index=False)
+        from clapmos.evaluation.outputs import write_table
+
+        write_table(frame, out_file)
         out.print(f"wrote {len(frame)} cosines to {out_file}", highlight=False)
     labels = features_store.labels(splits)
     labelled = [t for t in labels if labels[t].notna().any()]
@@ -533,11 +549,6 @@ def score_zero_shot(
         with reported_warnings():
             results = score(labels[labelled].to_numpy(), cosine[:, None].repeat(len(labelled), 1), systems=systems, targets=labelled)
         _print_table("zero-shot cosine against the labels (MSE is not meaningful here)", markdown_table(results))
-
-
-def _is_cosine_table(path: Path) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as stream:
-        return stream.readline().strip() == "id,cosine"
 
 
 @app.command()
@@ -557,20 +568,20 @@ def evaluate(
 
     Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
-    from clapmos.embed.files import check_output_folder, require_file
+    from clapmos.embed.files import require_file
 
     for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth)):
         if path is not None:
             require_file(path, "an existing file", flag=option)
     from clapmos.evaluation.metrics import format_line, markdown_table
-    from clapmos.evaluation.report import default_out_dir, evaluate_file, is_report_folder, write_outputs
+    from clapmos.evaluation.report import check_report_destination, default_out_dir, evaluate_file, write_outputs
     from clapmos.evaluation.submissions import FORMATS, validate_submission
     from clapmos.evaluation.truth import read_system_truth, read_truth_file, truth_from_store
 
     _submission_format(format, ("auto", *FORMATS))
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
-    report_dir = check_output_folder(out_dir or default_out_dir(pred), "--out-dir", is_report_folder)
+    report_dir = check_report_destination(out_dir or default_out_dir(pred))
     with reported_warnings():
         if store is not None:
             reference = truth_from_store(store, _known_splits(_open_store(store), _split_list(split)))
@@ -618,7 +629,7 @@ def score(
     trained with). When the inputs name their systems, also prints and writes each system's mean score with a
     bootstrap interval over its clips, and in how many draws each system is ahead of each other.
     """
-    from clapmos.evaluation.outputs import SCORE_SUFFIXES, check_replaceable, write_scores
+    from clapmos.evaluation.outputs import SCORE_SUFFIXES, write_scores
     from clapmos.evaluation.predictor import Predictor
     from clapmos.embed.engines.score_inputs import read_score_inputs
 
@@ -626,7 +637,11 @@ def score(
         raise ClapmosError(f"--out {out_file}: write scores to a .jsonl or .csv file.")
     table = read_score_inputs(inputs, system_from=system_from)
     with_systems = bool((table["system"] != "").any())
-    check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
+    _check_out_files([out_file, *(_system_files(out_file) if with_systems else {})])
+    if cache is not None:
+        from clapmos.embed.ownership import refuse_inside
+
+        refuse_inside(cache, "--cache")
     from clapmos.heads.runs.run import load_run
 
     try:
@@ -671,14 +686,13 @@ def runs(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, save the plot.")] = True,
 ) -> None:
     """Compare run folders in one table: heads, embedders, features, the settings that differ, and their metrics."""
-    from clapmos.evaluation.outputs import check_replaceable
     from clapmos.evaluation.run_comparison import compare_runs
 
     if out_file is not None and out_file.suffix.lower() != ".csv":
         raise ClapmosError(f"--out {out_file}: name a .csv file (the .md and .png are written beside it).")
     comparison = compare_runs(folders, sort=sort)
     if out_file is not None:
-        check_replaceable(comparison.files(out_file))
+        _check_out_files(list(comparison.files(out_file)))
     _print_table(f"{len(comparison.table)} run(s)" + (f", best first by {comparison.sort}" if comparison.sort else ""), comparison.markdown())
     if out_file is not None:
         written = comparison.write(out_file, plots=plots)

@@ -12,7 +12,7 @@ interrupted run leaves either the old folder or the new one, never a mixture.
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> new = staging_folder(folder / "run")
 >>> _ = (new / "config.json").write_text("{}")
->>> swap_in(new, folder / "run", is_ours=lambda old: (old / "config.json").is_file())
+>>> swap_in(new, folder / "run", check=lambda old: None)
 >>> sorted(p.name for p in folder.iterdir()), len(file_sha256(folder / "run" / "config.json"))
 (['run'], 64)
 """
@@ -102,19 +102,25 @@ def remove_staging(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def swap_in(new: Path, destination: str | Path, is_ours: Callable[[Path], bool]) -> None:
+def swap_in(new: Path, destination: str | Path, check: Callable[[Path], None]) -> None:
     """Move the finished folder ``new`` to ``destination``, replacing what is there.
 
-    The folder already at ``destination`` is replaced only if ``is_ours(folder)`` (a
-    clapmos store, a clapmos run) or if it is empty; it is renamed aside first and
-    deleted only after ``new`` is in place (:func:`restore_swapped_out` puts it back
-    if the process stops between the two renames). A symbolic link is never replaced.
+    ``check(destination)`` raises when what is there may not be replaced (callers pass
+    :func:`clapmos.embed.ownership.check_replaceable`: a folder clapmos recorded, unchanged).
+    The old folder is renamed aside first and deleted only after ``new`` is in place
+    (:func:`restore_swapped_out` puts it back if the process stops between the two
+    renames). A symbolic link is never replaced.
     """
     destination = Path(destination)
     refuse_link(destination)
     restore_swapped_out(destination)
-    if destination.exists() and (not destination.is_dir() or not (is_ours(destination) or not any(destination.iterdir()))):
-        raise ClapmosError(f"{destination} exists and clapmos did not write it; it is left as it is. The result is in {new}.")
+    if destination.exists() and not destination.is_dir():
+        raise ClapmosError(f"{destination} exists and is a file; it is left as it is. The result is in {new}.")
+    if destination.exists():
+        try:
+            check(destination)
+        except ClapmosError as error:
+            raise ClapmosError(f"{error}\nThe result is in {new}.") from None
     (new / STAGING_MARK).unlink(missing_ok=True)
     if not destination.exists():
         new.rename(destination)
@@ -144,27 +150,3 @@ def refuse_link(path: str | Path, option: str = "--out") -> None:
             f"{option} {path} is a symbolic link (to {path.readlink()}); clapmos does not replace links. "
             "Pass the folder it points to, or a new name."
         )
-
-
-def check_output_file(path: str | Path, option: str, is_ours: Callable[[Path], bool]) -> Path:
-    """Refuse, before any work, an output ``path`` that is a folder or an existing file clapmos did not write.
-
-    ``is_ours(path)`` says whether an existing file is one clapmos writes there (a
-    prediction file, a cosine table), which may be replaced.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ClapmosError(f"{option} {path} is a folder; give the name of the file to write.")
-    if path.exists() and not is_ours(path):
-        raise ClapmosError(f"{option} {path} exists and is not a file clapmos writes; it is left alone. Choose a new name.")
-    return path
-
-
-def check_output_folder(path: str | Path, option: str, is_ours: Callable[[Path], bool]) -> Path:
-    """Refuse, before any work, an output folder that is a file or holds something clapmos did not write."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ClapmosError(f"{option} {path} is a file; give a folder.")
-    if path.is_dir() and any(path.iterdir()) and not is_ours(path):
-        raise ClapmosError(f"{option} {path} holds files clapmos did not write; it is left alone. Choose a new folder.")
-    return path

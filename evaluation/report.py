@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from clapmos.embed.errors import ClapmosError, listing
-from clapmos.embed.files import check_output_folder, staging_folder, swap_in
+from clapmos.embed.files import staging_folder, swap_in
+from clapmos.embed.ownership import check_replaceable, folder_kind, record_folder, refuse_inside
 from clapmos.evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
 from clapmos.evaluation.submissions import SHOWN_IDS, detect_format, read_submission
 from clapmos.evaluation.truth import Truth
@@ -135,22 +136,27 @@ def default_out_dir(prediction_file: str | Path) -> Path:
     return path.with_name(f"{path.stem}_eval")
 
 
-def is_report_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a report folder written by :func:`write_outputs` (which may replace it)."""
-    try:
-        return "prediction_file" in json.loads((Path(path) / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
-        return False
+def check_report_destination(out_dir: str | Path) -> Path:
+    """Refuse, before any work, an ``--out-dir`` that is a file, holds anything clapmos may not replace, or is inside a clapmos folder."""
+    out_dir = Path(out_dir)
+    refuse_inside(out_dir, "--out-dir")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ClapmosError(f"--out-dir {out_dir} is a file; give a folder.")
+    if folder_kind(out_dir) not in (None, "report"):
+        raise ClapmosError(f"--out-dir {out_dir} is a clapmos {folder_kind(out_dir)}, not a report; it is left as it is. Choose a new folder.")
+    check_replaceable([out_dir], "--out-dir")
+    return out_dir
 
 
 def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = True) -> list[Path]:
     """Write results.csv, results.json, predictions.csv and (unless ``plots`` is False) PNGs.
 
     The folder is written beside ``out_dir`` and replaces it whole when complete, so no
-    file of an earlier report stays behind; a folder that is not a report is refused.
+    file of an earlier report stays behind; its files are recorded (:mod:`clapmos.embed.ownership`), and a folder
+    holding anything else (a file the user added to a report) is refused.
     """
     out_dir = Path(out_dir)
-    check_output_folder(out_dir, "--out-dir", is_report_folder)
+    check_report_destination(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out_dir)
     names = ["results.csv", "results.json", "predictions.csv"]
@@ -159,7 +165,8 @@ def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = T
     report.clips.to_csv(staging / names[2], index=False)
     if plots:
         names += [path.name for path in _scatter_plots(report, staging)]
-    swap_in(staging, out_dir, is_ours=is_report_folder)
+    record_folder(staging, "report")
+    swap_in(staging, out_dir, check=lambda old: check_replaceable([old], "--out-dir"))
     return [out_dir / name for name in names]
 
 

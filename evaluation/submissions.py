@@ -41,6 +41,7 @@ import pandas as pd
 
 from clapmos.embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
 from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.ownership import record_file
 
 ANSWER_NAME = "answer.txt"
 SHOWN_IDS = 5
@@ -166,6 +167,7 @@ def write_submission(
             archive.writestr(ANSWER_NAME, buffer.getvalue())
     else:
         path.write_text(buffer.getvalue(), encoding="utf-8")
+    record_file(path)
     return path
 
 

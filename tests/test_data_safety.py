@@ -333,7 +333,7 @@ def test_predict_and_evaluate_outputs_never_replace_the_users_files(demo_store, 
     readme = tmp_path / "README.md"
     readme.write_text("# my notes\n")
     refused = invoke("predict", "--model", run, "--store", demo_store, "--out", readme)
-    assert refused.exit_code == 2 and "not a file clapmos writes" in refused.output and readme.read_text() == "# my notes\n"
+    assert refused.exit_code == 2 and "clapmos did not write these" in refused.output and readme.read_text() == "# my notes\n"
     answer = tmp_path / "answer.txt"
     args = ["predict", "--model", run, "--store", demo_store, "--split", "dev", "--format", "audiomos", "--out", answer]
     assert invoke(*args).exit_code == 0 and invoke(*args).exit_code == 0  # its own file: replaced

@@ -75,13 +75,19 @@ def embed_corpus(
     (a boolean mask of rows) restricts the work to the pending blocks that hold a marked row.
     ``threads`` caps the model's CPU threads (torch, BLAS; see :mod:`clapmos.embed.threads`); the
     reader threads are ``workers``. With ``frames``, the clips' frame tokens are stored
-    too (``frame_dtype`` on disk), and rows written before without them are redone.
+    too (``frame_dtype`` on disk), and rows written before without them are redone. ``overwrite``
+    without ``frames`` is refused when the features have frame tokens (they would be dropped).
     """
     from clapmos.embed.engines.frame_plan import prepare_frame_layout, require_frames
 
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     if frames:
         require_frames(model)
+    if overwrite and not frames and model.name in store.embedders and store.has_frames(model.name):
+        raise ClapmosError(
+            f"{store.path}: the {model.name} features have frame tokens, which --overwrite without --frames would drop "
+            "(the attn_mlp and xattn heads read them). Add --frames to make them again with the new settings; the store is left as it is."
+        )
     load_embedder(model)
     window_s, hop_s = resolve_windows(model, window_s, hop_s)
     key = store.prepare_features(

@@ -35,6 +35,7 @@ import zarr
 from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.files import STAGING_MARK, refuse_link, remove_staging, restore_swapped_out, staging_folder, staging_path, swap_in
+from clapmos.embed.ownership import check_replaceable
 
 from clapmos.embed.store import schema
 from clapmos.embed.store.schema import is_clapmos_store
@@ -70,6 +71,13 @@ def check_destination(path: Path) -> None:
         )
 
 
+def _replaceable_store(path: Path) -> None:
+    """Refuse to replace a store that is not one, or that holds anything besides its arrays (a file or folder the user put there)."""
+    if not is_clapmos_store(path) and any(path.iterdir()):
+        raise ClapmosError(f"{path} exists and is not a clapmos store; it is left as it is.")
+    check_replaceable([path], "--out")
+
+
 def _corpus_inside(folder: Path, corpus: Corpus) -> str | None:
     """A corpus file (its list or one of its audio files) under ``folder``, if there is one."""
     sources = [Path(corpus.source)] if corpus.source else []
@@ -85,7 +93,7 @@ def build_store(cls: type[FeatureStore], path: Path, corpus: Corpus) -> FeatureS
     """A new store for ``corpus`` at ``path``, built beside it and renamed into place."""
     staging = staging_folder(path)
     _write_new_store(cls, staging, corpus)
-    swap_in(staging, path, is_ours=is_clapmos_store)
+    swap_in(staging, path, check=_replaceable_store)
     return cls.open(path, mode="r+")
 
 
@@ -98,6 +106,7 @@ def rebuild_store(old: FeatureStore, corpus: Corpus, commit_now: bool = False) -
     inside = _corpus_inside(final.resolve(), corpus)
     if inside:
         raise ClapmosError(f"{final} holds the corpus itself ({inside}): it cannot be replaced. Write the store somewhere else.")
+    _replaceable_store(final)  # a file or folder the user put in the store: refused before any work
     framed = [e for e in old.embedders if old.has_frames(e)]
     if framed:
         raise ClapmosError(
@@ -127,7 +136,7 @@ def discard_rebuild(path: Path) -> None:
 def commit_store(store: FeatureStore) -> FeatureStore:
     """Move a rebuilt store to the place of the store it replaces; returns it, reopened there."""
     final = store.final_path
-    swap_in(Path(store.path), final, is_ours=is_clapmos_store)
+    swap_in(Path(store.path), final, check=_replaceable_store)
     store.path, store.final_path = final, None
     store.group = zarr.open_group(final, mode="r+")
     return store
