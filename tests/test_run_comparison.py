@@ -84,4 +84,4 @@ def test_bad_folders_and_metrics_are_one_message(runs_folder, tmp_path):
     assert result.exit_code == 2 and "incompatible clapmos version" in result.output
     (tmp_path / "table.csv").write_text("mine\n")
     result = invoke("runs", runs_folder, "--out", tmp_path / "table.csv")
-    assert result.exit_code == 2 and "not written by clapmos" in result.output and (tmp_path / "table.csv").read_text() == "mine\n"
+    assert result.exit_code == 2 and "clapmos did not write these" in result.output and (tmp_path / "table.csv").read_text() == "mine\n"

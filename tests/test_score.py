@@ -299,7 +299,7 @@ def test_files_clapmos_did_not_write_are_never_replaced(demo, tmp_path):
     (tmp_path / "s.csv").write_text("my,own,notes\n")
     (tmp_path / "s_systems.png").write_bytes(b"\x89PNG not ours")
     result = invoke("score", "--model", folder / "run", folder / "corpus" / "wav", "--out", tmp_path / "s.csv")
-    assert result.exit_code == 2 and "were not written by clapmos" in result.output
+    assert result.exit_code == 2 and "clapmos did not write these" in result.output
     assert (tmp_path / "s.csv").read_text() == "my,own,notes\n"
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("x")
