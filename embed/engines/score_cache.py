@@ -19,6 +19,11 @@ written too, with the run's token width and rate. Tokens are added to a shard al
 clips are being scored (its rows are then written again, with the same vectors); otherwise
 the clips go to a new shard.
 
+Every row is checked before it is used (:mod:`clapmos.embed.engines.cache_checks`): its vectors
+and tokens must read back with the digests stored when they were written. A damaged row (or
+a shard that no longer opens) is not used: its clip is embedded again into a new shard, with
+a warning naming the clip by its path and the shard to delete.
+
 >>> import tempfile
 >>> cache = EmbeddingCache.open(tempfile.mkdtemp() + "/cache")
 >>> cache.locate("spectral", {"embedder": "spectral"}, ["ab12"])
@@ -32,6 +37,7 @@ import json
 import math
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,10 +48,11 @@ import pandas as pd
 
 from clapmos.embed.backends import Embedder
 from clapmos.embed.corpora.table import Corpus
-from clapmos.embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import file_sha256
 from clapmos.embed.store.frame_store import FRAME_IDENTITY_ATTRS
 from clapmos.embed.store.frames import Frames
+from clapmos.embed.engines import cache_checks
 from clapmos.embed.engines.runner import embed_corpus, provenance
 from clapmos.embed.store import FeatureStore, identity_of
 
@@ -78,6 +85,9 @@ class EmbeddingCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._open: dict[Path, FeatureStore] = {}
+        self._intact: dict[tuple[Path, str, bool], dict[int, bool]] = {}  # rows already checked, per shard, embedder, frames
+        self.damaged: dict[str, Path] = {}  # key -> shard, of the clips whose cached row is damaged (and found nowhere else)
+        self._unreadable: set[Path] = set()
 
     @classmethod
     def open(cls, folder: str | Path) -> "EmbeddingCache":
@@ -110,9 +120,17 @@ class EmbeddingCache:
         """The shard stores, oldest first (shards still being built are not listed)."""
         paths = sorted(p for p in (self.folder / "shards").glob("*.zarr") if not p.name.startswith("."))
         for path in paths:
-            if path not in self._open:
-                self._open[path] = FeatureStore.open(path, mode="r+")
-        return [self._open[path] for path in paths]
+            if path not in self._open and path not in self._unreadable:
+                try:
+                    self._open[path] = FeatureStore.open(path, mode="r+")
+                except Exception as error:  # noqa: BLE001 - a damaged shard is skipped, not fatal
+                    self._skip(path, error)
+        return [self._open[path] for path in paths if path in self._open]
+
+    def _skip(self, path: Path, error: Exception) -> None:
+        if path not in self._unreadable:
+            self._unreadable.add(path)
+            warnings.warn(f"the cache shard {path} is damaged ({type(error).__name__}: {error}); its clips are embedded again. Delete {path}.", stacklevel=3)
 
     # ------------------------------------------------------------------ reading
     def locate(
@@ -123,16 +141,31 @@ class EmbeddingCache:
         With ``frames`` (the frame attributes a run was trained on), only rows whose frame
         tokens are written too, made like those.
         """
-        wanted, found = set(keys), {}
+        wanted, found, damaged = set(keys), {}, {}
         for number, shard in enumerate(self.shards()):
-            if not _made_like(shard, embedder, identity) or (frames is not None and not _frames_like(shard, embedder, frames)):
+            try:
+                if not _made_like(shard, embedder, identity) or (frames is not None and not _frames_like(shard, embedder, frames)):
+                    continue
+                ids = shard.items()["id"].to_numpy()
+                done = shard.done(embedder) & (shard.frames_done(embedder) if frames is not None else True)
+            except Exception as error:  # noqa: BLE001 - a damaged item, done or attribute chunk: the shard is not used
+                self._skip(Path(shard.path), error)
                 continue
-            ids = shard.items()["id"].to_numpy()
-            done = shard.done(embedder) & (shard.frames_done(embedder) if frames is not None else True)
-            for row in np.flatnonzero(done):
-                if ids[row] in wanted and ids[row] not in found:
+            rows = np.array([row for row in np.flatnonzero(done) if ids[row] in wanted and ids[row] not in found], dtype=np.int64)
+            for row, good in zip(rows, self._check(shard, embedder, rows, frames is not None)):
+                if good:
                     found[ids[row]] = (number, int(row))
+                else:
+                    damaged[ids[row]] = Path(shard.path)
+        self.damaged.update({k: v for k, v in damaged.items() if k not in found})
         return found
+
+    def _check(self, shard: FeatureStore, embedder: str, rows: np.ndarray, frames: bool) -> np.ndarray:
+        """Which ``rows`` of ``shard`` are intact (each row is checked once per cache object)."""
+        known = self._intact.setdefault((Path(shard.path), embedder, frames), {})
+        new = np.array([r for r in rows if int(r) not in known], dtype=np.int64)
+        known.update(zip(map(int, new), cache_checks.intact(shard, embedder, new, frames)))
+        return np.array([known[int(r)] for r in rows], dtype=bool)
 
     def vectors(self, embedder: str, identity: dict[str, Any], keys: Sequence[str], kind: str) -> np.ndarray:
         """The ``kind`` (``audio`` or ``text``) embeddings of ``keys``, in order; every key must be cached."""
@@ -156,7 +189,7 @@ class EmbeddingCache:
         clips: list[Frames | None] = [None] * len(keys)
         for number in np.unique(where[:, 0]):
             at = np.flatnonzero(where[:, 0] == number)
-            part = shards[number].read_frames(embedder, where[at, 1])
+            part = shards[number].read_frames(embedder, where[at, 1], checked=True)  # rows checked by their digests
             for k, i in enumerate(at):
                 clips[i] = part[k]
         sequences = [clip.values for clip in clips]
@@ -194,6 +227,7 @@ class EmbeddingCache:
         clips = clips.drop_duplicates("key")
         located = self.locate(embedder, identity, clips["key"], frames)
         missing = clips[~clips["key"].isin(located)]
+        self._warn_damaged(missing, embedder)
         if missing.empty:
             return 0
         model = load_model()
@@ -204,14 +238,36 @@ class EmbeddingCache:
         if frames is not None:
             run |= dict(frames=True, frame_dtype=frames.get("frame_dtype", "float16"))
         for shard in self.shards():  # resume unfinished shards where that embeds only clips checked now
-            blocks = _resumable_blocks(shard, embedder, made, current, remaining, frames)
+            try:
+                blocks = _resumable_blocks(shard, embedder, made, current, remaining, frames)
+            except Exception as error:  # noqa: BLE001 - a damaged shard is not completed
+                self._skip(Path(shard.path), error)
+                continue
             if blocks is not None and blocks.any():
                 embed_corpus(shard, model, only=blocks, **run)
+                cache_checks.seal(shard, embedder, np.flatnonzero(blocks), frames is not None)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
-            embed_corpus(self._new_shard(rest), model, **run)
+            shard = self._new_shard(rest)
+            embed_corpus(shard, model, **run)
+            cache_checks.seal(shard, embedder, np.arange(len(shard)), frames is not None)
+        self._intact.clear()
         return len(missing)
+
+    def _warn_damaged(self, clips: pd.DataFrame, embedder: str) -> None:
+        """Name, by their paths, the clips whose cached rows were damaged (they are embedded again)."""
+        damaged = clips[clips["key"].isin(self.damaged)]
+        if damaged.empty:
+            return
+        shards = sorted({str(self.damaged[k]) for k in damaged["key"]})
+        warnings.warn(
+            f"{len(damaged)} clip(s) cached for {embedder} failed their checksum (a damaged cache, or one written by an older "
+            f"clapmos) and are embedded again:\n{listing(damaged['file'])}\nTo free the space, delete {', '.join(shards)}.",
+            stacklevel=3,
+        )
+        for key in damaged["key"]:
+            self.damaged.pop(key, None)
 
     def _new_shard(self, clips: pd.DataFrame) -> FeatureStore:
         """A new shard holding ``clips``, built under a hidden name and renamed when its items are written."""

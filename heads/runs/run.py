@@ -18,6 +18,8 @@ clip-vector heads beside them) and predicts in batches read from the store. A ru
     provenance.json   the store's embedder attributes the model was trained on
     model/<target>/   the fitted ensemble (see clapmos.heads.runs.persistence: no pickle)
     oof_predictions.csv
+    .clapmos-written.json   the sha256 of every file (clapmos.embed.ownership); loading checks config,
+                      provenance and models against it, so an edited file never silently changes scores
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from clapmos.heads.inputs.frame_inputs import check_frame_heads, frame_identity,
 from clapmos.heads.runs.persistence import load_model, save_model
 from clapmos.heads.inputs.ratings import listener_matrices
 from clapmos.heads.registry import HEAD_NAMES, default_blocks, head_spec, member_head
+from clapmos.embed.ownership import verify_recorded
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.members import member_params, member_pipelines
 from clapmos.heads.runs.validation import check_run_config
@@ -401,6 +404,9 @@ def load_run(folder: str | Path) -> FittedRun:
     for name in ("config.json", "provenance.json"):
         if not (folder / name).is_file():
             raise ClapmosError(f"{folder} is not a clapmos run folder (no {name}). Pass the folder given to `clapmos fit --out`.")
+    # every file that changes predictions, checked against the run's record (model.json holds the sha256 of the model's other files)
+    models_json = [f"model/{p.parent.name}/model.json" for p in sorted((folder / "model").glob("*/model.json"))]
+    verify_recorded(folder, ["config.json", "provenance.json", *models_json], "the run")
     try:
         config = RunConfig.from_dict(json.loads((folder / "config.json").read_text()))
         provenance = json.loads((folder / "provenance.json").read_text())
