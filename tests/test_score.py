@@ -16,6 +16,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from clapmos import cli
+from clapmos.embed.ownership import record_folder
 from clapmos.embed.backends.spectral import SpectralEmbedder
 from clapmos.embed.corpora.demo import make_demo_corpus
 from clapmos.embed.engines.score_cache import EmbeddingCache
@@ -290,6 +291,7 @@ def test_a_run_folder_of_an_incompatible_version_is_refused(demo, tmp_path):
     shutil.copytree(folder / "run", tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     (tmp_path / "run" / "config.json").write_text(json.dumps({**config, "a_setting_of_the_future": 1}))
+    record_folder(tmp_path / "run", "run")  # as a later clapmos would have written and recorded it
     result = invoke("score", "--model", tmp_path / "run", folder / "corpus" / "wav", "--out", tmp_path / "s.csv")
     assert result.exit_code == 2 and "incompatible clapmos version" in result.output
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clapmos import cli
+from clapmos.embed.ownership import record_folder
 from clapmos.embed.engines.score_cache import EmbeddingCache
 from clapmos.embed.store import FeatureStore
 from clapmos.heads.runs.run import load_run
@@ -93,5 +94,6 @@ def test_when_the_recorded_checkpoint_has_moved_the_message_says_which_option_to
     provenance = json.loads((run / "provenance.json").read_text())
     provenance["embedders"]["m2d"]["load_options"]["checkpoint"] = str(tmp_path / "moved" / "checkpoint-30.pth")
     (run / "provenance.json").write_text(json.dumps(provenance))
+    record_folder(run, "run")  # as fit records it: the run is intact, only the checkpoint moved
     result = invoke("score", "--model", run, folder / "list.csv", "--out", tmp_path / "s.csv", "--m2d-portable", portable)
     assert result.exit_code == 2 and "--checkpoint" in result.output and "moved" in result.output

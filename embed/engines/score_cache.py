@@ -244,14 +244,12 @@ class EmbeddingCache:
                 self._skip(Path(shard.path), error)
                 continue
             if blocks is not None and blocks.any():
-                embed_corpus(shard, model, only=blocks, **run)
-                cache_checks.seal(shard, embedder, np.flatnonzero(blocks), frames is not None)
+                embed_corpus(shard, model, only=blocks, written=_sealing(shard, embedder, frames), **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
             shard = self._new_shard(rest)
-            embed_corpus(shard, model, **run)
-            cache_checks.seal(shard, embedder, np.arange(len(shard)), frames is not None)
+            embed_corpus(shard, model, written=_sealing(shard, embedder, frames), **run)
         self._intact.clear()
         return len(missing)
 
@@ -284,6 +282,11 @@ class EmbeddingCache:
         final = building.with_name(name)
         building.rename(final)
         return FeatureStore.open(final, mode="r+")
+
+
+def _sealing(shard: FeatureStore, embedder: str, frames: dict[str, Any] | None) -> Callable[[int, int], None]:
+    """What to call after each block of ``shard`` is written: store its rows' digests."""
+    return lambda start, stop: cache_checks.seal(shard, embedder, np.arange(start, stop), frames is not None)
 
 
 def _made_like(shard: FeatureStore, embedder: str, identity: dict[str, Any]) -> bool:
