@@ -157,3 +157,21 @@ def test_case_8_a_damaged_chunk_gives_the_fresh_numbers_and_names_the_clips(dama
         assert embedded and any(str(shard) in m and ("failed their checksum" in m or "is damaged" in m) for m in messages), messages
         named = [m for m in messages if "failed their checksum" in m]
         assert not named or any(file in named[0] for file in clips["file"])
+
+
+@pytest.mark.parametrize("array", ["features/spectral/audio", "features/spectral/text", "checks/spectral"])
+def test_case_8_score_with_a_damaged_cache_gives_the_fresh_scores_and_names_the_clips(fitted, tmp_path, array):
+    import pandas as pd
+
+    folder, _, run = fitted
+    clips = sorted((folder / "corpus").rglob("*.wav"))
+    fresh = tmp_path / "fresh.csv"
+    assert invoke("score", *clips, "--model", run, "--out", fresh, "--cache", tmp_path / "cache").exit_code == 0
+    shard = next((tmp_path / "cache" / "shards").glob("*.zarr"))
+    _first_chunk(shard / array).unlink()
+    again = tmp_path / "again.csv"
+    result = invoke("score", *clips, "--model", run, "--out", again, "--cache", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "failed their checksum" in result.output and str(clips[0]) in result.output and str(shard) in result.output
+    assert f"{len(clips)} clip(s) embedded now" in result.output
+    pd.testing.assert_frame_equal(pd.read_csv(again), pd.read_csv(fresh))
