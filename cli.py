@@ -629,13 +629,17 @@ def score(
     trained with). When the inputs name their systems, also prints and writes each system's mean score with a
     bootstrap interval over its clips, and in how many draws each system is ahead of each other.
     """
+    from clapmos.embed.errors import listing
     from clapmos.evaluation.outputs import SCORE_SUFFIXES, write_scores
     from clapmos.evaluation.predictor import Predictor
-    from clapmos.embed.engines.score_inputs import read_score_inputs
+    from clapmos.embed.engines.score_inputs import read_score_inputs, unique_inputs
 
     if out_file.suffix.lower() not in SCORE_SUFFIXES:
         raise ClapmosError(f"--out {out_file}: write scores to a .jsonl or .csv file.")
-    table = read_score_inputs(inputs, system_from=system_from)
+    table, repeated = unique_inputs(read_score_inputs(inputs, system_from=system_from))
+    if repeated:
+        err.print(f"warning: {len(repeated)} clip(s) were given more than once; each is scored and counted once:", markup=False, highlight=False)
+        err.print(listing(repeated), markup=False, highlight=False)
     with_systems = bool((table["system"] != "").any())
     _check_out_files([out_file, *(_system_files(out_file) if with_systems else {})])
     if cache is not None:

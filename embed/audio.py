@@ -42,7 +42,7 @@ def load_audio(path: str | Path, sample_rate: int, start_s: float | None = None,
             raise ClapmosError(f"{path}: the segment {start_s}–{end_s} s holds no audio samples. Give a longer segment.")
         raise ClapmosError(f"{path}: the file holds no audio samples. Replace or remove this file.")
     if not np.isfinite(data).all():
-        raise ClapmosError(f"{path}: {_non_finite(data)}. Replace or remove this file.")
+        raise ClapmosError(f"{path}: {non_finite(data)}. Replace or remove this file.")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate)
@@ -122,7 +122,7 @@ def check_audio_files(paths: list[str], workers: int = 4) -> None:
         if info.subtype in FLOAT_SUBTYPES:
             data, _ = sf.read(path, dtype="float32", always_2d=True)
             if not np.isfinite(data).all():
-                return f"{path}: {_non_finite(data)}"
+                return f"{path}: {non_finite(data)}"
         return None
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -135,7 +135,8 @@ def check_audio_files(paths: list[str], workers: int = 4) -> None:
         )
 
 
-def _non_finite(data: np.ndarray) -> str:
+def non_finite(data: np.ndarray) -> str:
+    """How many samples (frames) of ``data`` are not finite, as a phrase for a message."""
     bad = ~np.isfinite(data)
     return f"{int(bad.any(axis=1).sum())} of {len(data)} samples are not finite (NaN or inf)"
 

@@ -6,13 +6,15 @@ within the system). For every ordered pair of systems, the *share ahead*: in how
 paired bootstrap draws the first system's mean is above the second's (ties count half).
 With ``n_draws`` draws and a fixed ``seed`` the numbers are reproducible. The interval is
 about the clips scored: it says how sure the ranking is given these clips, not how right the
-predictor is.
+predictor is. A system with fewer than :data:`MIN_CLIPS` clips gets its mean only: no interval
+and no share ahead (with two clips a 95 % percentile interval is just their minimum and
+maximum, and one clip would look certainly ahead or behind).
 
 >>> import pandas as pd
->>> scores = pd.DataFrame({"system": ["A"] * 4 + ["B"] * 4, "overall": [4.0, 4.2, 3.9, 4.1, 2.0, 2.4, 2.1, 2.2]})
+>>> scores = pd.DataFrame({"system": ["A"] * 5 + ["B"] * 5, "overall": [4.0, 4.2, 3.9, 4.1, 4.0, 2.0, 2.4, 2.1, 2.2, 2.3]})
 >>> comparison = compare_systems(scores, ["overall"], n_draws=500, seed=0)
 >>> comparison.table[["system", "clips", "mean"]].to_dict("list")
-{'system': ['A', 'B'], 'clips': [4, 4], 'mean': [4.05, 2.175]}
+{'system': ['A', 'B'], 'clips': [5, 5], 'mean': [4.04, 2.2]}
 >>> comparison.share_ahead("overall", "A", "B")
 1.0
 """
@@ -31,6 +33,7 @@ from scipy import stats
 
 TABLE_COLUMNS = ["target", "system", "clips", "mean", "low", "high"]
 AHEAD_COLUMNS = ["target", "system", "other", "share_ahead"]
+MIN_CLIPS = 5  # fewer clips in a system: its mean only, no interval and no share ahead
 
 
 class SystemWarning(UserWarning):
@@ -108,7 +111,7 @@ class SystemComparison:
         square = self.matrix(target)
         lines = ["| ahead of → | " + " | ".join(square.columns) + " |", "|---|" + "---:|" * len(square.columns)]
         for system, row in square.iterrows():
-            cells = ["" if other == system else f"{value:.{digits}f}" for other, value in row.items()]
+            cells = ["" if other == system else ("too few clips" if math.isnan(value) else f"{value:.{digits}f}") for other, value in row.items()]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -123,8 +126,8 @@ def compare_systems(
 ) -> SystemComparison:
     """Bootstrap the mean of every system's clip scores (``scores[target]``; NaN scores are left out).
 
-    A system with one clip gets its mean and no interval (NaN bounds, with a
-    :class:`SystemWarning`); in the shares it counts with that one value.
+    A system with fewer than :data:`MIN_CLIPS` clips gets its mean and no interval (NaN
+    bounds, with a :class:`SystemWarning`), and its shares ahead are NaN.
     """
     if n_draws < 1:
         raise ValueError(f"n_draws must be at least 1, got {n_draws}")
@@ -138,13 +141,17 @@ def compare_systems(
         for system, group in known.groupby(system_column, sort=True):
             values = group[target].to_numpy(dtype=np.float64)
             low, high, draws[system] = _bootstrap_mean(values, n_draws, confidence, rng)
-            if len(values) < 2:
-                warnings.warn(f"system {system} has 1 clip with a {target} score: no interval", SystemWarning, stacklevel=2)
+            if len(values) < MIN_CLIPS:
+                draws[system] = None
+                low = high = math.nan
+                warnings.warn(f"system {system} has {len(values)} clip(s) with a {target} score, fewer than {MIN_CLIPS}: "
+                              "no interval and no share ahead", SystemWarning, stacklevel=2)
             rows.append({"target": target, "system": str(system), "clips": len(values), "mean": float(values.mean()), "low": low, "high": high})
         table = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values("mean", ascending=False, kind="stable")
         tables.append(table)
         aheads.append(pd.DataFrame(
-            [{"target": target, "system": str(a), "other": str(b), "share_ahead": _share_ahead(draws[a], draws[b])}
+            [{"target": target, "system": str(a), "other": str(b),
+              "share_ahead": math.nan if draws[a] is None or draws[b] is None else _share_ahead(draws[a], draws[b])}
              for a in draws for b in draws if a != b],
             columns=AHEAD_COLUMNS,
         ))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clapmos.evaluation.systems import SystemWarning, compare_systems
+from clapmos.evaluation.systems import MIN_CLIPS, SystemWarning, compare_systems
 
 TRUE_MEANS = {"A": 3.0, "B": 3.2, "C": 3.5, "D": 4.0}
 
@@ -65,7 +65,7 @@ def test_for_two_identical_systems_the_share_ahead_is_a_coin_toss_on_average():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    sizes=st.lists(st.integers(2, 12), min_size=2, max_size=5),
+    sizes=st.lists(st.integers(MIN_CLIPS, 12), min_size=2, max_size=5),
     seed=st.integers(0, 2**16),
 )
 def test_means_are_plain_means_and_shares_of_a_pair_add_up_to_one(sizes, seed):
@@ -98,14 +98,19 @@ def test_the_same_seed_gives_the_same_numbers_and_another_seed_other_draws():
     assert not np.array_equal(first.table["low"], other.table["low"])
 
 
-def test_one_clip_gives_a_mean_without_interval_and_missing_scores_are_left_out():
-    scores = pd.DataFrame({"system": ["A", "A", "A", "B", ""], "overall": [1.0, 2.0, np.nan, 5.0, 9.0], "textual": [1.0, 1.0, 1.0, 2.0, 2.0]})
-    with pytest.warns(SystemWarning, match="system B has 1 clip with a overall score"), pytest.warns(SystemWarning, match="textual"):
+def test_too_few_clips_give_a_mean_without_interval_or_share_and_missing_scores_are_left_out():
+    """Case 14 of issue 19: one clip printed 1.00/0.00 "ahead", two clips a "95 %" interval that was their min and max."""
+    a = [1.0, 2.0, 1.5, 2.5, 1.0]
+    scores = pd.DataFrame({"system": ["A"] * 6 + ["B", "C", "C", ""], "overall": [*a, np.nan, 5.0, 4.0, 4.5, 9.0],
+                           "textual": [1.0] * 6 + [2.0] * 4})
+    with pytest.warns(SystemWarning, match="system B has 1 clip\\(s\\) with a overall score, fewer than 5"), \
+            pytest.warns(SystemWarning, match="system C has 2 clip\\(s\\)"):
         comparison = compare_systems(scores, ["overall", "textual"], n_draws=100)
     overall = comparison.table[comparison.table["target"] == "overall"].set_index("system")
-    assert overall.loc["A", "clips"] == 2 and overall.loc["A", "mean"] == 1.5 and np.isnan(overall.loc["B", "low"])
-    assert comparison.share_ahead("overall", "B", "A") == 1.0
+    assert overall.loc["A", "clips"] == 5 and overall.loc["A", "mean"] == sum(a) / 5 and np.isnan(overall.loc["B", "low"])
+    assert np.isnan(overall.loc["C", "low"]) and np.isnan(overall.loc["C", "high"]) and overall.loc["C", "mean"] == 4.25
+    assert np.isnan(comparison.share_ahead("overall", "B", "A")) and np.isnan(comparison.share_ahead("overall", "C", "B"))
     textual = comparison.table[comparison.table["target"] == "textual"].set_index("system")
     assert (textual.loc["A", "low"], textual.loc["A", "high"]) == (1.0, 1.0)  # every clip the same: the interval is that value
     assert "| B | 1 | 5.00 no interval |" in comparison.markdown()
-    assert "| ahead of → | B | A |" in comparison.matrix_markdown("overall")
+    assert "too few clips" in comparison.matrix_markdown("overall") and "1.00" not in comparison.matrix_markdown("overall")

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from clapmos.embed.audio import segment_frames
+from clapmos.embed.audio import FLOAT_SUBTYPES, non_finite, segment_frames
 from clapmos.embed.corpora._parse import Problems, parse_score
 from clapmos.embed.corpora.manifest import JSONL_SUFFIXES
 from clapmos.embed.corpora.manifest import _records as list_records
@@ -83,6 +83,27 @@ def read_score_inputs(sources: Sequence[str | Path], system_from: str | None = N
     return frame
 
 
+def unique_inputs(inputs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``inputs`` with each clip once (same file, segment, text and system), and a line per clip given more than once.
+
+    A file named three times and again through its folder is one clip: scored once, and
+    counted once in its system's mean and interval.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"file": ["/a.wav", "/a.wav", "/b.wav"], "where": ["a.wav", "d/a.wav", "b.wav"], "text": "",
+    ...                      "system": "", "start_s": float("nan"), "end_s": float("nan")})
+    >>> kept, repeated = unique_inputs(rows)
+    >>> len(kept), repeated
+    (2, ['/a.wav: given 2 times (a.wav, d/a.wav)'])
+    """
+    key = inputs[["file", "start_s", "end_s", "text", "system"]].astype(str).agg("\x1f".join, axis=1)
+    repeated = [
+        f"{group['file'].iloc[0]}: given {len(group)} times ({', '.join(group['where'])})"
+        for _, group in inputs.groupby(key, sort=False) if len(group) > 1
+    ]
+    return inputs[~key.duplicated()].reset_index(drop=True), repeated
+
+
 def audio_files_in(folder: Path) -> list[Path]:
     """The audio files under ``folder`` (any depth), sorted; hidden files and folders are left out."""
     found = []
@@ -93,13 +114,18 @@ def audio_files_in(folder: Path) -> list[Path]:
 
 
 def audio_problems(inputs: pd.DataFrame, workers: int = 4) -> dict[int, str]:
-    """Per row of ``inputs`` that cannot be scored, why: a missing, unreadable or empty file, or a segment outside it."""
+    """Per row of ``inputs`` that cannot be scored, why: a missing, unreadable or empty file, samples that are
+    not finite (NaN or inf, read for floating-point files only), or a segment outside the file."""
 
     def header(file: str):  # sf.info(file), or what is wrong with the file
         if not Path(file).is_file():
             return "missing"
         try:
             info = sf.info(file)
+            if info.subtype in FLOAT_SUBTYPES and info.frames:
+                data, _ = sf.read(file, dtype="float32", always_2d=True)
+                if not np.isfinite(data).all():
+                    return non_finite(data)
         except Exception as error:  # libsndfile reports format problems as several types
             return f"unreadable ({str(error).strip()})"
         return "empty (0 samples)" if info.frames == 0 else info
