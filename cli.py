@@ -622,6 +622,7 @@ def score(
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the system intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save the plot of the systems with their intervals.")] = True,
+    clip: Annotated[bool, typer.Option("--clip", help="Clip predictions to the range of the scores the run was trained on. By default they are not clipped, only marked in <target>_outside with a warning.")] = False,
 ) -> None:
     """Score audio files with a fitted run: one row per input with each target and its spread (the ensemble's std).
 
@@ -655,6 +656,7 @@ def score(
     predictor = Predictor.from_run(
         run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
         m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
+        clip=clip,
     )
     with reported_warnings():
         result = predictor.score_inputs(table, skip_bad=skip_bad)

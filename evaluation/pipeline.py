@@ -1,6 +1,7 @@
 """The fit → predict → evaluate flow as plain functions: what ``cli.py fit`` and ``predict`` do, for notebooks too.
 
->>> from clapmos.heads.runs.run import RunConfig
+>>> from clapmos.heads.runs.validation import check_fit_converged
+from clapmos.heads.runs.run import RunConfig
 >>> outcome = fit_and_report("demo/store.zarr", RunConfig(embedders=["spectral"], heads=["ridge"], eval_split=["dev"]),
 ...                          "runs/ridge")                                                  # doctest: +SKIP
 >>> outcome.cv.results, outcome.held_out.results                                           # doctest: +SKIP
@@ -24,6 +25,7 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
+from clapmos.heads.runs.validation import check_fit_converged
 from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
 
 
@@ -47,6 +49,7 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
     out_dir = Path(out_dir)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     run = fit_run(features, config)
+    check_fit_converged(run.oof, run.targets, config.params)  # a diverged fit is not saved
     with writing_run_folder(out_dir) as folder:
         write_run_files(run, folder)
         held_out = None

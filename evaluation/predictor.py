@@ -10,7 +10,10 @@ checkpoint is the user's, and it must be the one the run was trained with, check
 sha256 before anything is embedded), then predicts every target with the run's ensembles:
 the same numbers ``embed`` + ``predict`` give for the same clips (for a run with frame heads,
 the cache holds the clips' frame tokens too). Targets that read a prompt
-get no score for clips without text. Of the evaluation stage, this module (with
+get no score for clips without text. Predictions are not clipped: a prediction outside the
+range of the scores the run was trained on (silence, a clip unlike any training clip) is
+flagged in ``<target>_outside`` with a warning, and ``clip=True`` clips it to that range.
+Of the evaluation stage, this module (with
 :mod:`clapmos.evaluation.pipeline`) is the one that drives the embed stage: it is where the whole
 flow meets (``tests/test_layering.py``).
 """
@@ -66,8 +69,10 @@ class Predictor:
         embedder_options: Mapping[str, Mapping[str, Any]] | None = None,
         workers: int = 2,
         progress: bool = False,
+        clip: bool = False,
     ) -> None:
         self.run = run
+        self.clip = clip
         self.cache = cache
         self.embedder_options = {e: dict((embedder_options or {}).get(e, {})) for e in run.config.embedders}
         self.workers = workers
@@ -88,6 +93,7 @@ class Predictor:
         batch_size: int = 8,
         workers: int = 2,
         progress: bool = False,
+        clip: bool = False,
     ) -> "Predictor":
         """The predictor of a run folder (``fit --out``).
 
@@ -98,6 +104,8 @@ class Predictor:
         path}``. By default the embedder is rebuilt from what its store recorded (backend,
         options, absolute paths); give them when those files have moved. Either way the
         model must make the run's features (checked by the recorded sha256 hashes).
+        ``clip`` clips predictions to the range of the training scores (by default they are
+        only flagged, see the module's description).
         """
         fitted = run if isinstance(run, FittedRun) else load_run(run)
         embedders = fitted.config.embedders
@@ -106,7 +114,7 @@ class Predictor:
             for embedder, path in _per_embedder(name, value, embedders).items():
                 options[embedder][name] = path
         folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
-        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress)
+        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, clip=clip)
 
     @property
     def targets(self) -> list[str]:
@@ -245,8 +253,31 @@ class Predictor:
                 warnings.warn(f"{target} reads the prompt: {int((~has_text).sum())} of {len(has_text)} input(s) have no text and get no {target} score", ScoreWarning, stacklevel=3)
                 values.loc[~has_text] = np.nan
             table[[target, f"{target}_std"]] = values.to_numpy()
+            table[f"{target}_outside"] = self._flag_outside(table, target)
             targets.append(target)
         return table, targets
+
+    def training_range(self, target: str) -> tuple[float, float]:
+        """The lowest and highest ``target`` score the run was trained on (from its out-of-fold table)."""
+        known = self.run.oof[target].dropna() if target in self.run.oof else pd.Series(dtype=float)
+        return (float(known.min()), float(known.max())) if len(known) else (-np.inf, np.inf)
+
+    def _flag_outside(self, table: pd.DataFrame, target: str) -> np.ndarray:
+        """Which predictions of ``target`` lie outside the training range (a warning names how many); clipped with ``clip``."""
+        low, high = self.training_range(target)
+        values = table[target].to_numpy(dtype=float)
+        outside = (values < low) | (values > high)
+        if outside.any():
+            shown = ", ".join(table["path"][outside].astype(str).head(3)) + (", ..." if outside.sum() > 3 else "")
+            what = f"clipped to {low:g}..{high:g}" if self.clip else f"not clipped (pass --clip to clip them to {low:g}..{high:g})"
+            warnings.warn(
+                f"{int(outside.sum())} {target} prediction(s) lie outside the range the run was trained on ({low:g} to {high:g}), "
+                f"e.g. {shown}: the run was not trained on clips like these, so these scores are extrapolations; {what}. "
+                f"They are marked in the column {target}_outside.", ScoreWarning, stacklevel=4,
+            )
+            if self.clip:
+                table[target] = np.clip(values, low, high)
+        return outside
 
 
 def _per_embedder(name: str, value: PathOption, embedders: list[str]) -> dict[str, str | Path]:

@@ -148,6 +148,9 @@ def read_run(folder: Path) -> dict:
     for key in SETTINGS:
         value = config.get(key)
         row[key] = ",".join(map(str, value)) if isinstance(value, list) else value
+    used = sorted(set((provenance.get("folds_used") or {}).values()))
+    if used and used != [config.get("cv")]:  # the folds the run was fitted with, when fewer than asked for
+        row["cv"] = f"{','.join(map(str, used))} ({config.get('cv')} asked)"
     row |= {f"param:{k}": str(v) for k, v in sorted((config.get("params") or {}).items()) if k.rpartition(".")[2] not in MACHINE_PARAMS}
     for embedder, attrs in (provenance.get("embedders") or {}).items():
         row[f"checkpoint:{embedder}"] = attrs.get("checkpoint", "")

@@ -96,7 +96,8 @@ def unique_inputs(inputs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     >>> len(kept), repeated
     (2, ['/a.wav: given 2 times (a.wav, d/a.wav)'])
     """
-    key = inputs[["file", "start_s", "end_s", "text", "system"]].astype(str).agg("\x1f".join, axis=1)
+    columns = inputs[["file", "start_s", "end_s", "text", "system"]].itertuples(index=False)
+    key = pd.Series(["\x1f".join(map(str, row)) for row in columns], index=inputs.index)
     repeated = [
         f"{group['file'].iloc[0]}: given {len(group)} times ({', '.join(group['where'])})"
         for _, group in inputs.groupby(key, sort=False) if len(group) > 1

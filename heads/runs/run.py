@@ -324,6 +324,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "embedders": {e: store.embedder_attrs(e) for e in config.embedders},
         "store": str(store.path),
         "corpus": store.corpus,
+        "folds_used": {t: int(models[t].n_splits_) for t in models},  # fewer than config.cv when a group or the data allows fewer
     }
     if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}

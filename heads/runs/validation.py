@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from clapmos.heads.runs.run import RunConfig
 
 
+#: heads for which ``max_epochs=0`` means something: the cosine head keeps its zero-shot map
+ZERO_EPOCH_HEADS = frozenset({"cosine"})
+
+
 def check_run_config(config: RunConfig, store: FeatureStore) -> None:
     """Refuse settings of ``config`` that no fit could use, before any work (one message, naming the option)."""
     from clapmos.heads.registry import head_spec, member_head
@@ -58,6 +62,12 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
             settings.setdefault("screening_tau", ("--screening-tau", config.screening_tau))
         check_head_parameters(member_head(member), {name: value for name, (_, value) in settings.items()},
                               labels={name: label for name, (label, _) in settings.items()})
+        epochs = settings.get("max_epochs")
+        if epochs is not None and epochs[1] == 0 and member_head(member) not in ZERO_EPOCH_HEADS:
+            raise ClapmosError(
+                f"{epochs[0]}: head {member} would not be trained at all (its untrained net would be saved as a run). "
+                "Give max_epochs of 1 or more."
+            )
     _check_pipelines_on_the_store(config, store)
 
 
@@ -77,6 +87,48 @@ def _check_pipelines_on_the_store(config: RunConfig, store: FeatureStore) -> Non
                 raise ClapmosError(f"{settings}: {_clean(error)}") from None
 
 
+
+
+DIVERGED_FACTOR = 100.0  # an out-of-fold MSE this many times the training mean's: the fit diverged
+
+
+def check_fit_converged(oof, targets: list[str], params: Mapping[str, Any]) -> None:
+    """Refuse a fit whose out-of-fold predictions (``oof``: ``<target>`` and ``<target>_pred`` columns) diverged.
+
+    Diverged: a prediction that is not finite, or an out-of-fold MSE more than
+    :data:`DIVERGED_FACTOR` times that of predicting every clip the mean of the training
+    scores. The run is then not saved; the message names the settings given, the first
+    suspects. A fit merely worse than the mean (common for a weak target on few clips) is
+    saved with a warning.
+
+    >>> import pandas as pd
+    >>> check_fit_converged(pd.DataFrame({"mos": [1.0, 2.0, 3.0], "mos_pred": [1.1, 2.0, 2.8]}), ["mos"], {})
+    >>> check_fit_converged(pd.DataFrame({"mos": [1.0, 2.0, 3.0], "mos_pred": [9e62, 2.0, 2.8]}), ["mos"], {"lr": 1e9})
+    Traceback (most recent call last):
+    clapmos.embed.errors.ClapmosError: the fit diverged, so the run was not saved: mos: out-of-fold MSE 2.7e+125, predicting the training mean gives 0.667. Change the settings (--param lr=1000000000.0) or leave them at their defaults, and fit again.
+    """
+    problems = []
+    for target in targets:
+        known = oof[oof[target].notna()] if target in oof else oof.iloc[:0]
+        if known.empty or f"{target}_pred" not in known:
+            continue
+        truth, predicted = known[target].to_numpy(dtype=float), known[f"{target}_pred"].to_numpy(dtype=float)
+        baseline = float(np.mean((truth - truth.mean()) ** 2))
+        if not np.isfinite(predicted).all():
+            problems.append(f"{target}: {int((~np.isfinite(predicted)).sum())} out-of-fold predictions are not finite")
+            continue
+        mse = float(np.mean((truth - predicted) ** 2))
+        if mse > DIVERGED_FACTOR * baseline:
+            problems.append(f"{target}: out-of-fold MSE {mse:.3g}, predicting the training mean gives {baseline:.3g}")
+        elif mse > baseline:
+            warnings.warn(f"{target}: the out-of-fold MSE ({mse:.3g}) is worse than predicting the training mean ({baseline:.3g}); "
+                          "the run learned nothing useful for this target", UserWarning, stacklevel=2)
+    if problems:
+        given = " ".join(f"--param {k}={shown_value(v)}" for k, v in params.items())
+        raise ClapmosError(
+            f"the fit diverged, so the run was not saved: {'; '.join(problems)}. "
+            f"Change the settings{f' ({given})' if given else ''} or leave them at their defaults, and fit again."
+        )
 
 
 def check_head_parameters(head: str, params: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> None:
