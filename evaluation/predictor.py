@@ -253,8 +253,9 @@ class Predictor:
                 warnings.warn(f"{target} reads the prompt: {int((~has_text).sum())} of {len(has_text)} input(s) have no text and get no {target} score", ScoreWarning, stacklevel=3)
                 values.loc[~has_text] = np.nan
             table[[target, f"{target}_std"]] = values.to_numpy()
-            table[f"{target}_outside"] = self._flag_outside(table, target)
             targets.append(target)
+        for target in targets:  # after every score: the flags of predictions outside the training range
+            table[f"{target}_outside"] = self._flag_outside(table, target)
         return table, targets
 
     def training_range(self, target: str) -> tuple[float, float]:

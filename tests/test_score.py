@@ -96,7 +96,7 @@ def test_a_folder_scores_exactly_as_embed_and_predict(demo, tmp_path):
     assert result.exit_code == 0, result.output
     scores = read_scores(tmp_path / "scores.csv")
     expected = embed_and_predict(folder / "run", scores, tmp_path / "reference")
-    assert len(scores) == len(predictions) and list(scores.columns) == ["path", "overall", "overall_std"]
+    assert len(scores) == len(predictions) and list(scores.columns) == ["path", "overall", "overall_std", "overall_outside"]
     np.testing.assert_array_equal(scores[["overall", "overall_std"]].to_numpy(), expected[["overall", "overall_std"]].to_numpy())
     assert "textual reads the prompt and no input has text: textual is not scored" in result.output
     assert f"{len(scores)} clip(s) embedded now, 0 read from the cache" in result.output
@@ -155,7 +155,7 @@ def test_the_python_predictor_gives_the_same_table_with_the_same_cache(demo, tmp
     chosen = items.groupby("system").head(2)
     predictor = Predictor.from_run(folder / "run", cache=tmp_path / "cache")
     scores = predictor.score(chosen["path"].tolist(), texts=chosen["text"].tolist(), systems=chosen["system"].tolist())
-    assert list(scores.columns) == ["path", "system", "overall", "overall_std", "textual", "textual_std"]
+    assert list(scores.columns) == ["path", "system", "overall", "overall_std", "textual", "textual_std", "overall_outside", "textual_outside"]
     expected = embed_and_predict(folder / "run", chosen, tmp_path / "reference")
     np.testing.assert_array_equal(scores[TARGETS].to_numpy(), expected[TARGETS].to_numpy())
     listed = write_list(tmp_path / "l.jsonl", [{"path": r.path, "text": r.text, "system": r.system} for r in chosen.itertuples()])
