@@ -56,8 +56,9 @@ app = typer.Typer(
     help=__doc__,
 )
 # soft_wrap: lines are never broken by rich (a terminal wraps them; a file gets them whole)
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+# emoji=False: a message naming `file.py:X:` stays as written (rich would turn `:X:` into an emoji)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+out = Console(soft_wrap=True, emoji=False)
 CLAPMOS_LOGGERS = ("clapmos", "__main__")  # what -v shows at debug level
 
 
@@ -613,6 +614,7 @@ def score(
     tokenizer: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="clap: folder with the roberta-base tokenizer files (as for `embed`; default: the recorded one).")] = None,
     m2d_portable: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="m2d: path of the authors' portable_m2d.py (as for `embed`; default: the recorded one).")] = None,
     model_path: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="hf-clap, hf-audio: the model folder (as for `embed`; default: the recorded one), checked by its weights' sha256.")] = None,
+    plugin: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="A plugin embedder's file.py, when it moved after the run was trained (checked by the sha256 the store recorded). Repeatable.")] = None,
     device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
     workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read, hash and resample audio.")] = 2,
@@ -655,8 +657,8 @@ def score(
         raise ClapmosError(f"--model {error}") from None
     predictor = Predictor.from_run(
         run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
-        m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
-        clip=clip,
+        m2d_portable=m2d_portable, model_path=model_path, plugin=plugin, device=device, batch_size=batch_size, workers=workers,
+        progress=True, clip=clip,
     )
     with reported_warnings():
         result = predictor.score_inputs(table, skip_bad=skip_bad)

@@ -89,6 +89,7 @@ class Predictor:
         tokenizer: PathOption = None,
         m2d_portable: PathOption = None,
         model_path: PathOption = None,
+        plugin: PathOption = None,
         device: str = "auto",
         batch_size: int = 8,
         workers: int = 2,
@@ -104,6 +105,8 @@ class Predictor:
         path}``. By default the embedder is rebuilt from what its store recorded (backend,
         options, absolute paths); give them when those files have moved. Either way the
         model must make the run's features (checked by the recorded sha256 hashes).
+        ``plugin`` is where a plugin embedder's file (``path/to/file.py``) is now, when it moved
+        after training (checked by the sha256 the store recorded, like a checkpoint).
         ``clip`` clips predictions to the range of the training scores (by default they are
         only flagged, see the module's description).
         """
@@ -113,6 +116,8 @@ class Predictor:
         for name, value in zip(PATH_OPTIONS, (checkpoint, tokenizer, m2d_portable, model_path)):
             for embedder, path in _per_embedder(name, value, embedders).items():
                 options[embedder][name] = path
+        for embedder, path in _per_embedder("plugin", plugin, embedders).items():
+            options[embedder]["plugin"] = path
         folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
         return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, clip=clip)
 
@@ -123,16 +128,18 @@ class Predictor:
     # ------------------------------------------------------------------ scoring
     def score(
         self,
-        paths: Sequence[str | Path],
+        paths: str | Path | Sequence[str | Path],
         texts: Sequence[str] | None = None,
         systems: Sequence[str] | None = None,
         skip_bad: bool = False,
     ) -> pd.DataFrame:
         """Scores of audio files (or folders, or CSV/JSONL lists): ``path``, each target and ``<target>_std``.
 
-        ``texts`` and ``systems``, when given, go with ``paths`` one to one (each path one
-        audio file then).
+        ``paths`` is one path or a list of them; ``texts`` and ``systems``, when given, go
+        with ``paths`` one to one (each path one audio file then).
         """
+        paths = _path_list(paths, "paths")
+        texts, systems = (None if v is None else _value_list(v, name) for v, name in ((texts, "texts"), (systems, "systems")))
         inputs = read_score_inputs(paths)
         for name, values in (("text", texts), ("system", systems)):
             if values is None:
@@ -220,6 +227,11 @@ class Predictor:
             if "precision" in attrs:
                 options.setdefault("precision", attrs["precision"])
             backend = attrs.get("backend", embedder)
+            moved = options.pop("plugin", None)
+            if moved is not None:  # the plugin file is elsewhere now: the same class from there (its sha256 is checked below)
+                if "plugin_sha256" not in attrs:
+                    raise ClapmosError(f"--plugin {moved}: the run's {embedder} embedder is not a plugin file ({backend}); leave --plugin out.")
+                backend = f"{Path(moved).expanduser().resolve()}:{str(attrs.get('plugin', backend)).rpartition(':')[2]}"
             if get_embedder_class(backend).name != embedder:  # features stored under another --name
                 options["name"] = embedder
             model = create_embedder(backend, **options)
@@ -279,6 +291,32 @@ class Predictor:
             if self.clip:
                 table[target] = np.clip(values, low, high)
         return outside
+
+
+def _path_list(paths: object, name: str) -> list[str | Path]:
+    """``paths`` as a list: one path, or a list or tuple of paths; anything else (a DataFrame, numbers) is refused.
+
+    >>> _path_list("clips/", "paths")
+    ['clips/']
+    >>> _path_list(3, "paths")
+    Traceback (most recent call last):
+    clapmos.embed.errors.ClapmosError: paths: expected a path or a list of paths (str or pathlib.Path), got int
+    """
+    if isinstance(paths, (str, Path)):
+        return [paths]
+    if isinstance(paths, (list, tuple)) and all(isinstance(p, (str, Path)) for p in paths):
+        return list(paths)
+    raise ClapmosError(f"{name}: expected a path or a list of paths (str or pathlib.Path), got {type(paths).__name__}"
+                       + (" holding other things" if isinstance(paths, (list, tuple)) else ""))
+
+
+def _value_list(values: object, name: str) -> list:
+    """``texts``/``systems``: a list or tuple (or a pandas Series or numpy array), never one string read letter by letter."""
+    if isinstance(values, (list, tuple)):
+        return list(values)
+    if isinstance(values, (pd.Series, np.ndarray)) and np.ndim(values) == 1:
+        return list(values)
+    raise ClapmosError(f"{name}: expected a list with one value per path, got {type(values).__name__}")
 
 
 def _per_embedder(name: str, value: PathOption, embedders: list[str]) -> dict[str, str | Path]:

@@ -123,3 +123,27 @@ def test_case_14_runs_shows_the_folds_used(fitted, tmp_path):
     assert used == systems < 40
     result = invoke("runs", run, first)  # the table shows the settings in which runs differ
     assert result.exit_code == 0 and f"{used} (40 asked)" in result.output, result.output
+
+
+# --------------------------------------------------------------------------- a run stays usable; messages as written
+def test_the_python_api_takes_one_path_or_a_list_and_refuses_other_types(fitted, tmp_path):
+    from clapmos.embed.errors import ClapmosError
+    from clapmos.evaluation.predictor import Predictor
+
+    folder, _, run = fitted
+    predictor = Predictor.from_run(run, tmp_path / "cache")
+    wavs = sorted((folder / "corpus" / "wav").glob("*.wav"))[:3]
+    one = predictor.score(str(wavs[0]))  # a string is one path, not a sequence of letters
+    assert one["path"].tolist() == [str(wavs[0])]
+    assert len(predictor.score(wavs)) == 3
+    for wrong, named in [(pd.DataFrame({"path": map(str, wavs)}), "DataFrame"), (3, "int"), ([wavs[0], 3], "list")]:
+        with pytest.raises(ClapmosError, match=f"expected a path or a list of paths.*got {named}"):
+            predictor.score(wrong)
+    with pytest.raises(ClapmosError, match="texts: expected a list"):
+        predictor.score([wavs[0]], texts="a prompt")
+
+
+def test_messages_are_printed_as_written_never_as_markup_or_emoji(tmp_path):
+    spec = f"{tmp_path}/my_plugin.py:X:"  # rich would print `:X:` as an emoji and drop `[Name]`
+    result = invoke("embed", "--corpus", "manifest", "--root", tmp_path / "none.csv", "--embedder", f"{spec}[Name]", "--out", tmp_path / "s.zarr")
+    assert result.exit_code == 2 and f"{spec}[Name]" in result.output and "❌" not in result.output

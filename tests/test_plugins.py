@@ -319,3 +319,63 @@ def test_the_dask_engine_imports_the_plugin_file_on_its_workers(corpus_and_refer
     embed_corpus_dask(store, embedder, options={"batch_size": 8}, scheduler=scheduler, chunks_per_task=1, progress=False)
     assert_same(FeatureStore.open(tmp_path / "dask.zarr"), reference)
     assert store.embedder_attrs("tone-stats")["plugin_sha256"] == reference.embedder_attrs("tone-stats")["plugin_sha256"]
+
+
+def test_a_run_stays_usable_when_its_plugin_file_moves(plugin, tmp_path):
+    """Issue 19: `score --plugin` says where the plugin file is now; a changed file is refused by its sha256."""
+    import shutil
+
+    root = write_manifest(tmp_path / "data")
+    moving = tmp_path / "plugins" / "tone.py"
+    moving.parent.mkdir()
+    shutil.copy(plugin, moving)
+    assert embed(root, tmp_path / "s.zarr", f"{moving}:ToneAudioOnly").exit_code == 0
+    assert embed(root, tmp_path / "s.zarr", "spectral").exit_code == 0
+    fitted = CliRunner().invoke(cli.app, ["fit", "--store", str(tmp_path / "s.zarr"), "--embedder", "tone-audio,spectral",
+                                          "--head", "ridge", "--cv", "2", "--no-plots", "--out", str(tmp_path / "run")])
+    assert fitted.exit_code == 0, fitted.output
+    items = FeatureStore.open(tmp_path / "s.zarr").items()
+    items[["id", "path", "text"]].to_json(tmp_path / "inputs.jsonl", orient="records", lines=True)
+    moved = tmp_path / "elsewhere" / "tone.py"
+    moved.parent.mkdir()
+    moving.rename(moved)
+    score = ["score", "--model", str(tmp_path / "run"), str(tmp_path / "inputs.jsonl"), "--no-plots", "--cache"]
+    lost = CliRunner().invoke(cli.app, [*score, str(tmp_path / "c1"), "--out", str(tmp_path / "a.csv")])
+    assert lost.exit_code == 2 and str(moving) in lost.output
+    found = CliRunner().invoke(cli.app, [*score, str(tmp_path / "c2"), "--out", str(tmp_path / "b.csv"), "--plugin", f"tone-audio={moved}"])
+    assert found.exit_code == 0, found.output
+    moved.write_text(moved.read_text() + "\n# edited\n")
+    edited = CliRunner().invoke(cli.app, [*score, str(tmp_path / "c3"), "--out", str(tmp_path / "c.csv"), "--plugin", f"tone-audio={moved}"])
+    assert edited.exit_code == 2 and "plugin_sha256" in edited.output
+
+
+LATE_NAN_PLUGIN = '''
+import numpy as np
+from clapmos.embed.backends import Embedder
+
+
+class LateNaN(Embedder):
+    """Fine on the contract's probe (its first batch), NaN on the corpus's audio."""
+
+    name = "late-nan"
+    sample_rate = 8000
+    audio_dim = 2
+    text_dim = 0
+    calls = 0
+
+    def embed_audio(self, windows):
+        LateNaN.calls += 1
+        value = 0.0 if LateNaN.calls == 1 else np.nan
+        return np.full((len(windows), 2), value, dtype=np.float32)
+'''
+
+
+def test_a_plugin_returning_nan_is_blamed_not_the_audio(tmp_path):
+    """Issue 19: the audio is checked finite before embedding, so NaN embeddings are the plugin's fault, and the message says so."""
+    root = write_manifest(tmp_path / "data")
+    path = tmp_path / "late_nan.py"
+    path.write_text(LATE_NAN_PLUGIN)
+    result = embed(root, tmp_path / "s.zarr", f"{path}:LateNaN")
+    assert result.exit_code == 2, result.output
+    assert "late_nan.py:LateNaN" in result.output and "the fault is the plugin's" in result.output
+    assert "check the audio" not in result.output

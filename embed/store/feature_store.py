@@ -422,11 +422,17 @@ class FeatureStore(FrameStoreMixin):
         bad = np.flatnonzero(~finite)
         if len(bad):
             items = self.items().iloc[start + bad]
-            raise ClapmosError(
-                f"{key.strip('.').split('.')[0]}: the embeddings of {len(bad)} clip(s) are not finite (NaN or inf), "
-                f"so rows {start}:{stop} were not written:\n{listing(f'{r.id}: {r.path}' for r in items.itertuples())}\n"
+            plugin = group.attrs.get("plugin")
+            blame = (
+                f"The plugin {plugin} ({group.attrs.get('source', '')}) returned them for these files, whose samples are finite "
+                "(clapmos checks the audio before embedding): the fault is the plugin's; fix its embed_audio/embed_text."
+                if plugin else
                 "The model produced them from these files: check the audio (silence is fine; NaN or inf samples, or "
                 "extreme values, are not), replace or remove them, and run the same command again."
+            )
+            raise ClapmosError(
+                f"{key.strip('.').split('.')[0]}: the embeddings of {len(bad)} clip(s) are not finite (NaN or inf), "
+                f"so rows {start}:{stop} were not written:\n{listing(f'{r.id}: {r.path}' for r in items.itertuples())}\n{blame}"
             )
         group["audio"][start:stop] = audio
         if text is not None:
