@@ -407,7 +407,7 @@ def recipes(
 def fit(
     ctx: typer.Context,
     store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete; any other folder is refused.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete, unless a file in it was added or edited; any other folder is refused, and so is a path inside a run or a store.")],
     embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `clapmos info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
     head: Annotated[str, typer.Option(help=f"Head(s), comma-separated: {', '.join(HEAD_NAMES)} (attn_mlp and xattn read frame tokens: embed --frames); head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
     features: Annotated[Optional[str], typer.Option(help="Feature blocks, comma-separated: audio, text, product, absdiff, cosine, angular, l1, l2 (default: audio for overall, audio,text,cosine otherwise); per target: overall=audio;textual=audio,text.")] = None,
@@ -491,7 +491,7 @@ def fit(
 def predict(
     model: Annotated[Path, typer.Option(help="Run folder written by `clapmos fit --out`.")],
     store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
-    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. An existing prediction file is replaced; any other file is refused.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. A file clapmos wrote there, unchanged since, is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
 ) -> None:
@@ -519,7 +519,7 @@ def score_zero_shot(
     store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
     embedder: Annotated[str, typer.Option(help="Embedder whose audio and text embeddings are compared.")] = "clap",
     split: Annotated[Optional[str], typer.Option(help="Split(s), comma-separated (default: every item).")] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine (an existing one is replaced; any other file is refused).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="CSV to write: id,cosine (one clapmos wrote, unchanged since, is replaced; any other file is refused).")] = None,
 ) -> None:
     """The training-free CLAPScore: the cosine of each clip's audio and text embeddings.
 
@@ -561,7 +561,7 @@ def evaluate(
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
     format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
-    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report clapmos wrote there is replaced, unless a file in it was added or edited (then it is refused, as is any other folder).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
 ) -> None:
