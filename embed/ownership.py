@@ -110,7 +110,8 @@ def foreign(path: str | Path) -> list[str]:
     kind = folder_kind(path)
     names = _files_in(path)
     if kind == "store":
-        return [str(path / name) for name in names if not _is_zarr_file(path, name)]
+        arrays: dict[str, bool] = {}
+        return [str(path / name) for name in names if not _is_zarr_file(path, name, arrays)]
     if kind == "cache" or kind is None:
         return [str(path / name) for name in names] if kind is None else [f"{path} (a clapmos cache; clapmos never deletes one)"]
     recorded = read_record(path)["files"]
@@ -172,18 +173,20 @@ def _files_in(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def _is_zarr_file(store: Path, name: str) -> bool:
-    """Whether ``name`` (relative to ``store``) is Zarr metadata or a chunk of one of its arrays."""
+def _is_zarr_file(store: Path, name: str, arrays: dict[str, bool]) -> bool:
+    """Whether ``name`` (relative to ``store``) is Zarr metadata or a chunk of one of its arrays (``arrays``: folders seen)."""
     parts = name.split("/")
     if parts[-1] in STORE_FILES and len(parts) == 1 or parts[-1] == "zarr.json":
         return True
     for i, part in enumerate(parts[:-1]):
         if part == "c" and i > 0:
-            try:
-                node = json.loads((store.joinpath(*parts[:i]) / "zarr.json").read_text())
-            except (OSError, ValueError):
-                return False
-            return node.get("node_type") == "array"
+            folder = "/".join(parts[:i])
+            if folder not in arrays:
+                try:
+                    arrays[folder] = json.loads((store / folder / "zarr.json").read_text()).get("node_type") == "array"
+                except (OSError, ValueError, AttributeError):
+                    arrays[folder] = False
+            return arrays[folder]
     return False
 
 

@@ -127,6 +127,8 @@ INVALID: dict[tuple[str, str], tuple[list[str], str]] = {
     ("score", "--confidence"): (with_option(SCORE, "--confidence", "1.5"), "--confidence"),
     ("score", "--seed"): (with_option(SCORE, "--seed", "-1"), "--seed"),
     ("score", "--plots"): ([*SCORE, "--plots=yes"], "--plots"),
+    ("score", "--plugin"): (with_option(SCORE, "--plugin", "nope={missing}"), "--plugin"),
+    ("score", "--clip"): ([*SCORE, "--clip=yes"], "--clip"),
     ("runs", "folders"): (["runs", "{folder}"], "{folder}"),
     ("runs", "--sort"): (with_option(RUNS, "--sort", "nope"), "--sort"),
     ("runs", "--out"): (with_option(RUNS, "--out", "{new}/table.txt"), "--out"),
