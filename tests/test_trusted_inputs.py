@@ -53,8 +53,6 @@ def test_case_11_an_edited_run_file_is_refused_not_silently_used(fitted, tmp_pat
 # --------------------------------------------------------------------------- case 8: a damaged score cache
 def _cache_with_frames(tmp_path):
     """A score cache of 70 clips (two chunks of rows) with spectral vectors and frame tokens; its clips and frame attributes."""
-    import numpy as np
-
     from clapmos.embed.backends.spectral import SpectralEmbedder
     from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
     from clapmos.embed.engines.score_inputs import read_score_inputs
@@ -73,7 +71,6 @@ def _cache_with_frames(tmp_path):
     cache.complete("spectral", IDENTITY, clips, model, 10.0, 10.0, frames={"frame_dtype": "float16"})
     frames = cache.shards()[0].frame_attrs("spectral")
     assert len(cache.locate("spectral", IDENTITY, clips["key"], frames)) == 70
-    del np
     return clips, model, frames
 
 
