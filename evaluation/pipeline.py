@@ -1,7 +1,6 @@
 """The fit → predict → evaluate flow as plain functions: what ``cli.py fit`` and ``predict`` do, for notebooks too.
 
->>> from clapmos.heads.runs.validation import check_fit_converged
-from clapmos.heads.runs.run import RunConfig
+>>> from clapmos.heads.runs.run import RunConfig
 >>> outcome = fit_and_report("demo/store.zarr", RunConfig(embedders=["spectral"], heads=["ridge"], eval_split=["dev"]),
 ...                          "runs/ridge")                                                  # doctest: +SKIP
 >>> outcome.cv.results, outcome.held_out.results                                           # doctest: +SKIP
@@ -25,8 +24,8 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
-from clapmos.heads.runs.validation import check_fit_converged
 from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
+from clapmos.heads.runs.validation import check_fit_converged
 
 
 @dataclass

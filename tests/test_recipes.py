@@ -259,7 +259,7 @@ def test_a_recipe_runs_end_to_end_with_overrides_and_records_itself(demo_store):
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"] == "xacle2027-baseline" and config["random_state"] == 42 and config["cv"] == 2
     assert config["params"]["mlp.max_epochs"] == 2 and config["params"]["mlp.loss"] == "clipped_mse"
-    predicted = run(f"predict --model {out} --store {demo_store / 'store.zarr'} --split dev --out {out / 'p.csv'}")
+    predicted = run(f"predict --model {out} --store {demo_store / 'store.zarr'} --split dev --out {demo_store / 'p.csv'}")
     assert predicted.exit_code == 0, predicted.output
 
 
