@@ -1,7 +1,7 @@
 """A bootstrap interval for every metric of :func:`clapmos.evaluation.metrics.score`, at both levels.
 
 The utterance level resamples clips (or whole prompts, when ``groups`` names the prompt of
-every clip and prompts are shared by several clips); the system level resamples systems and,
+every clip, prompts are shared by several clips and there are at least :data:`MIN_GROUPS`); the system level resamples systems and,
 within each drawn system, its clips (:func:`clapmos.evaluation.bootstrap.draw_systems`), so
 both the systems sampled and the clips within them are in the interval. The clips are chosen
 exactly as :func:`~clapmos.evaluation.metrics.score` chooses them (NaN pairs and clips without
@@ -26,6 +26,8 @@ import pandas as pd
 from clapmos.evaluation.bootstrap import Draws, MetricFunction, draw_clips, draw_systems, percentile_interval
 from clapmos.evaluation.metrics import LEVELS, METRICS
 
+#: prompts are resampled whole only when there are at least this many (else clips are)
+MIN_GROUPS = 10
 INTERVAL_COLUMNS = ["level", "target", "metric", "low", "high"]
 #: how the intervals are made, for metrics files and the README
 METHOD = ("percentile bootstrap; utterance level: clips resampled with replacement (whole prompts where prompts are shared); "
@@ -80,7 +82,8 @@ def level_samples(
     shared = None
     if groups is not None:
         groups = np.asarray(groups, dtype=object)[paired]
-        shared = groups if pd.Series(groups).duplicated().any() else None
+        distinct = pd.Series(groups).nunique()
+        shared = groups if MIN_GROUPS <= distinct < len(groups) else None
     samples = [LevelSample("utterance", true[paired], pred[paired], groups=shared)]
     if systems is None:
         return samples
