@@ -82,6 +82,9 @@ class Draws:
 
     def metric(self, true: np.ndarray, pred: np.ndarray, metric: str | MetricFunction, given: np.ndarray | None = None) -> np.ndarray:
         """The value of ``metric`` (a name of :data:`BATCHED` or any ``f(true, pred) -> float``) in every draw."""
+        if self.starts is None and self.level == "clips" and metric == "SRCC":  # ranks of resampled values: no sorting per draw
+            index = self.clip.reshape(self.n_draws, -1)
+            return _lcc(drawn_ranks(true, index), drawn_ranks(pred, index))
         if self.starts is None:
             return batched(metric)(*self.pairs(true, pred, given))
         true, pred = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
@@ -134,6 +137,27 @@ def _grouping(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     sizes = np.bincount(codes)
     first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     return codes, members, first, sizes
+
+
+def drawn_ranks(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank, as in ``scipy.stats.rankdata``) of ``values[index]`` within each row.
+
+    The values are ranked once (scipy's dense ranks); a drawn value's rank is then the number of
+    drawn values below it plus half of (its copies + 1), counted per row.
+
+    >>> drawn_ranks(np.array([3.0, 1.0, 3.0]), np.array([[0, 1, 2], [0, 0, 1]]))
+    array([[2.5, 1. , 2.5],
+           [2.5, 2.5, 1. ]])
+    """
+    from scipy import stats
+
+    dense = stats.rankdata(np.asarray(values, dtype=float), method="dense").astype(np.int64) - 1
+    n_groups, n_draws = int(dense.max()) + 1 if dense.size else 0, len(index)
+    drawn = dense[index] + n_groups * np.arange(n_draws)[:, None]
+    counts = np.bincount(drawn.ravel(), minlength=n_draws * n_groups).reshape(n_draws, n_groups)
+    below = np.cumsum(counts, axis=1) - counts
+    ranks = below + (counts + 1) / 2
+    return ranks.ravel()[drawn]
 
 
 def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
