@@ -580,6 +580,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
     against: Annotated[Optional[Path], typer.Option(help="Another prediction file of the same clips: paired-bootstrap difference of every metric (--pred minus it), share of draws each is ahead.")] = None,
     train_split: Annotated[Optional[str], typer.Option(help="With --store: the split(s) the predictor was trained on; metrics are also reported for seen and unseen systems and prompts.")] = None,
+    report_page: Annotated[bool, typer.Option("--report", help="Also write report.html in the report folder: one self-contained page with the metrics, plots, systems and the worst clips with their audio embedded (from --store).")] = False,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
 
@@ -602,6 +603,8 @@ def evaluate(
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
     report_dir = check_output_folder(out_dir or default_out_dir(pred), "--out-dir", is_report_folder)
+    if train_split is not None and store is None:
+        raise ClapmosError("--train-split names splits of --store: give --store with --split")
     with reported_warnings():
         if store is not None:
             reference = truth_from_store(store, _known_splits(_open_store(store), _split_list(split)))
@@ -617,8 +620,6 @@ def evaluate(
         settings = BootstrapSettings(draws, confidence, seed)
         report = evaluate_file(pred, reference, format, bootstrap=settings)
         if train_split is not None:
-            if store is None:
-                raise ClapmosError("--train-split names splits of --store: give --store with --split")
             features_store = _open_store(store)
             items = features_store.items(_known_splits(features_store, _split_list(train_split), "--train-split"))
             report.seen = seen_unseen(report.clips, report.targets, {"system": set(items["system"]) - {""}, "prompt": set(items["text"]) - {""}},
@@ -637,6 +638,12 @@ def evaluate(
 
         _print_table(f"paired comparison on the same {len(report.clips)} clips (A = --pred, B = --against)", paired_markdown(report.paired))
     written = write_outputs(report, report_dir, plots=plots)
+    if report_page:
+        from clapmos.evaluation.html_report import write_html_report
+
+        items = _open_store(store).items().set_index("id") if store is not None else None
+        written.append(write_html_report(report, report_dir / "report.html", audio=None if items is None else items["path"].to_dict(),
+                                         prompts=None if reference.prompts is None else reference.prompts.to_dict()))
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
 
 
@@ -760,6 +767,35 @@ def runs(
             write_table(paired, out_file.with_name(f"{out_file.stem}_paired.csv"))
             written.append(out_file.with_name(f"{out_file.stem}_paired.csv"))
         out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    run_folder: Annotated[Path, typer.Argument(metavar="RUN", help="Run folder written by `fit --out`.", show_default=False)],
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN/report.html); an earlier report is replaced, any other file refused.")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Store with the clips' audio paths and prompts (default: the store the run was fitted on, if it is still there).")] = None,
+    worst: Annotated[int, typer.Option(min=1, metavar="N", help="Worst-predicted clips per target to show with a player.")] = 6,
+    draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws for the metric intervals; 0: none.")] = 1000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
+) -> None:
+    """Write one self-contained HTML page about a run: metrics with intervals, scatter plots at both levels, the systems with
+    intervals, and the worst-predicted clips with their prompts, an embedded audio player each and, for frame heads, where
+    the head listens. Opens offline from the file system (no CDN, no script)."""
+    from clapmos.embed.files import check_output_file, require_folder
+    from clapmos.evaluation.html_report import is_html_report
+
+    require_folder(run_folder, "a run folder", "Pass the folder given to `clapmos fit --out`.", flag="RUN")
+    check_output_file(out_file if out_file is not None else run_folder / "report.html", "--out", is_html_report)
+    if store is not None:
+        _open_store(store)
+    from clapmos.evaluation.intervals import BootstrapSettings
+    from clapmos.evaluation.pipeline import report_run
+
+    with reported_warnings(), err.status("writing the report..."):
+        path = report_run(run_folder, out_file, store=store, n_worst=worst, bootstrap=BootstrapSettings(draws, confidence, seed))
+    out.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

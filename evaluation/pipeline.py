@@ -115,3 +115,42 @@ def predict_to_file(
     targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
     write_submission(predictions, Path(out_file), format, expected_ids=features.items(split)["id"], targets=targets)
     return predictions
+
+
+def report_run(
+    folder: str | Path, out_file: str | Path | None = None, store: str | Path | None = None, n_worst: int = 6,
+    bootstrap: BootstrapSettings = BootstrapSettings(),
+) -> Path:
+    """Write the HTML report of a run folder (:mod:`clapmos.evaluation.html_report`): its held-out split when it has one, else out-of-fold.
+
+    The store (default: the one the run was fitted on, as recorded) gives the clips' audio
+    files, prompts and, for frame heads, where the heads listen. Returns the page's path
+    (default ``<folder>/report.html``).
+    """
+    from clapmos.evaluation.html_report import write_html_report
+    from clapmos.evaluation.truth import Truth
+    from clapmos.evaluation.versus import run_clip_table
+
+    folder = Path(folder)
+    run = load_run(folder)
+    clips, where = run_clip_table(folder)
+    targets = [t for t in run.targets if f"{t}_pred" in clips and f"{t}_true" in clips]
+    truth = Truth(clips[["id", "system"]].fillna({"system": ""}).assign(**{t: clips[f"{t}_true"] for t in targets}), targets,
+                  f"{folder} ({'held-out ' + '+'.join(run.config.eval_split or []) if where == 'held-out' else 'out-of-fold on ' + '+'.join(run.config.train_split)})")
+    features = None
+    path = Path(store) if store is not None else Path(run.provenance.get("store", ""))
+    if store is not None or (path.name and path.exists()):
+        features = FeatureStore.open(path)
+    audio = prompts = attention = None
+    if features is not None:
+        items = features.items().set_index("id")
+        audio, prompts = items["path"].to_dict(), items["text"].where(items["text"] != "").dropna().to_dict()
+        truth = Truth(truth.clips, truth.targets, truth.source, prompts=items["text"].where(items["text"] != ""))
+    predictions = clips[["id"]].assign(**{t: clips[f"{t}_pred"] for t in targets})
+    report = evaluate_predictions(predictions, truth, "predictions.csv", label=f"{folder.name} · {'+'.join(run.config.heads)} · {where}",
+                                  bootstrap=bootstrap)
+    if features is not None and run.reads_frames:
+        ids = {i for t in targets for i in worst_clips(report.clips.rename(columns={f"{t}_true": t}), t, n_worst)["id"]}
+        attention = run.attention(features, None, ids=ids)
+    return write_html_report(report, Path(out_file) if out_file is not None else folder / "report.html",
+                             audio=audio, prompts=prompts, attention=attention, n_worst=n_worst)
