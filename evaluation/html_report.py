@@ -38,8 +38,8 @@ GENERATOR = '<meta name="generator" content="clapmos report">'
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".m4a": "audio/mp4"}
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.plots img{max-width:48%;margin:.3em}
-.clip{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}.clip img{max-width:100%}.muted{color:#777}"""
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.plots img{width:24%;margin:.2em 0}.wide{max-width:75%}
+.clip{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}.clip audio,.clip img{display:block;margin:.3em 0}.clip img{max-width:60%}.muted{color:#777}"""
 
 
 def html_report(
@@ -60,8 +60,10 @@ def html_report(
     title = title or f"clapmos report: {report.label}"
     parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{GENERATOR}<title>{_e(title)}</title>",
              f"<style>{STYLE}</style></head><body>", f"<h1>{_e(title)}</h1>", _settings(report), _metrics_table(report)]
+    figures = _figures(report)
+    parts.append(_img(*figures[0]).replace("<img ", '<img class="wide" ', 1))
     parts.append('<h2>Predicted against true</h2><div class="plots">')
-    parts += [_img(draw, alt) for draw, alt in _figures(report)]
+    parts += [_img(draw, alt) for draw, alt in figures[1:]]
     parts.append("</div>")
     parts.append(_systems_table(report))
     for target in report.targets:
