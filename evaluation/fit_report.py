@@ -34,6 +34,32 @@ def oof_report(
     return evaluate_predictions(predictions, truth, "out-of-fold predictions", label=label or "out-of-fold", bootstrap=bootstrap)
 
 
+def metrics_with_intervals(folder: str | Path) -> pd.DataFrame:
+    """A run folder's ``metrics.json`` as one tidy table: ``where`` (cv, eval), ``level``, ``target``, ``metric``,
+    ``value``, ``low``, ``high`` (NaN without an interval), ``n``; e.g. for a model card.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "metrics.json").write_text(json.dumps({"cv": {"system": {"overall": {"SRCC": 0.9, "N": 8,
+    ...     "interval": {"SRCC": [0.7, 0.97]}}}}}))
+    >>> metrics_with_intervals(folder).to_dict("records")
+    [{'where': 'cv', 'level': 'system', 'target': 'overall', 'metric': 'SRCC', 'value': 0.9, 'low': 0.7, 'high': 0.97, 'n': 8}]
+    """
+    metrics = json.loads((Path(folder) / "metrics.json").read_text())
+    rows = []
+    for where in ("cv", "eval"):
+        for level, targets in (metrics.get(where) or {}).items():
+            for target, entry in targets.items():
+                intervals = entry.get("interval") or {}
+                for metric, value in entry.items():
+                    if metric in ("N", "interval"):
+                        continue
+                    low, high = intervals.get(metric) or (math.nan, math.nan)
+                    rows.append({"where": where, "level": level, "target": target, "metric": metric,
+                                 "value": math.nan if value is None else float(value), "low": low, "high": high, "n": entry.get("N")})
+    return pd.DataFrame(rows, columns=["where", "level", "target", "metric", "value", "low", "high", "n"])
+
+
 def fold_summary(oof: pd.DataFrame, test_fold, group: str) -> dict:
     """What the cross-validation held out: the grouping, and per fold its clips, systems and held-out systems.
 
@@ -55,6 +81,11 @@ def fold_summary(oof: pd.DataFrame, test_fold, group: str) -> dict:
                 row[name], row[f"{name}_held_out"] = len(inside), len(inside - outside)
         rows.append(row)
     return {"group": group, "folds": rows}
+
+
+def oof_label(train_split: str, heads: str = "") -> str:
+    """What the out-of-fold predictions are, for plot titles."""
+    return f"{train_split}, out-of-fold" + (f" · {heads}" if heads else "")
 
 
 def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
@@ -96,15 +127,18 @@ def write_fit_report(
     eval_split: str = "",
     bootstrap: BootstrapSettings = BootstrapSettings(),
     cv_info: dict | None = None,
+    cv: EvaluationReport | None = None,
 ) -> dict:
     """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics.
 
     ``heads`` and ``train_split`` name the run in the plot titles. ``metrics.json`` names its
     splits (``splits``: what ``cv`` and ``eval`` were computed on), how the intervals were
     drawn (``bootstrap``) and, given ``cv_info``, the grouping of the folds and what each held out.
+    ``cv`` is the out-of-fold report when already made (:func:`oof_report`).
     """
     out_dir = Path(out_dir)
-    cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""), bootstrap=bootstrap)
+    if cv is None:
+        cv = oof_report(oof, targets, label=oof_label(train_split, heads), bootstrap=bootstrap)
     write_outputs(cv, out_dir / "cv", plots=plots)
     metrics = {
         "splits": {"cv": f"{train_split} (out-of-fold)", **({"eval": eval_split} if evaluation is not None else {})},

@@ -19,7 +19,7 @@ import pandas as pd
 
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.attention_plots import attention_plot, worst_clips
-from clapmos.evaluation.fit_report import fold_summary, heads_table, oof_report, write_fit_report
+from clapmos.evaluation.fit_report import fold_summary, heads_table, oof_label, oof_report, write_fit_report
 from clapmos.evaluation.intervals import BootstrapSettings
 from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.seen import seen_unseen
@@ -67,13 +67,14 @@ def fit_and_report(
                 held_out.seen = seen_unseen(held_out.clips, held_out.targets, training_ids(features, config.train_split),
                                             truth.prompts, bootstrap)
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
+        cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
-                         bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)))
+                         bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)), cv=cv)
         if plots and run.reads_frames:
             write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
-    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets, bootstrap=bootstrap), heads, held_out, folds)
+    return FitOutcome(run, out_dir, cv, heads, held_out, folds)
 
 
 def training_ids(store: FeatureStore, split: list[str]) -> dict[str, set]:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from clapmos import cli
 from clapmos.embed.corpora.demo import make_demo_corpus
+from clapmos.evaluation.fit_report import metrics_with_intervals
 
 runner = CliRunner()
 
@@ -55,6 +56,9 @@ def test_fit_writes_intervals_names_its_splits_and_says_what_each_fold_held_out(
     assert ungrouped["group"] == "none" and sum(f["systems_held_out"] for f in ungrouped["folds"]) < sum(f["systems"] for f in ungrouped["folds"])
     assert "folds grouped by system: systems held out whole per fold" in outputs["grouped"]
     assert "[" in outputs["grouped"].split("held-out split dev")[1]  # the printed table shows intervals
+    table = metrics_with_intervals(folder / "runs" / "grouped")  # what a model card reads
+    srcc = table.query("where == 'eval' and level == 'system' and target == 'overall' and metric == 'SRCC'").iloc[0]
+    assert srcc["value"] == metrics["eval"]["system"]["overall"]["SRCC"] and [srcc["low"], srcc["high"]] == metrics["eval"]["system"]["overall"]["interval"]["SRCC"]
 
 
 def test_evaluate_prints_intervals_compares_against_another_file_and_splits_seen_systems(fitted, tmp_path):
@@ -64,7 +68,7 @@ def test_evaluate_prints_intervals_compares_against_another_file_and_splits_seen
         path.parent.mkdir()
         assert invoke("predict", "--model", folder / "runs" / run, "--store", folder / "s.zarr", "--split", "dev", "--out", path).exit_code == 0
     result = invoke("evaluate", "--pred", a, "--store", folder / "s.zarr", "--split", "dev", "--against", b, "--train-split", "train",
-                    "--draws", 300, "--seed", 3, "--out-dir", tmp_path / "report", "--no-plots")
+                    "--draws", 300, "--seed", 3, "--out-dir", tmp_path / "report", "--no-plots", "--report")
     assert result.exit_code == 0, result.output
     assert "95% bootstrap intervals (300 draws, seed 3)" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("| system | overall |"))
@@ -76,6 +80,8 @@ def test_evaluate_prints_intervals_compares_against_another_file_and_splits_seen
     assert srcc["low"] <= srcc["difference"] <= srcc["high"] and 0 <= srcc["share_a_ahead"] <= 1
     summary = json.loads((tmp_path / "report" / "results.json").read_text())
     assert summary["bootstrap"]["seed"] == 3 and "interval" in summary["metrics"]["utterance"]["overall"]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<audio") == 12 and "prompt: <i>" in page  # 6 worst clips x 2 targets, audio from the store's paths
     seen = pd.read_csv(tmp_path / "report" / "seen_unseen.csv")
     assert set(seen["by"]) <= {"system", "prompt"} and "seen" in set(seen["subset"])
 
