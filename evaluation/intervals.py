@@ -83,7 +83,8 @@ def level_samples(
     if groups is not None:
         groups = np.asarray(groups, dtype=object)[paired]
         distinct = pd.Series(groups).nunique()
-        shared = groups if MIN_GROUPS <= distinct < len(groups) else None
+        complete = not pd.isna(groups).any()  # a clip without a prompt: resample clips
+        shared = groups if complete and MIN_GROUPS <= distinct < len(groups) else None
     samples = [LevelSample("utterance", true[paired], pred[paired], groups=shared)]
     if systems is None:
         return samples

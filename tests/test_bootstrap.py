@@ -146,3 +146,16 @@ def test_95_percent_clip_intervals_cover_the_utterance_srcc_of_the_same_systems_
         covered.append(low <= value <= high)
     print(np.mean(covered))
     assert 0.92 <= np.mean(covered) <= 0.98
+
+
+def test_shared_prompts_are_resampled_whole_so_a_shared_error_widens_the_interval():
+    rng = np.random.default_rng(7)
+    prompts = np.repeat([f"prompt {i}" for i in range(40)], 10)  # 40 prompts, 10 clips each
+    truth = rng.normal(size=400)
+    prediction = truth + np.repeat(rng.normal(0, 1.0, 40), 10) + rng.normal(0, 0.3, 400)  # an error shared by a prompt's clips
+    frames = pd.DataFrame({"overall": truth}), pd.DataFrame({"overall": prediction})
+    by_prompt = metric_intervals(*frames, groups=prompts, n_draws=400, metrics=["MSE"]).iloc[0]
+    by_clip = metric_intervals(*frames, n_draws=400, metrics=["MSE"]).iloc[0]
+    assert (by_prompt.high - by_prompt.low) > 1.5 * (by_clip.high - by_clip.low)
+    few = metric_intervals(*frames, groups=np.repeat(["a", "b"], 200), n_draws=400, metrics=["MSE"]).iloc[0]
+    assert few.low == by_clip.low and few.high == by_clip.high  # fewer than 10 prompts: clips are resampled
