@@ -64,3 +64,19 @@ def test_a_slightly_better_predictor_is_found_better_at_the_utterance_level():
     rates = declared(0.5, 0.6, replicates=40, seed=1)
     print("power", rates)
     assert rates["utterance"] >= 0.8, rates
+
+
+def test_several_predictors_get_every_pair_with_holm_over_the_pairs_of_each_metric():
+    rng = np.random.default_rng(5)
+    truth = pd.DataFrame({"overall": rng.normal(size=400)})
+    predictions = {name: truth + noise * rng.normal(size=(400, 1)) for name, noise in (("good", 0.3), ("fair", 0.8), ("twin", 0.8))}
+    table = compare_predictions(truth, predictions, metrics=["SRCC", "MSE"], settings=BootstrapSettings(400))
+    assert table[["a", "b"]].drop_duplicates().values.tolist() == [["good", "fair"], ["good", "twin"], ["fair", "twin"]]
+    for _, group in table.groupby("metric"):
+        np.testing.assert_allclose(group["p_holm"], holm(group["p_value"]), rtol=0, atol=0)
+        assert (group["p_holm"] >= group["p_value"]).all()
+    srcc = table[table["metric"] == "SRCC"].set_index(["a", "b"])
+    assert srcc.loc[("good", "fair"), "established"] and srcc.loc[("good", "twin"), "established"]
+    assert not srcc.loc[("fair", "twin"), "established"]  # equally good: not established
+    mse = table[table["metric"] == "MSE"].set_index(["a", "b"])
+    assert mse.loc[("good", "fair"), "difference"] < 0 and mse.loc[("good", "fair"), "share_a_ahead"] > 0.99  # lower MSE is ahead
