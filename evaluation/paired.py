@@ -117,7 +117,7 @@ def _pair_row(sample_a, sample_b, draws, name, function, target, a, b, confidenc
 
 def paired_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """The comparison as Markdown, one row per pair, level, target and metric."""
-    lines = ["| level | target | metric | A | B | A | B | A − B (interval) | A ahead | p (Holm) | established |",
+    lines = ["| level | target | metric | A | B | value A | value B | A − B (interval) | A ahead | p (Holm) | established |",
              "|---|---|---|---|---|---:|---:|---|---:|---:|---|"]
     for row in table.itertuples(index=False):
         interval = "" if np.isnan(row.low) else f" [{row.low:.{digits}f}, {row.high:.{digits}f}]"
