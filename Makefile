@@ -37,7 +37,8 @@ demo: install
 	$(OFFLINE) $(CLAPMOS) predict --model $(DEMO)/run --store $(DEMO)/store.zarr --split dev --format audiomos --out $(DEMO)/answer.txt
 	$(OFFLINE) $(CLAPMOS) evaluate --pred $(DEMO)/answer.txt --store $(DEMO)/store.zarr --split dev
 	$(OFFLINE) $(CLAPMOS) score --model $(DEMO)/run $(DEMO)/corpus/wav --system-from '-(S\d+)_' --out $(DEMO)/scores.csv
-	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/, scores $(DEMO)/scores.csv"
+	$(OFFLINE) $(CLAPMOS) report $(DEMO)/run
+	@echo "demo finished: store $(DEMO)/store.zarr, run $(DEMO)/run, submission $(DEMO)/answer.txt, report $(DEMO)/answer_eval/, scores $(DEMO)/scores.csv, page $(DEMO)/run_report.html"
 
 benchmarks: install
 	$(OFFLINE) $(PY) benchmarks/run_all.py

@@ -427,6 +427,8 @@ def fit(
     stack_method: Annotated[str, typer.Option(help="How several heads are combined: ridge (with intercept) or nnls (non-negative weights fitted to the out-of-fold predictions).")] = "ridge",
     clip: Annotated[Optional[str], typer.Option(help="Clip the ensemble's predictions to LOW,HIGH, e.g. 0,10.")] = None,
     device: Annotated[Optional[str], typer.Option(callback=_device, help="Where the torch heads train: cpu, cuda, cuda:N or auto (default: each head's own setting, the CPU).")] = None,
+    draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws for the interval of every metric (two-level systems/clips at system level); 0: no intervals. Seeded by --seed.")] = 1000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the metric intervals.")] = 0.95,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run.
 
@@ -465,6 +467,7 @@ def fit(
     from clapmos.embed.threads import limit_threads
     from clapmos.evaluation.fit_report import heads_markdown
     from clapmos.evaluation.metrics import markdown_table
+    from clapmos.evaluation.intervals import BootstrapSettings
     from clapmos.evaluation.pipeline import fit_and_report
     from clapmos.heads.registry import member_head
     from clapmos.heads.runs.run import RunConfig
@@ -475,15 +478,35 @@ def fit(
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
-            outcome = fit_and_report(features_store, config, out_dir, plots=plots)
+            outcome = fit_and_report(features_store, config, out_dir, plots=plots, bootstrap=BootstrapSettings(draws, confidence, seed))
     run = outcome.run
+    _print_folds(outcome.cv_folds)
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
                  markdown_table(outcome.cv.results))
     if outcome.heads is not None:
         _print_table("per head (out-of-fold)", heads_markdown(outcome.heads))
     if outcome.held_out is not None:
         _print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(outcome.held_out.results))
+        _print_seen(outcome.held_out.seen)
     out.print(f"\nsaved the run to {out_dir}", highlight=False)
+
+
+def _print_folds(info: dict) -> None:
+    """What each cross-validation fold held out, and the grouping that decided it."""
+    folds = info.get("folds") or []
+    if not folds:
+        return
+    held = ", ".join(f"{f.get('systems_held_out', '?')}/{f.get('systems', '?')}" for f in folds)
+    out.print(f"\nfolds grouped by {info['group']}: systems held out whole per fold {held}"
+              + (" (ungrouped folds see every system in training: optimistic for unseen systems; --group system)" if info["group"] == "none" else ""),
+              highlight=False, soft_wrap=True)
+
+
+def _print_seen(seen) -> None:
+    if seen is not None and len(seen):
+        from clapmos.evaluation.seen import seen_markdown
+
+        _print_table("seen and unseen in training (systems, prompts)", seen_markdown(seen))
 
 
 @app.command()
@@ -564,6 +587,12 @@ def evaluate(
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report clapmos wrote there is replaced, unless a file in it was added or edited (then it is refused, as is any other folder).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
+    draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws for the interval of every metric (utterance: clips, or prompts where shared; system: systems then their clips); 0: no intervals.")] = 1000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
+    against: Annotated[Optional[Path], typer.Option(help="Another prediction file of the same clips: paired-bootstrap difference of every metric (--pred minus it), share of draws each is ahead.")] = None,
+    train_split: Annotated[Optional[str], typer.Option(help="With --store: the split(s) the predictor was trained on; metrics are also reported for seen and unseen systems and prompts.")] = None,
+    report_page: Annotated[bool, typer.Option("--report", help="Also write report.html in the report folder: one self-contained page with the metrics, plots, systems and the worst clips with their audio embedded (from --store).")] = False,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
 
@@ -571,18 +600,23 @@ def evaluate(
     """
     from clapmos.embed.files import require_file
 
-    for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth)):
+    for option, path in (("--pred", pred), ("--truth", truth), ("--system-truth", system_truth), ("--against", against)):
         if path is not None:
             require_file(path, "an existing file", flag=option)
     from clapmos.evaluation.metrics import format_line, markdown_table
     from clapmos.evaluation.report import check_report_destination, default_out_dir, evaluate_file, write_outputs
+    from clapmos.evaluation.intervals import BootstrapSettings
+    from clapmos.evaluation.seen import seen_unseen
     from clapmos.evaluation.submissions import FORMATS, validate_submission
+    from clapmos.evaluation.versus import compare_clip_tables
     from clapmos.evaluation.truth import read_system_truth, read_truth_file, truth_from_store
 
     _submission_format(format, ("auto", *FORMATS))
     if (store is None) == (truth is None) or (store is not None and split is None):
         raise ClapmosError("give either --store with --split, or --truth")
     report_dir = check_report_destination(out_dir or default_out_dir(pred))
+    if train_split is not None and store is None:
+        raise ClapmosError("--train-split names splits of --store: give --store with --split")
     with reported_warnings():
         if store is not None:
             reference = truth_from_store(store, _known_splits(_open_store(store), _split_list(split)))
@@ -595,10 +629,33 @@ def evaluate(
             out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
             if not reference.labelled:
                 return
-        report = evaluate_file(pred, reference, format)
-    out.print(markdown_table(report.results), markup=False, highlight=False)
+        settings = BootstrapSettings(draws, confidence, seed)
+        report = evaluate_file(pred, reference, format, bootstrap=settings)
+        if train_split is not None:
+            features_store = _open_store(store)
+            items = features_store.items(_known_splits(features_store, _split_list(train_split), "--train-split"))
+            report.seen = seen_unseen(report.clips, report.targets, {"system": set(items["system"]) - {""}, "prompt": set(items["text"]) - {""}},
+                                      reference.prompts, settings)
+        if against is not None:
+            other = evaluate_file(against, reference, "auto", bootstrap=BootstrapSettings(0))
+            names = [str(pred), str(against)] if pred.name == against.name else [pred.name, against.name]
+            report.paired = compare_clip_tables(dict(zip(names, (report.clips, other.clips))), report.targets, settings,
+                                                prompts=reference.prompts, system_truth=reference.system_means)
+    interval = f", {confidence:.0%} bootstrap intervals ({draws} draws, seed {seed})" if draws else ""
+    _print_table(f"{report.label}{interval}", markdown_table(report.results))
     out.print(format_line(report.results), markup=False, highlight=False)
+    _print_seen(report.seen)
+    if report.paired is not None:
+        from clapmos.evaluation.paired import paired_markdown
+
+        _print_table(f"paired comparison on the same {len(report.clips)} clips (A = --pred, B = --against)", paired_markdown(report.paired))
     written = write_outputs(report, report_dir, plots=plots)
+    if report_page:
+        from clapmos.evaluation.html_report import write_html_report
+
+        items = _open_store(store).items().set_index("id") if store is not None else None
+        written.append(write_html_report(report, report_dir / "report.html", audio=None if items is None else items["path"].to_dict(),
+                                         prompts=None if reference.prompts is None else reference.prompts.to_dict()))
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
 
 
@@ -692,19 +749,74 @@ def runs(
     sort: Annotated[Optional[str], typer.Option(metavar="WHERE.LEVEL.METRIC.TARGET", help="Metric to sort by, e.g. held-out.system.SRCC.overall or oof.utterance.MSE.textual (default: held-out system SRCC of the first target, else out-of-fold).")] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the whole table as CSV (.csv), with the printed table as .md and a plot of the sort metric as .png beside it.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="With --out, save the plot.")] = True,
+    draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws of the paired comparison of the runs' predictions of the same clips (held-out if every run has them, else out-of-fold); 0: none.")] = 1000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the paired intervals (and of Holm's test: a difference is established below 1 - confidence).")] = 0.95,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
 ) -> None:
-    """Compare run folders in one table: heads, embedders, features, the settings that differ, and their metrics."""
+    """Compare run folders in one table: heads, embedders, features, the settings that differ, and their metrics.
+
+    With several runs, also compares their predictions of the same clips pair by pair: each metric's difference with a
+    paired-bootstrap interval, the share of draws each run is ahead, and Holm-corrected p-values (which differences are established).
+    """
     from clapmos.evaluation.run_comparison import compare_runs
 
     if out_file is not None and out_file.suffix.lower() != ".csv":
         raise ClapmosError(f"--out {out_file}: name a .csv file (the .md and .png are written beside it).")
     comparison = compare_runs(folders, sort=sort)
     if out_file is not None:
-        _check_out_files(list(comparison.files(out_file)))
+        _check_out_files([*comparison.files(out_file), out_file.with_name(f"{out_file.stem}_paired.csv")])
     _print_table(f"{len(comparison.table)} run(s)" + (f", best first by {comparison.sort}" if comparison.sort else ""), comparison.markdown())
+    paired = None
+    if draws and len(comparison.table) > 1:
+        from clapmos.evaluation.intervals import BootstrapSettings
+        from clapmos.evaluation.paired import paired_markdown
+        from clapmos.evaluation.versus import paired_runs
+
+        try:
+            with reported_warnings():
+                paired, where = paired_runs(comparison.table["run"].tolist(), BootstrapSettings(draws, confidence, seed))
+        except ClapmosError as error:  # the table above stands; say why there is no clip-by-clip comparison
+            err.print(f"no paired comparison: {error}", markup=False, highlight=False, soft_wrap=True)
+    if paired is not None:
+        shown = paired[paired["metric"].isin(["SRCC", "MSE"])]
+        _print_table(f"paired comparison on the same clips ({where}; {confidence:.0%} intervals, {draws} draws, Holm over "
+                     f"{int(paired.groupby(['level', 'target', 'metric']).size().max())} pair(s))", paired_markdown(shown))
     if out_file is not None:
         written = comparison.write(out_file, plots=plots)
+        if paired is not None:
+            from clapmos.evaluation.outputs import write_table
+
+            write_table(paired, out_file.with_name(f"{out_file.stem}_paired.csv"))
+            written.append(out_file.with_name(f"{out_file.stem}_paired.csv"))
         out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    run_folder: Annotated[Path, typer.Argument(metavar="RUN", help="Run folder written by `fit --out`.", show_default=False)],
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: RUN_report.html beside the run folder); an earlier report clapmos wrote is replaced, any other file refused.")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Store with the clips' audio paths and prompts (default: the store the run was fitted on, if it is still there).")] = None,
+    worst: Annotated[int, typer.Option(min=1, metavar="N", help="Worst-predicted clips per target to show with a player.")] = 6,
+    draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws for the metric intervals; 0: none.")] = 1000,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
+) -> None:
+    """Write one self-contained HTML page about a run: metrics with intervals, scatter plots at both levels, the systems with
+    intervals, and the worst-predicted clips with their prompts, an embedded audio player each and, for frame heads, where
+    the head listens. Opens offline from the file system (no CDN, no script)."""
+    from clapmos.embed.files import require_folder
+
+    require_folder(run_folder, "a run folder", "Pass the folder given to `clapmos fit --out`.", flag="RUN")
+    _check_out_files([out_file if out_file is not None else run_folder.with_name(f"{run_folder.name}_report.html")])
+    if store is not None:
+        _open_store(store)
+    from clapmos.evaluation.intervals import BootstrapSettings
+    from clapmos.evaluation.pipeline import report_run
+
+    with reported_warnings(), err.status("writing the report..."):
+        path = report_run(run_folder, out_file, store=store, n_worst=worst, bootstrap=BootstrapSettings(draws, confidence, seed))
+    out.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -245,6 +245,9 @@ def _system_truth_frame(system_truth: pd.DataFrame | pd.Series, targets: list[st
 def markdown_table(results: pd.DataFrame, digits: int = 3) -> str:
     """The results as a Markdown table: one row per level and target, one column per metric.
 
+    With the ``low`` and ``high`` columns of :func:`clapmos.evaluation.intervals.with_intervals`
+    each value is followed by its interval, ``0.761 [0.702, 0.811]``.
+
     >>> print(markdown_table(score([1.0, 2.0, 3.0], [1.0, 2.5, 2.0], targets=["overall"])))
     | level | target | MSE | LCC | SRCC | KTAU | N |
     |---|---|---|---|---|---|---|
@@ -252,10 +255,19 @@ def markdown_table(results: pd.DataFrame, digits: int = 3) -> str:
     """
     lines = ["| level | target | " + " | ".join(METRICS) + " | N |", "|---" * (len(METRICS) + 3) + "|"]
     for (level, target), group in results.groupby(["level", "target"], sort=False):
-        values = group.set_index("metric")["value"]
-        cells = [f"{values.get(m, float('nan')):.{digits}f}" for m in METRICS]
+        rows = group.set_index("metric")
+        cells = [_cell(rows, m, digits) for m in METRICS]
         lines.append(f"| {level} | {target} | " + " | ".join(cells) + f" | {int(group['n'].max())} |")
     return "\n".join(lines)
+
+
+def _cell(rows: pd.DataFrame, metric: str, digits: int) -> str:
+    if metric not in rows.index:
+        return f"{float('nan'):.{digits}f}"
+    value = f"{rows.at[metric, 'value']:.{digits}f}"
+    if "low" in rows and not np.isnan(rows.at[metric, "low"]):
+        value += f" [{rows.at[metric, 'low']:.{digits}f}, {rows.at[metric, 'high']:.{digits}f}]"
+    return value
 
 
 def format_line(results: pd.DataFrame, target: str | None = None, digits: int = 3) -> str:

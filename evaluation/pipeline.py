@@ -19,8 +19,10 @@ import pandas as pd
 
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.attention_plots import attention_plot, worst_clips
-from clapmos.evaluation.fit_report import heads_table, oof_report, write_fit_report
+from clapmos.evaluation.fit_report import fold_summary, heads_table, oof_label, oof_report, write_fit_report
+from clapmos.evaluation.intervals import BootstrapSettings
 from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
+from clapmos.evaluation.seen import seen_unseen
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
@@ -37,12 +39,17 @@ class FitOutcome:
     cv: EvaluationReport
     heads: pd.DataFrame | None  # per head and the ensemble (out-of-fold), when several heads are stacked
     held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
+    cv_folds: dict  # the grouping of the folds and what each held out (fit_report.fold_summary)
 
 
-def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir: str | Path, plots: bool = True) -> FitOutcome:
+def fit_and_report(
+    store: str | Path | FeatureStore, config: RunConfig, out_dir: str | Path, plots: bool = True,
+    bootstrap: BootstrapSettings = BootstrapSettings(),
+) -> FitOutcome:
     """Fit ``config`` on ``store``, save the run to ``out_dir``, predict and score the held-out split, write the reports.
 
-    The run folder is written whole (staged beside ``out_dir`` and swapped in when complete,
+    Every metric gets a ``bootstrap`` interval; ``metrics.json`` names the splits and what each fold
+    held out (:func:`~clapmos.evaluation.fit_report.fold_summary`). The run folder is written whole (staged beside ``out_dir`` and swapped in when complete,
     see :mod:`clapmos.heads.runs.folder`): an earlier run there is replaced, anything else refused.
     """
     out_dir = Path(out_dir)
@@ -58,14 +65,33 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
             truth = truth_from_store(features.path, config.eval_split)
             if truth.labelled:
                 held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{eval_name} predictions",
-                                                label=f"{eval_name}, held out · {'+'.join(config.heads)}")
+                                                label=f"{eval_name}, held out · {'+'.join(config.heads)}", bootstrap=bootstrap)
+                held_out.seen = seen_unseen(held_out.clips, held_out.targets, training_ids(features, config.train_split),
+                                            truth.prompts, bootstrap)
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
+        cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
-                         train_split="+".join(config.train_split))
+                         train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
+                         bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)), cv=cv)
         if plots and run.reads_frames:
             write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
-    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
+    return FitOutcome(run, out_dir, cv, heads, held_out, folds)
+
+
+def training_ids(store: FeatureStore, split: list[str]) -> dict[str, set]:
+    """The systems and prompts (texts) of the training split, for :func:`~clapmos.evaluation.seen.seen_unseen`."""
+    items = store.items(split)
+    return {"system": set(items["system"]) - {""}, "prompt": set(items["text"]) - {""}}
+
+
+def cv_folds(run: FittedRun, store: FeatureStore) -> dict:
+    """The grouping of the run's folds and, per fold of its first target, the clips, systems and prompts it held out."""
+    target = run.targets[0]
+    known = run.oof[target].notna().to_numpy()
+    text = store.items(run.config.train_split)["text"].to_numpy()
+    table = run.oof.assign(text=text)[known].reset_index(drop=True)
+    return fold_summary(table, getattr(run.models[target], "test_fold_", [-1] * len(table)), run.config.group)
 
 
 def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, held_out: EvaluationReport | None) -> None:
@@ -92,3 +118,42 @@ def predict_to_file(
     targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
     write_submission(predictions, Path(out_file), format, expected_ids=features.items(split)["id"], targets=targets)
     return predictions
+
+
+def report_run(
+    folder: str | Path, out_file: str | Path | None = None, store: str | Path | None = None, n_worst: int = 6,
+    bootstrap: BootstrapSettings = BootstrapSettings(),
+) -> Path:
+    """Write the HTML report of a run folder (:mod:`clapmos.evaluation.html_report`): its held-out split when it has one, else out-of-fold.
+
+    The store (default: the one the run was fitted on, as recorded) gives the clips' audio
+    files, prompts and, for frame heads, where the heads listen. Returns the page's path
+    (default ``<folder>_report.html`` beside the folder: a run folder holds only what ``fit`` wrote).
+    """
+    from clapmos.evaluation.html_report import write_html_report
+    from clapmos.evaluation.truth import Truth
+    from clapmos.evaluation.versus import run_clip_table
+
+    folder = Path(folder)
+    run = load_run(folder)
+    clips, where = run_clip_table(folder)
+    targets = [t for t in run.targets if f"{t}_pred" in clips and f"{t}_true" in clips]
+    truth = Truth(clips[["id", "system"]].fillna({"system": ""}).assign(**{t: clips[f"{t}_true"] for t in targets}), targets,
+                  f"{folder} ({'held-out ' + '+'.join(run.config.eval_split or []) if where == 'held-out' else 'out-of-fold on ' + '+'.join(run.config.train_split)})")
+    features = None
+    path = Path(store) if store is not None else Path(run.provenance.get("store", ""))
+    if store is not None or (path.name and path.exists()):
+        features = FeatureStore.open(path)
+    audio = prompts = attention = None
+    if features is not None:
+        items = features.items().set_index("id")
+        audio, prompts = items["path"].to_dict(), items["text"].where(items["text"] != "").dropna().to_dict()
+        truth = Truth(truth.clips, truth.targets, truth.source, prompts=items["text"].where(items["text"] != ""))
+    predictions = clips[["id"]].assign(**{t: clips[f"{t}_pred"] for t in targets})
+    report = evaluate_predictions(predictions, truth, "predictions.csv", label=f"{folder.name} · {'+'.join(run.config.heads)} · {where}",
+                                  bootstrap=bootstrap)
+    if features is not None and run.reads_frames:
+        ids = {i for t in targets for i in worst_clips(report.clips.rename(columns={f"{t}_true": t}), t, n_worst)["id"]}
+        attention = run.attention(features, None, ids=ids)
+    return write_html_report(report, Path(out_file) if out_file is not None else folder.with_name(f"{folder.name}_report.html"),
+                             audio=audio, prompts=prompts, attention=attention, n_worst=n_worst)

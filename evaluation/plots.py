@@ -117,6 +117,40 @@ def interval_plot(table, path: str | Path, *, title: str, targets: Sequence[str]
     return path
 
 
+def metrics_plot(results, path: str | Path, *, title: str, confidence: float = 0.95) -> Path:
+    """Save one panel per level and metric: each target's value with its bootstrap interval as an error bar; return ``path``.
+
+    ``results`` has columns ``level``, ``target``, ``metric``, ``value`` and, for error bars,
+    ``low`` and ``high`` (:func:`clapmos.evaluation.intervals.with_intervals`).
+    """
+    levels = list(dict.fromkeys(results["level"]))
+    metrics = list(dict.fromkeys(results["metric"]))
+    targets = list(dict.fromkeys(results["target"]))
+    figure = Figure(figsize=(2.3 * len(metrics), 0.8 + (0.9 + 0.3 * len(targets)) * len(levels)), layout="constrained")
+    FigureCanvasAgg(figure)
+    for row, level in enumerate(levels):
+        for column, metric in enumerate(metrics):
+            axes = figure.add_subplot(len(levels), len(metrics), row * len(metrics) + column + 1)
+            rows = results[(results["level"] == level) & (results["metric"] == metric)].set_index("target").reindex(targets)
+            value = rows["value"].to_numpy(dtype=float)
+            y = np.arange(len(targets))[::-1]
+            if "low" in rows:
+                error = np.vstack([value - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - value])
+                axes.errorbar(value, y, xerr=np.nan_to_num(np.clip(error, 0, None)), fmt="o", color="tab:blue", capsize=3, markersize=4)
+            else:
+                axes.plot(value, y, "o", color="tab:blue", markersize=4)
+            axes.set_yticks(y, targets if column == 0 else [""] * len(targets), fontsize=8)
+            axes.set_title(f"{level} {metric}", fontsize=9)
+            axes.grid(axis="x", color="0.9")
+            axes.tick_params(axis="x", labelsize=7)
+    bars = f"{confidence:.0%} bootstrap intervals" if "low" in results else "no intervals"
+    figure.suptitle(f"{title}\n({bars})", fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, metadata=PNG_MARK)
+    return path
+
+
 def bar_plot(labels: Sequence[str], series: Mapping[str, Sequence[float]], path: str | Path, *, title: str, xlabel: str) -> Path:
     """Save horizontal bars, one group per label (first at the top) and one bar per series; return ``path``."""
     figure = Figure(figsize=(6.4, 1.2 + 0.3 * len(labels) * max(1, len(series))), layout="constrained")

@@ -31,6 +31,7 @@ import pandas as pd
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import staging_folder, swap_in
 from clapmos.embed.ownership import check_replaceable, folder_kind, record_folder, refuse_inside
+from clapmos.evaluation.intervals import BootstrapSettings, metric_intervals, with_intervals
 from clapmos.evaluation.metrics import LEVELS, EvaluationWarning, format_line, score, system_table
 from clapmos.evaluation.submissions import SHOWN_IDS, detect_format, read_submission
 from clapmos.evaluation.truth import Truth
@@ -49,13 +50,19 @@ class EvaluationReport:
     n_missing: int  # truth clips without a prediction
     n_extra: int  # predicted ids the truth lacks
     label: str = ""  # what was predicted, for plot titles: split and head(s), or file and truth
+    bootstrap: BootstrapSettings = BootstrapSettings(0)  # how results' low and high were drawn (0 draws: none)
+    seen: pd.DataFrame | None = None  # metrics on seen and unseen systems/prompts (clapmos.evaluation.seen), when known
+    paired: pd.DataFrame | None = None  # paired comparison with another predictor (clapmos.evaluation.paired), when asked
 
     def summary(self) -> dict:
         """The report as JSON-ready data (NaN becomes ``None``)."""
         metrics: dict = {}
         for (level, target), rows in self.results.groupby(["level", "target"], sort=False):
             entry = {m: None if math.isnan(v) else v for m, v in zip(rows["metric"], rows["value"])}
-            metrics.setdefault(level, {})[target] = {**entry, "N": int(rows["n"].max())}
+            entry["N"] = int(rows["n"].max())
+            if "low" in rows:
+                entry["interval"] = {m: None if math.isnan(lo) else [lo, hi] for m, lo, hi in zip(rows["metric"], rows["low"], rows["high"])}
+            metrics.setdefault(level, {})[target] = entry
         return {
             "prediction_file": str(self.prediction_file),
             "label": self.label,
@@ -67,11 +74,15 @@ class EvaluationReport:
             "truth_clips_without_prediction": self.n_missing,
             "predicted_ids_without_truth": self.n_extra,
             "line": format_line(self.results),
+            "bootstrap": self.bootstrap.summary() if self.bootstrap.n_draws else None,
             "metrics": metrics,
+            **({"seen": json.loads(self.seen.to_json(orient="records"))} if self.seen is not None and len(self.seen) else {}),
         }
 
 
-def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto") -> EvaluationReport:
+def evaluate_file(
+    prediction_file: str | Path, truth: Truth, format: str = "auto", bootstrap: BootstrapSettings = BootstrapSettings()
+) -> EvaluationReport:
     """Score the prediction file against ``truth`` on the ids both have.
 
     Ids on one side only are left out with an :class:`EvaluationWarning` giving their counts;
@@ -84,16 +95,19 @@ def evaluate_file(prediction_file: str | Path, truth: Truth, format: str = "auto
         )
     path = Path(prediction_file)
     fmt = detect_format(path) if format == "auto" else format
-    return evaluate_predictions(read_submission(path, fmt), truth, path, fmt, label=f"{path.name} vs {truth.source}")
+    return evaluate_predictions(read_submission(path, fmt), truth, path, fmt, label=f"{path.name} vs {truth.source}", bootstrap=bootstrap)
 
 
 def evaluate_predictions(
-    predictions: pd.DataFrame, truth: Truth, source: str | Path = "predictions", format: str = "csv", label: str | None = None
+    predictions: pd.DataFrame, truth: Truth, source: str | Path = "predictions", format: str = "csv", label: str | None = None,
+    bootstrap: BootstrapSettings = BootstrapSettings(),
 ) -> EvaluationReport:
     """Score in-memory predictions (``id`` and one column per target) against ``truth``, as :func:`evaluate_file` does.
 
     Predictions that are not finite (NaN, inf) are refused with their ids: no metric of
-    them would mean anything. ``label`` names what was predicted in plot titles.
+    them would mean anything. ``label`` names what was predicted in plot titles. Each metric
+    gets a bootstrap interval (``low``, ``high``; :mod:`clapmos.evaluation.intervals`) unless
+    ``bootstrap`` has 0 draws; prompts shared by several clips are resampled whole.
     """
     if not truth.labelled:
         raise ClapmosError(f"{truth.source} has no known scores, so there is nothing to evaluate")
@@ -109,8 +123,15 @@ def evaluate_predictions(
             raise ClapmosError(f"{truth.source} has no system ids, so given system means cannot be used")
         systems = None
     given = truth.system_means[targets] if truth.system_means is not None else None
-    results = score(true, pred, systems=None if systems is None else systems.to_numpy(), system_truth=given)
-    return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra, label or f"{path.name} vs {truth.source}")
+    system_ids = None if systems is None else systems.to_numpy()
+    results = score(true, pred, systems=system_ids, system_truth=given)
+    if bootstrap.n_draws:
+        prompts = None if truth.prompts is None else truth.prompts.reindex(clips["id"]).to_numpy(dtype=object)
+        intervals = metric_intervals(true, pred, system_ids, groups=prompts, system_truth=given, n_draws=bootstrap.n_draws,
+                                     confidence=bootstrap.confidence, seed=bootstrap.seed)
+        results = with_intervals(results, intervals)
+    return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra, label or f"{path.name} vs {truth.source}",
+                            bootstrap)
 
 
 def _refuse_non_finite(path: Path, clips: pd.DataFrame, targets: list[str]) -> None:
@@ -163,8 +184,17 @@ def write_outputs(report: EvaluationReport, out_dir: str | Path, plots: bool = T
     report.results.to_csv(staging / names[0], index=False)
     (staging / names[1]).write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
     report.clips.to_csv(staging / names[2], index=False)
+    if report.seen is not None and len(report.seen):
+        report.seen.to_csv(staging / "seen_unseen.csv", index=False)
+        names.append("seen_unseen.csv")
+    if report.paired is not None:
+        report.paired.to_csv(staging / "paired.csv", index=False)
+        names.append("paired.csv")
     if plots:
         names += [path.name for path in _scatter_plots(report, staging)]
+        from clapmos.evaluation.plots import metrics_plot
+
+        names.append(metrics_plot(report.results, staging / "metrics.png", title=report.label, confidence=report.bootstrap.confidence).name)
     record_folder(staging, "report")
     swap_in(staging, out_dir, check=lambda old: check_replaceable([old], "--out-dir"))
     return [out_dir / name for name in names]

@@ -192,6 +192,7 @@ def _oof_metrics(path: Path, targets: list[str]) -> dict:
     import warnings
 
     from clapmos.evaluation.fit_report import oof_report
+    from clapmos.evaluation.intervals import BootstrapSettings
 
     oof = pd.read_csv(path, dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""])
     present = [t for t in targets if t in oof and f"{t}_pred" in oof]
@@ -199,7 +200,7 @@ def _oof_metrics(path: Path, targets: list[str]) -> dict:
         return {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a degenerate metric is NaN in the table
-        return oof_report(oof, present).summary()["metrics"]
+        return oof_report(oof, present, bootstrap=BootstrapSettings(0)).summary()["metrics"]  # values only
 
 
 def _json(path: Path) -> dict:

@@ -1,8 +1,8 @@
 """Compare generating systems by their clips' predicted scores, with bootstrap intervals.
 
 For every system and target: the mean predicted score of its clips, and a percentile
-bootstrap interval over clips (``scipy.stats.bootstrap``, clips resampled with replacement
-within the system). For every ordered pair of systems, the *share ahead*: in how many of the
+bootstrap interval over clips (clips resampled with replacement within the system, the
+systems kept: :func:`clapmos.evaluation.bootstrap.draw_systems` with ``resample_systems=False``). For every ordered pair of systems, the *share ahead*: in how many of the
 paired bootstrap draws the first system's mean is above the second's (ties count half).
 With ``n_draws`` draws and a fixed ``seed`` the numbers are reproducible. The interval is
 about the clips scored: it says how sure the ranking is given these clips, not how right the
@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from clapmos.evaluation.bootstrap import draw_systems, percentile_interval
+from clapmos.evaluation.paired import share_ahead
 
 TABLE_COLUMNS = ["target", "system", "clips", "mean", "low", "high"]
 AHEAD_COLUMNS = ["target", "system", "other", "share_ahead"]
@@ -137,44 +139,29 @@ def compare_systems(
     tables, aheads = [], []
     for target in targets:
         known = scores[scores[target].notna() & (scores[system_column].astype(str) != "")]
+        names, codes = np.unique(known[system_column].astype(str).to_numpy(), return_inverse=True)
+        values = known[target].to_numpy(dtype=np.float64)
+        # clips resampled within each system, the systems kept: the one bootstrap of clapmos.evaluation.bootstrap
+        means = draw_systems(codes.ravel(), n_draws, rng, resample_systems=False).pairs(values, values)[1] if len(names) else None
         rows, draws = [], {}
-        for system, group in known.groupby(system_column, sort=True):
-            values = group[target].to_numpy(dtype=np.float64)
-            low, high, draws[system] = _bootstrap_mean(values, n_draws, confidence, rng)
-            if len(values) < MIN_CLIPS:
+        for j, system in enumerate(names):
+            clips = values[codes.ravel() == j]
+            draws[system] = means[:, j]
+            low, high = percentile_interval(draws[system], confidence)
+            if len(clips) < MIN_CLIPS:
                 draws[system] = None
                 low = high = math.nan
-                warnings.warn(f"system {system} has {len(values)} clip(s) with a {target} score, fewer than {MIN_CLIPS}: "
+                warnings.warn(f"system {system} has {len(clips)} clip(s) with a {target} score, fewer than {MIN_CLIPS}: "
                               "no interval and no share ahead", SystemWarning, stacklevel=2)
-            rows.append({"target": target, "system": str(system), "clips": len(values), "mean": float(values.mean()), "low": low, "high": high})
+            rows.append({"target": target, "system": str(system), "clips": len(clips), "mean": float(clips.mean()), "low": low, "high": high})
         table = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values("mean", ascending=False, kind="stable")
         tables.append(table)
         aheads.append(pd.DataFrame(
             [{"target": target, "system": str(a), "other": str(b),
-              "share_ahead": math.nan if draws[a] is None or draws[b] is None else _share_ahead(draws[a], draws[b])}
+              "share_ahead": math.nan if draws[a] is None or draws[b] is None else share_ahead(draws[a], draws[b])}
              for a in draws for b in draws if a != b],
             columns=AHEAD_COLUMNS,
         ))
     return SystemComparison(
         pd.concat(tables, ignore_index=True), pd.concat(aheads, ignore_index=True), list(targets), n_draws, confidence, seed
     )
-
-
-def _bootstrap_mean(values: np.ndarray, n_draws: int, confidence: float, rng: np.random.Generator) -> tuple[float, float, np.ndarray]:
-    """Percentile interval of the mean and the bootstrap means themselves."""
-    if len(values) < 2:
-        return math.nan, math.nan, np.full(n_draws, values.mean() if len(values) else math.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # all clips equal: the interval is that value
-        result = stats.bootstrap(
-            (values,), np.mean, n_resamples=n_draws, confidence_level=confidence, method="percentile", vectorized=True, rng=rng
-        )
-    low, high = result.confidence_interval
-    if not np.isfinite([low, high]).all():  # degenerate data: every draw is the same mean
-        low = high = float(values.mean())
-    return float(low), float(high), np.asarray(result.bootstrap_distribution, dtype=np.float64)
-
-
-def _share_ahead(first: np.ndarray, second: np.ndarray) -> float:
-    """How often draw i of ``first`` is above draw i of ``second`` (ties count half)."""
-    return float(np.mean(first > second) + 0.5 * np.mean(first == second))

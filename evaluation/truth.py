@@ -36,6 +36,7 @@ class Truth:
     targets: list[str]
     source: str
     system_means: pd.DataFrame | None = None
+    prompts: pd.Series | None = None  # prompt (text) of every clip, indexed by id, when the source knows it
 
     @property
     def labelled(self) -> bool:
@@ -55,7 +56,9 @@ def truth_from_store(path: str | Path, split: str | list[str]) -> Truth:
     items, labels = store.items(split), store.labels(split)  # labels come back as published decimals
     clips = pd.concat([items[["id", "system"]], labels], axis=1).reset_index(drop=True)
     clips["system"] = clips["system"].fillna("").astype(str)
-    return Truth(clips, list(store.targets), f"{path} split {split if isinstance(split, str) else '+'.join(split)}")
+    prompts = pd.Series(items["text"].to_numpy(dtype=object), index=items["id"].to_numpy())
+    prompts = prompts if (prompts != "").all() else None
+    return Truth(clips, list(store.targets), f"{path} split {split if isinstance(split, str) else '+'.join(split)}", prompts=prompts)
 
 
 def read_truth_file(path: str | Path) -> Truth:

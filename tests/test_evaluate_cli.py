@@ -73,8 +73,10 @@ def test_store_split_prints_the_table_and_writes_results_plots_and_clip_table(mu
     assert "[overall] [UTT][ MSE = " in result.stdout
     expected = expected_results(musiceval)
     written = pd.read_csv(tmp_path / "report" / "results.csv")
-    assert list(written.columns) == ["level", "target", "metric", "value", "n"]
+    assert list(written.columns) == ["level", "target", "metric", "value", "n", "low", "high"]
     np.testing.assert_allclose(written["value"], expected["value"], rtol=0, atol=1e-12)
+    finite = written.dropna(subset=["low"])  # every metric has its bootstrap interval around it (MSE can sit at its edge)
+    assert len(finite) >= len(written) - 2 and (finite["low"] <= finite["high"]).all()
     for row in expected.itertuples():
         cells = f"| {row.level} | {row.target} |"
         assert cells in result.stdout and f"{row.value:.3f}" in result.stdout.split(cells)[1].splitlines()[0]
@@ -84,7 +86,7 @@ def test_store_split_prints_the_table_and_writes_results_plots_and_clip_table(mu
     clips = pd.read_csv(tmp_path / "report" / "predictions.csv")
     assert list(clips.columns) == ["id", "system", "overall_true", "overall_pred", "textual_true", "textual_pred"]
     pngs = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
-    assert pngs == [f"scatter_{level}_{t}.png" for level in ("system", "utterance") for t in ("overall", "textual")]
+    assert pngs == ["metrics.png", *(f"scatter_{level}_{t}.png" for level in ("system", "utterance") for t in ("overall", "textual"))]
     assert all((tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG" for name in pngs)
 
 
@@ -126,7 +128,7 @@ def test_xacle_average_csv_as_truth_scores_the_utterance_level_only(tmp_path):
     written = pd.read_csv(tmp_path / "r" / "results.csv")
     assert set(written["level"]) == {"utterance"}
     np.testing.assert_allclose(written["value"], score(truth, prediction, targets=["alignment"])["value"], rtol=0, atol=1e-12)
-    assert [p.name for p in (tmp_path / "r").glob("*.png")] == ["scatter_utterance_alignment.png"]
+    assert sorted(p.name for p in (tmp_path / "r").glob("*.png")) == ["metrics.png", "scatter_utterance_alignment.png"]
 
 
 def test_partial_predictions_are_scored_on_the_intersection_with_a_warning(musiceval, tmp_path):

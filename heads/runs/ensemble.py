@@ -73,6 +73,7 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
     oof_members_ : dict of name -> ndarray, out-of-fold predictions of each member
     stackers_ : list of fitted Ridge (or LinearRegression) per target, or None
     n_splits_ : int, the number of folds actually used
+    test_fold_ : ndarray (n_samples,), the fold (of the first seed) in which each sample was held out
     """
 
     # the defaults for ensembles saved before these parameters existed
@@ -149,6 +150,9 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_seeds)
         folds_per_seed = [self._folds(X, y, groups, int(seed)) for seed in seeds]
+        self.test_fold_ = np.full(len(y), -1)
+        for fold, (_, test) in enumerate(folds_per_seed[0]):
+            self.test_fold_[test] = fold
 
         self.models_ = {name: [] for name, _ in members}
         self.oof_members_ = {}
