@@ -172,7 +172,7 @@ def make_demo(
 @app.command()
 @user_errors
 def embed(
-    corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
+    corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle, manifest, songeval, audiobox-aes, audiomos-track2 or preferences (README: which inferred facts each assumes).")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
     out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
     embedder: Annotated[str, typer.Option(help="Embedder name (see `clapmos info --embedders`), or your own class as path/to/file.py:ClassName.")] = "clap",
