@@ -31,6 +31,7 @@ from clapmos.embed.corpora._parse import (
     check_unique_ids,
     choose_splits,
     jsonl_records,
+    ordered_splits,
     parse_score,
     resolve_audio,
 )
@@ -103,6 +104,7 @@ def read_audiobox_aes(root: Path, splits: list[str] | None = None) -> Corpus:
             "Pass --root the folder that holds evaluation_data/ (and the source corpora's audio)."
         )
     by_split = {split_name(f): f for f in files}
+    by_split = {s: by_split[s] for s in ordered_splits(list(by_split), ["speech", "music", "sound", "pam"])}
     chosen = choose_splits("audiobox-aes", list(by_split), splits)
     problems = Problems()
     clips = []

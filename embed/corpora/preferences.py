@@ -94,10 +94,11 @@ class _Votes:
         self.wheres.append(where)
 
     def unique_ids(self) -> None:
-        """Clip ids are file stems; stems shared by several files become their paths."""
-        ids = self.items["id"]
-        shared = {i for i in ids if ids.count(i) > 1}
-        self.items["id"] = [str(Path(p).with_suffix("")) if i in shared else i for i, p in zip(ids, self.items["path"])]
+        """Clip ids are file stems; stems shared by several files get their folder (``<period>/<stem>``), or their path."""
+        for spell in (lambda p: f"{Path(p).parent.name}/{Path(p).stem}", lambda p: str(Path(p).with_suffix(""))):
+            ids = self.items["id"]
+            counts = {i: ids.count(i) for i in set(ids)}
+            self.items["id"] = [spell(p) if counts[i] > 1 else i for i, p in zip(ids, self.items["path"])]
 
 
 def read_preferences(root: Path, splits: list[str] | None = None) -> Corpus:
