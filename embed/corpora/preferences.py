@@ -77,11 +77,11 @@ class _Votes:
         self.rows: dict[str, list] = {c: [] for c in ("a", "b", "prompt", "vote", "voter", "dimension", "confidence")}
         self.wheres: list[str] = []
 
-    def item(self, path: Path, text: str, system: str, split: str) -> int:
+    def item(self, path: Path, text: str, system: str, split: str, clip_id: str = "") -> int:
         key = str(path)
         if key not in self.index:
             self.index[key] = len(self.index)
-            for column, value in zip(self.items, (path.stem, key, text, system, split)):
+            for column, value in zip(self.items, (clip_id or path.stem, key, text, system, split)):
                 self.items[column].append(value)
         i = self.index[key]
         if HELD_OUT.get(split, 0) > HELD_OUT.get(self.items["split"][i], 0):
@@ -213,8 +213,11 @@ def _read_arena(root: Path, votes: _Votes, notes: list[str], problems: Problems)
             private.append(path.name)
             continue
         prompt, split = str(battle.get("prompt") or "").strip(), path.parent.name
-        a = votes.item(root / str(battle["audio_a"]), prompt, str(battle.get("system_a") or ""), split)
-        b = votes.item(root / str(battle["audio_b"]), prompt, str(battle.get("system_b") or ""), split)
+        a, b = (
+            votes.item(root / str(battle[f"audio_{side}"]), prompt, str(battle.get(f"system_{side}") or ""), split,
+                       f"{Path(battle[f'audio_{side}']).parent.name}/{Path(battle[f'audio_{side}']).stem}")
+            for side in "ab"
+        )
         votes.add(a, b, prompt, str(label).strip(), str(battle.get("user_pseudonym") or ""), "preference", math.nan, where)
     if private:
         warn(f"{len(private)} battle(s) of systems without public audio were skipped:\n{listing(private)}", notes)
