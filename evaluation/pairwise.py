@@ -84,7 +84,7 @@ def bradley_terry(system_a, system_b, votes, c: float = 1.0, min_votes: int = 30
     x[np.arange(len(a)), [column[s] for s in b]] = -1.0
     share_a = np.where(labels == "tie", 0.5, (labels == "a").astype(float))  # A's share of the win
     design, outcome, weight = np.vstack([x, x]), np.repeat([1.0, 0.0], len(a)), np.concatenate([share_a, 1 - share_a])
-    model = LogisticRegression(C=c, fit_intercept=False).fit(design, outcome, sample_weight=weight)
+    model = LogisticRegression(C=c, fit_intercept=False, tol=1e-10, max_iter=10_000).fit(design, outcome, sample_weight=weight)
     beta = model.coef_[0] - model.coef_[0].mean()
     return pd.Series(beta, index=listed, name="beta").sort_values(ascending=False)
 
