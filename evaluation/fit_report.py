@@ -23,9 +23,14 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions, wr
 from clapmos.evaluation.truth import Truth
 
 
-def oof_report(oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred", label: str = "") -> EvaluationReport:
-    """Score one prediction column per target of the out-of-fold table."""
-    truth = Truth(oof[["id", "system", *targets]].fillna({"system": ""}), list(targets), "training split (out-of-fold)")
+def oof_report(
+    oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred", label: str = "", corpus: str = "",
+    comparisons: pd.DataFrame | None = None,
+) -> EvaluationReport:
+    """Score one prediction column per target of the out-of-fold table (``corpus`` picks its benchmark's
+    metrics; ``comparisons``, the training split's votes, add the pairwise accuracy)."""
+    truth = Truth(oof[["id", "system", *targets]].fillna({"system": ""}), list(targets), "training split (out-of-fold)",
+                  corpus=corpus, comparisons=comparisons)
     predictions = pd.DataFrame({"id": oof["id"], **{t: oof[column.format(target=t)] for t in targets}})
     return evaluate_predictions(predictions, truth, "out-of-fold predictions", label=label or "out-of-fold")
 
@@ -34,6 +39,8 @@ def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
     """One row per head (and the ensemble) and target: utterance and system MSE and SRCC."""
     heads = sorted({c.split("_pred_", 1)[1] for c in oof.columns if "_pred_" in c})
     rows = []
+    if not oof[targets].notna().any().any():  # a run trained on votes only: no rating to score heads against
+        return pd.DataFrame(rows)
     for head in [*heads, "ensemble"]:
         column = "{target}_pred" if head == "ensemble" else "{target}_pred_" + head
         present = [t for t in targets if column.format(target=t) in oof]
@@ -66,13 +73,16 @@ def write_fit_report(
     plots: bool = True,
     heads: str = "",
     train_split: str = "train",
+    corpus: str = "",
+    comparisons: pd.DataFrame | None = None,
 ) -> dict:
     """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics.
 
     ``heads`` and ``train_split`` name the run in the plot titles.
     """
     out_dir = Path(out_dir)
-    cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""))
+    cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""), corpus=corpus,
+                    comparisons=comparisons)
     write_outputs(cv, out_dir / "cv", plots=plots)
     metrics = {"cv": cv.summary()["metrics"], "heads": json.loads(heads_table(oof, targets).to_json(orient="records"))}
     if evaluation is not None:

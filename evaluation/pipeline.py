@@ -47,6 +47,8 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
     out_dir = Path(out_dir)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     run = fit_run(features, config)
+    votes = features.comparisons(config.train_split)
+    votes = votes if len(votes) else None
     with writing_run_folder(out_dir) as folder:
         write_run_files(run, folder)
         held_out = None
@@ -59,11 +61,11 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
                                                 label=f"{eval_name}, held out · {'+'.join(config.heads)}")
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
-                         train_split="+".join(config.train_split))
+                         train_split="+".join(config.train_split), corpus=features.corpus, comparisons=votes)
         if plots and run.reads_frames:
             write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
-    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
+    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets, corpus=features.corpus, comparisons=votes), heads, held_out)
 
 
 def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, held_out: EvaluationReport | None) -> None:
