@@ -475,7 +475,7 @@ def predict(
     store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
     out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. An existing prediction file is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
-    format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
+    format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score), csv (id,<targets>,<target>_std), songeval-track1 (utt score .scp, one per test set), songeval-track2 (utt + 5 scores in the baseline's order; songeval-track2-site: the site's order) or audiomos-track2 (sample_id,PQ,PC,CE,CU).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
     from clapmos.embed.files import check_output_file
@@ -548,7 +548,7 @@ def evaluate(
     split: Annotated[Optional[str], typer.Option(help="Split(s) of --store to evaluate on, comma-separated, e.g. dev.")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
-    format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
+    format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle, csv, songeval-track1, songeval-track2, songeval-track2-site or audiomos-track2.")] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
