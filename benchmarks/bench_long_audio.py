@@ -120,7 +120,8 @@ One {SECONDS:.0f} s, 44.1 kHz stereo MP3 (written by libsndfile's MP3 encoder in
 {__import__('soundfile').__libsndfile_version__} reads MP3), embedded by `cli.py embed --corpus manifest` in a fresh
 process on a fresh store: 2 reader threads, default windows (10 s, no overlap: 24 windows per song), CPU.
 The {MANY}-song manifest lists the same file {MANY} times under other names. Peak memory is the whole process
-(Python, torch and the model included).
+(Python, torch and the model included); times include starting the process and loading the model, and
+are single runs on a shared machine: noisy, compare within a row.
 
 | embedder | 1 song (s) | peak (MB) | 1 song `--frames` (s) | peak (MB) | {MANY} songs `--frames`, s per song | peak (MB) |
 |---|---:|---:|---:|---:|---:|---:|
