@@ -17,7 +17,7 @@ BOTH_BAD left out (as Music Arena's leaderboard does).
 
 >>> items, opponents, outcomes = comparison_arrays([0, 2], [1, 0], ["A", "TIE"], n_items=3)
 >>> opponents.tolist(), outcomes.tolist()
-([[1, 2], [-1, -1], [0, -1]], [[1.0, 0.5], [nan, nan], [0.5, nan]])
+([[1], [-1], [0]], [[1.0], [nan], [0.5]])
 """
 
 from __future__ import annotations
