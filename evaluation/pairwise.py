@@ -55,6 +55,10 @@ def pairwise_accuracy(y_true, y_pred) -> float:
     return float(kept.mean())
 
 
+#: the registry entry: a plain ``(y_true, y_pred)`` function (labels, score differences A − B), resampled by vote
+PAIRWISE_METRICS = {"ACC": pairwise_accuracy}
+
+
 def bradley_terry(system_a, system_b, votes, c: float = 1.0, min_votes: int = 30) -> pd.Series:
     """Bradley–Terry strengths β (mean 0), sorted best first, of the systems with ≥ ``min_votes`` votes.
 

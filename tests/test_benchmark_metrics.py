@@ -160,3 +160,13 @@ def test_bradley_terry_equals_the_penalised_likelihood_and_recovers_the_order():
     expected = reference_bradley_terry(a, b, labels, sorted(names), 0.5)
     assert beta.reindex(expected.index).to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-4)
     assert bradley_terry(a, b, labels, min_votes=10_000).empty  # nobody has enough votes
+
+
+def test_top_tier_scorers_give_the_f1_of_one_dimension():
+    from sklearn.dummy import DummyRegressor
+
+    from clapmos.evaluation.scorers import TOP_TIER_SCORERS
+
+    y = np.array([4.5, 3.0, 4.0, 2.0, 3.8])
+    model = DummyRegressor(strategy="constant", constant=3.9).fit(np.zeros((5, 1)), y)
+    assert TOP_TIER_SCORERS["utterance_tta_clarity"](model, np.zeros((5, 1)), y) == pytest.approx(reference_f1(y, [3.9] * 5, 3.75))
