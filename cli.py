@@ -552,8 +552,12 @@ def evaluate(
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report there is replaced, any other folder refused.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
+    leaderboard: Annotated[bool, typer.Option("--leaderboard", help="A store with pairwise votes: also fit Music Arena's Bradley–Terry leaderboard of the systems from the human votes and from the predicted preferences (leaderboard.csv).")] = False,
+    min_votes: Annotated[int, typer.Option(min=1, metavar="N", help="--leaderboard: votes a system needs to be listed (Music Arena: 30).")] = 30,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
+
+    A SongEval store adds Top-Tier Accuracy (TTA); a store with pairwise votes adds CMI-RewardBench's pairwise accuracy (ACC).
 
     Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
@@ -587,7 +591,28 @@ def evaluate(
     out.print(markdown_table(report.results), markup=False, highlight=False)
     out.print(format_line(report.results), markup=False, highlight=False)
     written = write_outputs(report, report_dir, plots=plots)
+    if leaderboard:
+        written.append(_write_leaderboard(reference, pred, format, report_dir, min_votes))
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
+
+
+def _write_leaderboard(reference, pred: Path, format: str, report_dir: Path, min_votes: int) -> Path:
+    """``leaderboard.csv`` beside the report: Bradley–Terry strengths from the human votes and from the predictions."""
+    from scipy.stats import spearmanr
+
+    from clapmos.evaluation.pairwise import leaderboards
+    from clapmos.evaluation.submissions import read_submission
+
+    if reference.comparisons is None:
+        raise ClapmosError("--leaderboard needs a --store whose split holds pairwise votes (embed --corpus preferences)")
+    table = leaderboards(reference.comparisons, read_submission(pred, format), reference.clips.set_index("id")["system"], min_votes=min_votes)
+    path = report_dir / "leaderboard.csv"
+    table.to_csv(path, index=False)
+    for dimension, rows in table.groupby("dimension", sort=False):
+        rows = rows.dropna()
+        agreement = spearmanr(rows["human"], rows["predicted"]).statistic if len(rows) > 2 else float("nan")
+        out.print(f"leaderboard {dimension}: {len(rows)} systems with ≥ {min_votes} votes, SRCC human vs predicted {agreement:.3f}", highlight=False)
+    return path
 
 
 # --------------------------------------------------------------------------- use fitted runs: score new audio, compare runs

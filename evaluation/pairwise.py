@@ -119,3 +119,29 @@ def pairwise_results(comparisons: pd.DataFrame, predictions: pd.DataFrame) -> pd
         scores = pairwise_scores(votes["vote"], diff)
         rows.append(("pairwise", dimension, "ACC", pairwise_accuracy(votes["vote"], diff), int((~np.isnan(scores)).sum())))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def leaderboards(comparisons: pd.DataFrame, predictions: pd.DataFrame, systems: pd.Series, c: float = 1.0,
+                 min_votes: int = 30) -> pd.DataFrame:
+    """Music Arena's Bradley–Terry leaderboard from the human votes and from the predicted preferences, side by side.
+
+    ``systems`` maps clip id → system. The predicted preference of a vote is A when the predicted
+    score of A (the column chosen as in :func:`pairwise_results`) is higher, else B. Columns:
+    ``dimension``, ``system``, ``human`` and ``predicted`` (β, mean 0; NaN where a system has
+    fewer than ``min_votes`` votes).
+    """
+    columns = [c for c in predictions.columns if c not in ("id", "system")]
+    score_of = predictions.set_index("id")
+    tables = []
+    for dimension, votes in comparisons.groupby("dimension", sort=False):
+        column = dimension if dimension in columns else "musicality" if "musicality" in columns else columns[0] if len(columns) == 1 else None
+        votes = votes[votes["id_a"].isin(score_of.index) & votes["id_b"].isin(score_of.index)]
+        if column is None or not len(votes):
+            continue
+        a, b = systems.reindex(votes["id_a"]).to_numpy(), systems.reindex(votes["id_b"]).to_numpy()
+        diff = score_of.loc[votes["id_a"], column].to_numpy(float) - score_of.loc[votes["id_b"], column].to_numpy(float)
+        human = bradley_terry(a, b, votes["vote"], c=c, min_votes=min_votes)
+        predicted = bradley_terry(a, b, np.where(diff > 0, "A", "B"), c=c, min_votes=min_votes)
+        table = pd.concat({"human": human, "predicted": predicted}, axis=1).rename_axis("system").reset_index()
+        tables.append(table.assign(dimension=dimension)[["dimension", "system", "human", "predicted"]])
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["dimension", "system", "human", "predicted"])

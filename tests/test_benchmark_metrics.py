@@ -170,3 +170,22 @@ def test_top_tier_scorers_give_the_f1_of_one_dimension():
     y = np.array([4.5, 3.0, 4.0, 2.0, 3.8])
     model = DummyRegressor(strategy="constant", constant=3.9).fit(np.zeros((5, 1)), y)
     assert TOP_TIER_SCORERS["utterance_tta_clarity"](model, np.zeros((5, 1)), y) == pytest.approx(reference_f1(y, [3.9] * 5, 3.75))
+
+
+def test_leaderboards_from_human_votes_and_from_predictions():
+    from clapmos.evaluation.pairwise import leaderboards
+
+    rng = np.random.default_rng(1)
+    clips = pd.DataFrame({"id": [f"c{i}" for i in range(40)], "system": [f"s{i % 4}" for i in range(40)]})
+    quality = np.array([1.0, 0.3, -0.2, -1.1])[np.arange(40) % 4] + rng.normal(scale=0.3, size=40)
+    a, b = rng.integers(0, 40, 400), rng.integers(0, 40, 400)
+    keep = clips["system"].to_numpy()[a] != clips["system"].to_numpy()[b]
+    a, b = a[keep], b[keep]
+    votes = pd.DataFrame({"id_a": clips["id"].to_numpy()[a], "id_b": clips["id"].to_numpy()[b], "dimension": "preference",
+                          "vote": np.where(rng.random(len(a)) < 1 / (1 + np.exp(-(quality[a] - quality[b]))), "A", "B")})
+    predictions = pd.DataFrame({"id": clips["id"], "musicality": quality})
+    table = leaderboards(votes, predictions, clips.set_index("id")["system"], min_votes=30).set_index("system")
+    assert list(table["predicted"].sort_values(ascending=False).index) == ["s0", "s1", "s2", "s3"]
+    systems = clips.set_index("id")["system"]
+    expected = bradley_terry(systems[votes["id_a"]].to_numpy(), systems[votes["id_b"]].to_numpy(), votes["vote"], min_votes=30)
+    np.testing.assert_allclose(table["human"].reindex(expected.index), expected.to_numpy())

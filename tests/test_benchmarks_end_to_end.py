@@ -78,3 +78,19 @@ def test_preferences_train_a_head_on_votes_and_a_rating_run_is_scored_on_them(so
     invoke("evaluate", "--pred", pred, "--store", store, "--split", "test", "--no-plots")
     results = json.loads((tmp_path / "songeval_pred_eval" / "results.json").read_text())["metrics"]
     assert set(results) == {"pairwise"} and set(results["pairwise"]) == {"musicality", "alignment"}
+
+
+def test_music_arena_votes_score_a_rating_run_and_give_a_leaderboard(songeval_run, tmp_path):
+    from tests.benchmark_layouts import write_music_arena
+
+    root, battles = write_music_arena(tmp_path)
+    store = embed("preferences", root, tmp_path / "arena.zarr")
+    pred = tmp_path / "arena_pred.csv"
+    invoke("predict", "--model", songeval_run[1], "--store", store, "--out", pred)
+    shown = invoke("evaluate", "--pred", pred, "--store", store, "--split", "01-2025JULAUG,02-2025SEP", "--no-plots",
+                   "--leaderboard", "--min-votes", 1).output
+    assert "leaderboard preference" in shown
+    results = json.loads((tmp_path / "arena_pred_eval" / "results.json").read_text())["metrics"]["pairwise"]["preference"]
+    assert results["N"] == sum(b["preference"] in ("A", "B") for b in battles)  # TIE and BOTH_BAD dropped
+    board = pd.read_csv(tmp_path / "arena_pred_eval" / "leaderboard.csv")
+    assert set(board["system"]) == {"musicgen", "songgen"}
