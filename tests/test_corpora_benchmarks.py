@@ -192,10 +192,15 @@ def test_cmi_single_file_variant_with_other_column_spellings(tmp_path):
     for row in rows:
         row = {("audio_a" if k == "audio-path" else "audio_b" if k == "audio2" else "user_id" if k == "user id" else k): v for k, v in row.items()}
         lines.append(json.dumps(row))
-    lines.append(json.dumps({"audio-path": "cmi-pref/gen-audio/000000abc000.mp3", "source": "PAM", "musicality": 3.0}))  # a rating row
+    lines.append(json.dumps({"audio-path": "cmi-pref/gen-audio/000000abc000.mp3", "source": "PAM", "musicality": 3.5,
+                             "text-music alignment": 2.0, "split": "test"}))  # a rating row: labels its clip
+    lines.append(json.dumps({"audio-path": "cmi-pref/gen-audio/000000abc001.mp3", "source": "other"}))  # neither: skipped
     (folder / "all_test.jsonl").write_text("\n".join(lines) + "\n")
     for name in ("cmi_train.jsonl", "cmi_test.jsonl"):
         (folder / name).unlink()
     corpus = read_corpus("preferences", folder)
     assert len(corpus.comparisons) == 2 * len(rows) and set(corpus.comparisons["voter"]) == {r["user id"] for r in rows}
     assert any("1 row(s) without a second clip" in note for note in corpus.notes)
+    rated = corpus.items["id"] == "000000abc000"
+    assert corpus.labels[rated].iloc[0].to_dict() == {"musicality": 3.5, "alignment": 2.0}
+    assert corpus.labels[~rated].isna().all().all() and corpus.items.loc[rated, "split"].item() == "test"

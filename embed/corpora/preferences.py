@@ -5,7 +5,7 @@ aggregated (a pair can recur). Every distinct audio file becomes an item (its te
 prompt of its first vote; its system: the generator the vote names), and every vote a row of
 the corpus's comparisons with the label *as published* (scoring rules differ per benchmark,
 see :mod:`clapmos.evaluation.pairwise`). The targets are the judged dimensions, unlabelled
-(NaN) since no clip has a score of its own.
+(NaN) unless rating rows give clips a score of their own.
 
 Two layouts, told apart by the folder:
 
@@ -24,7 +24,9 @@ CMI-Pref / CMI-RewardBench (JSON lines)
     ``preference-<dimension>`` column (``preference`` alone: dimension ``preference``) with
     its ``confidence_preference-<dimension>`` (1–5). Labels ``a``/``model_a``, ``b``/``model_b``,
     ``both``, ``neither``, ``tie``, ``TIE``, ``BOTH_BAD`` are accepted, any case; an empty label is
-    no vote. Rows without a second clip (CMI-RewardBench's rating subsets) are skipped.
+    no vote. A row with one clip and a ``musicality`` or ``text-music alignment`` score
+    (CMI-RewardBench's PAM and MusicEval subsets) labels that clip (targets ``musicality``,
+    ``alignment``): a store of ratings and votes together. Other rows without a second clip are skipped.
     Audio paths (``cmi-pref/gen-audio/….mp3``) resolve against the file's folder, the folder
     above it, or the folder without the path's first part.
 
@@ -59,6 +61,7 @@ VOTES = {"a": "a", "model_a": "a", "b": "b", "model_b": "b", "tie": "tie", "both
 HELD_OUT = {"test": 3, "eval": 3, "dev": 2, "val": 2, "validation": 2}  # a clip of several splits goes to the highest
 CMI_FILES = (("cmi_train.jsonl", "train"), ("cmi_test.jsonl", "test"))
 SINGLE_FILES = ("cmi_data.jsonl", "all_test.jsonl")
+RATING_COLUMNS = {"musicality": "musicality", "text-music alignment": "alignment"}  # CMI-RewardBench's rating rows
 A_COLUMNS, B_COLUMNS = ("audio-path", "audio_path", "audio_a"), ("audio2", "audio_b", "audio-path2")
 VOTER_COLUMNS = ("user id", "user_id", "user_pseudonym")
 
@@ -76,6 +79,7 @@ class _Votes:
         self.items: dict[str, list] = {"id": [], "path": [], "text": [], "system": [], "split": []}
         self.rows: dict[str, list] = {c: [] for c in ("a", "b", "prompt", "vote", "voter", "dimension", "confidence")}
         self.wheres: list[str] = []
+        self.scores: dict[str, dict[int, float]] = {}  # target -> item -> score, from rating rows
 
     def item(self, path: Path, text: str, system: str, split: str, clip_id: str = "") -> int:
         key = str(path)
@@ -118,15 +122,16 @@ def read_preferences(root: Path, splits: list[str] | None = None) -> Corpus:
         for path, default_split in _jsonl_files(root):
             _read_cmi(path, default_split, votes, notes, problems)
     problems.raise_if_any("bad preference vote(s)", "Fix or remove these rows and retry.")
-    if not votes.wheres:
+    if not votes.wheres and not votes.scores:
         raise ClapmosError(f"{root}: no pairwise votes found (every row lacked a second clip or a label).")
     check_audio([Path(p) for p in votes.items["path"]], str(root))
     votes.unique_ids()
     available = list(dict.fromkeys(votes.items["split"]))
     chosen = choose_splits("preferences", available, splits)
-    dimensions = list(dict.fromkeys(votes.rows["dimension"]))
+    targets = list(dict.fromkeys([*votes.rows["dimension"], *votes.scores]))
     n = len(votes.items["id"])
-    corpus = build_corpus("preferences", votes.items, {d: [math.nan] * n for d in dimensions}, {}, dimensions, root, notes, votes.rows)
+    labels = {t: [votes.scores.get(t, {}).get(i, math.nan) for i in range(n)] for t in targets}
+    corpus = build_corpus("preferences", votes.items, labels, {}, targets, root, notes, votes.rows)
     return corpus.subset(chosen if chosen != available else None)
 
 
@@ -166,6 +171,13 @@ def _read_cmi(path: Path, default_split: str, votes: _Votes, notes: list[str], p
     for where, record in jsonl_records(path):
         a_path, b_path = _field(record, A_COLUMNS), _field(record, B_COLUMNS)
         labels = {k: v for k, v in record.items() if k.startswith("preference")}
+        rated = {t: record[k] for k, t in RATING_COLUMNS.items() if record.get(k) not in (None, "")}
+        if a_path and not b_path and rated:  # a clip rated on its own (CMI-RewardBench's PAM and MusicEval rows)
+            split = str(record.get("split") or default_split).strip()
+            item = votes.item(_cmi_audio(a_path, folder), str(record.get("prompt") or "").strip(), _field(record, ("model_a", "model")), split)
+            for target, value in rated.items():
+                votes.scores.setdefault(target, {})[item] = parse_score(value, where, target, problems)
+            continue
         if not b_path or not labels:
             skipped += 1
             continue
