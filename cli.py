@@ -582,6 +582,8 @@ def evaluate(
             reference = read_truth_file(truth)
         if system_truth is not None:
             reference = reference.with_system_means(read_system_truth(system_truth))
+        if leaderboard and reference.comparisons is None:
+            raise ClapmosError(f"--leaderboard needs a --store whose split holds pairwise votes (embed --corpus preferences); {reference.source} has none")
         if check:
             validate_submission(pred, reference.clips["id"], format)
             out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
@@ -603,8 +605,6 @@ def _write_leaderboard(reference, pred: Path, format: str, report_dir: Path, min
     from clapmos.evaluation.pairwise import leaderboards
     from clapmos.evaluation.submissions import read_submission
 
-    if reference.comparisons is None:
-        raise ClapmosError("--leaderboard needs a --store whose split holds pairwise votes (embed --corpus preferences)")
     table = leaderboards(reference.comparisons, read_submission(pred, format), reference.clips.set_index("id")["system"], min_votes=min_votes)
     path = report_dir / "leaderboard.csv"
     table.to_csv(path, index=False)
