@@ -184,7 +184,7 @@ def make_demo(
 @user_errors
 def embed(
     ctx: typer.Context,
-    corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle or manifest.")],
+    corpus: Annotated[str, typer.Option(help="Corpus layout: musiceval, musiceval-eval, xacle, manifest, songeval, audiobox-aes, audiomos-track2 or preferences (README: which inferred facts each assumes).")],
     root: Annotated[Path, typer.Option(help="Release folder (or the manifest file for 'manifest').")],
     out_store: Annotated[Path, typer.Option("--out", help="Zarr store to create or complete (a new name, or a store clapmos wrote).")],
     embedder: Annotated[str, typer.Option(help="Embedder name (see `clapmos info --embedders`), or your own class as path/to/file.py:ClassName.")] = "clap",
@@ -516,7 +516,7 @@ def predict(
     store: Annotated[Path, typer.Option(help="Feature store with the items to predict (same embedder settings).")],
     out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. A file clapmos wrote there, unchanged since, is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
-    format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score) or csv (id,<targets>,<target>_std).")] = "csv",
+    format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score), csv (id,<targets>,<target>_std), songeval-track1 (utt score .scp, one per test set), songeval-track2 (utt + 5 scores in the baseline's order; songeval-track2-site: the site's order) or audiomos-track2 (sample_id,PQ,PC,CE,CU).")] = "csv",
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
     from clapmos.evaluation.submissions import FORMATS
@@ -583,7 +583,7 @@ def evaluate(
     split: Annotated[Optional[str], typer.Option(help="Split(s) of --store to evaluate on, comma-separated, e.g. dev.")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="Truth file instead of a store: MusicEval *_mos_list.txt or XACLE *_average.csv.")] = None,
     system_truth: Annotated[Optional[Path], typer.Option(help="Given true system means (MusicEval system_mos_phase1.csv).")] = None,
-    format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle or csv.")] = "auto",
+    format: Annotated[str, typer.Option(help="Prediction file format: auto, audiomos, xacle, csv, songeval-track1, songeval-track2, songeval-track2-site or audiomos-track2.")] = "auto",
     out_dir: Annotated[Optional[Path], typer.Option(help="Report folder (default: <pred stem>_eval next to the file); an earlier report clapmos wrote there is replaced, unless a file in it was added or edited (then it is refused, as is any other folder).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save utterance- and system-level scatter plots.")] = True,
     check: Annotated[bool, typer.Option("--check", help="First require a complete, valid submission for the split (enough for an unlabelled one).")] = False,
@@ -593,8 +593,12 @@ def evaluate(
     against: Annotated[Optional[Path], typer.Option(help="Another prediction file of the same clips: paired-bootstrap difference of every metric (--pred minus it), share of draws each is ahead.")] = None,
     train_split: Annotated[Optional[str], typer.Option(help="With --store: the split(s) the predictor was trained on; metrics are also reported for seen and unseen systems and prompts.")] = None,
     report_page: Annotated[bool, typer.Option("--report", help="Also write report.html in the report folder: one self-contained page with the metrics, plots, systems and the worst clips with their audio embedded (from --store).")] = False,
+    leaderboard: Annotated[bool, typer.Option("--leaderboard", help="A store with pairwise votes: also fit Music Arena's Bradley–Terry leaderboard of the systems from the human votes and from the predicted preferences (leaderboard.csv).")] = False,
+    min_votes: Annotated[int, typer.Option(min=1, metavar="N", help="--leaderboard: votes a system needs to be listed (Music Arena: 30).")] = 30,
 ) -> None:
     """Score a prediction file with the challenges' metrics (MSE, LCC, SRCC, KTAU per level and target).
+
+    A SongEval store adds Top-Tier Accuracy (TTA); a store with pairwise votes adds CMI-RewardBench's pairwise accuracy (ACC).
 
     Clips present on one side only are left out with a warning; predictions that are not finite are refused. Prints a Markdown table; writes results.csv, results.json, predictions.csv and scatter plots.
     """
@@ -624,6 +628,8 @@ def evaluate(
             reference = read_truth_file(truth)
         if system_truth is not None:
             reference = reference.with_system_means(read_system_truth(system_truth))
+        if leaderboard and reference.comparisons is None:
+            raise ClapmosError(f"--leaderboard needs a --store whose split holds pairwise votes (embed --corpus preferences); {reference.source} has none")
         if check:
             validate_submission(pred, reference.clips["id"], format)
             out.print(f"{pred} is a valid submission for the {len(reference.clips)} clips of {reference.source}", highlight=False)
@@ -656,7 +662,28 @@ def evaluate(
         items = _open_store(store).items().set_index("id") if store is not None else None
         written.append(write_html_report(report, report_dir / "report.html", audio=None if items is None else items["path"].to_dict(),
                                          prompts=None if reference.prompts is None else reference.prompts.to_dict()))
+    if leaderboard:
+        written.append(_write_leaderboard(reference, pred, format, report_dir, min_votes))
     out.print(f"wrote {len(written)} files to {written[0].parent}", highlight=False)
+
+
+def _write_leaderboard(reference, pred: Path, format: str, report_dir: Path, min_votes: int) -> Path:
+    """``leaderboard.csv`` beside the report: Bradley–Terry strengths from the human votes and from the predictions."""
+    from scipy.stats import spearmanr
+
+    from clapmos.evaluation.pairwise import leaderboards
+    from clapmos.evaluation.submissions import read_submission
+
+    table = leaderboards(reference.comparisons, read_submission(pred, format), reference.clips.set_index("id")["system"], min_votes=min_votes)
+    from clapmos.evaluation.outputs import write_table
+
+    path = report_dir / "leaderboard.csv"
+    write_table(table, path)
+    for dimension, rows in table.groupby("dimension", sort=False):
+        rows = rows.dropna()
+        agreement = spearmanr(rows["human"], rows["predicted"]).statistic if len(rows) > 2 else float("nan")
+        out.print(f"leaderboard {dimension}: {len(rows)} systems with ≥ {min_votes} votes, SRCC human vs predicted {agreement:.3f}", highlight=False)
+    return path
 
 
 # --------------------------------------------------------------------------- use fitted runs: score new audio, compare runs

@@ -26,10 +26,12 @@ from clapmos.evaluation.truth import Truth
 
 def oof_report(
     oof: pd.DataFrame, targets: list[str], column: str = "{target}_pred", label: str = "",
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings = BootstrapSettings(), corpus: str = "", comparisons: pd.DataFrame | None = None,
 ) -> EvaluationReport:
-    """Score one prediction column per target of the out-of-fold table (with bootstrap intervals unless ``bootstrap`` has 0 draws)."""
-    truth = Truth(oof[["id", "system", *targets]].fillna({"system": ""}), list(targets), "training split (out-of-fold)")
+    """Score one prediction column per target of the out-of-fold table (with bootstrap intervals unless ``bootstrap``
+    has 0 draws; ``corpus`` picks its benchmark's metrics; ``comparisons``, the training split's votes, add the pairwise accuracy)."""
+    truth = Truth(oof[["id", "system", *targets]].fillna({"system": ""}), list(targets), "training split (out-of-fold)",
+                  corpus=corpus, comparisons=comparisons)
     predictions = pd.DataFrame({"id": oof["id"], **{t: oof[column.format(target=t)] for t in targets}})
     return evaluate_predictions(predictions, truth, "out-of-fold predictions", label=label or "out-of-fold", bootstrap=bootstrap)
 
@@ -92,6 +94,8 @@ def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
     """One row per head (and the ensemble) and target: utterance and system MSE and SRCC."""
     heads = sorted({c.split("_pred_", 1)[1] for c in oof.columns if "_pred_" in c})
     rows = []
+    if not oof[targets].notna().any().any():  # a run trained on votes only: no rating to score heads against
+        return pd.DataFrame(rows)
     for head in [*heads, "ensemble"]:
         column = "{target}_pred" if head == "ensemble" else "{target}_pred_" + head
         present = [t for t in targets if column.format(target=t) in oof]
@@ -128,6 +132,8 @@ def write_fit_report(
     bootstrap: BootstrapSettings = BootstrapSettings(),
     cv_info: dict | None = None,
     cv: EvaluationReport | None = None,
+    corpus: str = "",
+    comparisons: pd.DataFrame | None = None,
 ) -> dict:
     """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics.
 
@@ -138,7 +144,7 @@ def write_fit_report(
     """
     out_dir = Path(out_dir)
     if cv is None:
-        cv = oof_report(oof, targets, label=oof_label(train_split, heads), bootstrap=bootstrap)
+        cv = oof_report(oof, targets, label=oof_label(train_split, heads), bootstrap=bootstrap, corpus=corpus, comparisons=comparisons)
     write_outputs(cv, out_dir / "cv", plots=plots)
     metrics = {
         "splits": {"cv": f"{train_split} (out-of-fold)", **({"eval": eval_split} if evaluation is not None else {})},

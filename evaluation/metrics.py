@@ -253,10 +253,11 @@ def markdown_table(results: pd.DataFrame, digits: int = 3) -> str:
     |---|---|---|---|---|---|---|
     | utterance | overall | 0.417 | 0.655 | 0.500 | 0.333 | 3 |
     """
-    lines = ["| level | target | " + " | ".join(METRICS) + " | N |", "|---" * (len(METRICS) + 3) + "|"]
+    names = [*METRICS, *(m for m in dict.fromkeys(results["metric"]) if m not in METRICS)]  # + a benchmark's own (TTA, ACC)
+    lines = ["| level | target | " + " | ".join(names) + " | N |", "|---" * (len(names) + 3) + "|"]
     for (level, target), group in results.groupby(["level", "target"], sort=False):
         rows = group.set_index("metric")
-        cells = [_cell(rows, m, digits) for m in METRICS]
+        cells = [_cell(rows, m, digits) for m in names]
         lines.append(f"| {level} | {target} | " + " | ".join(cells) + f" | {int(group['n'].max())} |")
     return "\n".join(lines)
 

@@ -56,6 +56,8 @@ def fit_and_report(
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     run = fit_run(features, config)
     check_fit_converged(run.oof, run.targets, config.params)  # a diverged fit is not saved
+    votes = features.comparisons(config.train_split)
+    votes = votes if len(votes) else None
     with writing_run_folder(out_dir) as folder:
         write_run_files(run, folder)
         held_out = None
@@ -69,7 +71,8 @@ def fit_and_report(
                 held_out.seen = seen_unseen(held_out.clips, held_out.targets, training_ids(features, config.train_split),
                                             truth.prompts, bootstrap)
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
-        cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap)
+        cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap,
+                        corpus=features.corpus, comparisons=votes)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
                          bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)), cv=cv)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clapmos.embed.corpora.formats import SONGEVAL_TOP_TIER
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import staging_folder, swap_in
 from clapmos.embed.ownership import check_replaceable, folder_kind, record_folder, refuse_inside
@@ -112,7 +113,21 @@ def evaluate_predictions(
     if not truth.labelled:
         raise ClapmosError(f"{truth.source} has no known scores, so there is nothing to evaluate")
     path, fmt = Path(source), format
-    targets = _common_targets(path, [c for c in predictions.columns if c != "id"], truth)
+    predicted = [c for c in predictions.columns if c not in ("id", "system")]
+    pairwise = None
+    if truth.comparisons is not None:
+        from clapmos.evaluation.pairwise import pairwise_results
+
+        bad = predictions["id"][~np.isfinite(predictions[predicted].to_numpy(dtype=float)).all(axis=1)]
+        if len(bad):
+            raise ClapmosError(f"{path}: {len(bad)} clip(s) have predictions that are not finite numbers:\n{listing(bad)}")
+        pairwise = pairwise_results(truth.comparisons, predictions)
+        rated = [t for t in truth.targets if t in predicted and truth.clips[t].notna().any()]
+        if not rated:  # a corpus of votes only: nothing else to score
+            clips = truth.clips[["id", "system"]].merge(predictions[["id", *predicted]], on="id", how="inner")
+            return EvaluationReport(pairwise, clips, [], path, fmt, truth, len(truth.clips) - len(clips),
+                                    int((~predictions["id"].isin(truth.clips["id"])).sum()), label or f"{path.name} vs {truth.source}")
+    targets = _common_targets(path, predicted, truth)
     clips, n_missing, n_extra = _align(path, predictions, truth, targets)
     _refuse_non_finite(path, clips, targets)
     true = clips[[f"{t}_true" for t in targets]].set_axis(targets, axis=1)
@@ -125,11 +140,17 @@ def evaluate_predictions(
     given = truth.system_means[targets] if truth.system_means is not None else None
     system_ids = None if systems is None else systems.to_numpy()
     results = score(true, pred, systems=system_ids, system_truth=given)
+    if truth.corpus == "songeval":
+        from clapmos.evaluation.top_tier import top_tier_results
+
+        results = top_tier_results(true, pred, system_ids, SONGEVAL_TOP_TIER, results)
     if bootstrap.n_draws:
         prompts = None if truth.prompts is None else truth.prompts.reindex(clips["id"]).to_numpy(dtype=object)
         intervals = metric_intervals(true, pred, system_ids, groups=prompts, system_truth=given, n_draws=bootstrap.n_draws,
                                      confidence=bootstrap.confidence, seed=bootstrap.seed)
         results = with_intervals(results, intervals)
+    if pairwise is not None:
+        results = pd.concat([results, pairwise], ignore_index=True)
     return EvaluationReport(results, clips, targets, path, fmt, truth, n_missing, n_extra, label or f"{path.name} vs {truth.source}",
                             bootstrap)
 

@@ -195,8 +195,8 @@ def _oof_metrics(path: Path, targets: list[str]) -> dict:
     from clapmos.evaluation.intervals import BootstrapSettings
 
     oof = pd.read_csv(path, dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""])
-    present = [t for t in targets if t in oof and f"{t}_pred" in oof]
-    if not present:
+    present = [t for t in targets if t in oof and f"{t}_pred" in oof and oof[t].notna().any()]
+    if not present:  # no target, or a run trained on votes only (its figures are in metrics.json)
         return {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a degenerate metric is NaN in the table

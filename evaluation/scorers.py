@@ -27,7 +27,9 @@ import sklearn
 from sklearn.metrics import make_scorer
 
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.corpora.formats import SONGEVAL_TOP_TIER
 from clapmos.evaluation.metrics import LEVELS, METRICS, score
+from clapmos.evaluation.top_tier import top_tier_f1
 
 
 def challenge_metric(y_true, y_pred, *, metric: str, level: str, target: int | str | None = None, systems=None) -> float:
@@ -80,3 +82,8 @@ SCORERS = {
     for metric in METRICS
 }
 """Ready scorers by name: ``utterance_srcc``, ``system_srcc``, ``neg_system_mse``, … (mean over targets)."""
+
+TOP_TIER_SCORERS = {
+    f"utterance_tta_{target}": make_scorer(top_tier_f1, threshold=threshold) for target, threshold in SONGEVAL_TOP_TIER.items()
+}
+"""SongEval's Top-Tier Accuracy of one dimension (one target) at its published threshold: ``utterance_tta_musicality``, …"""

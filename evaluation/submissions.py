@@ -9,6 +9,17 @@ Three formats, each mapping the store's clip ids and target names to a file layo
     XACLE CSV with header ``wav_file_name,pred_score``; names carry ``.wav``.
 ``csv``
     Any targets: header ``id,<target>,...``, ids as in the store.
+``songeval-track1``
+    ICASSP 2026 song aesthetics, Track 1 (``track1_set1_pred.scp``, ``track1_set2_pred.scp``):
+    no header, whitespace-separated ``utt score`` (overall musicality), one file per test set.
+``songeval-track2``, ``songeval-track2-site``
+    Track 2 (``track2_pred.scp``): ``utt score1 … score5``. The order of the five is not stated:
+    ``songeval-track2`` uses the baseline's (coherence, musicality, memorability, clarity,
+    naturalness), ``songeval-track2-site`` the site's list (coherence, memorability, naturalness,
+    clarity, musicality).
+``audiomos-track2``
+    AudioMOS 2025 Track 2 as participants wrote it (the official layout was not found):
+    header ``sample_id,PQ,PC,CE,CU``.
 
 Reading fails on malformed files (every bad line named at once) but keeps NaN values, so
 that evaluation can drop and count them; validation also requires finite values and exactly
@@ -39,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clapmos.embed.corpora.formats import MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET
+from clapmos.embed.corpora.formats import AUDIOBOX_TARGETS, MUSICEVAL_TARGETS, SONGEVAL_ORDERS, XACLE_NAME_COLUMNS, XACLE_TARGET
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.ownership import record_file
 
@@ -56,6 +67,7 @@ class SubmissionFormat:
     columns: dict[str, str] = field(default_factory=dict)  # target -> column; empty: from the header
     header: bool = True
     id_suffix: str = ""
+    delimiter: str | None = ","  # None: any whitespace (Kaldi-style .scp)
 
     def file_columns(self, targets: list[str]) -> list[str]:
         return [self.id_column, *(self.columns[t] for t in targets)] if self.columns else ["id", *targets]
@@ -71,6 +83,12 @@ FORMATS = {
     "audiomos": SubmissionFormat("audiomos", "ID", {t: t.upper() for t in MUSICEVAL_TARGETS}, header=False),
     "xacle": SubmissionFormat("xacle", XACLE_NAME_COLUMNS[0], {XACLE_TARGET: "pred_score"}, id_suffix=".wav"),
     "csv": SubmissionFormat("csv", "id"),
+    "songeval-track1": SubmissionFormat("songeval-track1", "utt", {"musicality": "score"}, header=False, delimiter=None),
+    **{
+        name: SubmissionFormat(name, "utt", {t: f"score{i}" for i, t in enumerate(SONGEVAL_ORDERS[order], 1)}, header=False, delimiter=None)
+        for name, order in (("songeval-track2", "baseline"), ("songeval-track2-site", "site"))
+    },
+    "audiomos-track2": SubmissionFormat("audiomos-track2", "sample_id", {t: t for t in AUDIOBOX_TARGETS}),
 }
 
 
@@ -78,13 +96,19 @@ def detect_format(path: str | Path) -> str:
     """Guess the format of a prediction file from its name and first line.
 
     ``.zip`` and headerless files are ``audiomos``, a ``wav_file_name`` header is
-    ``xacle``, an ``id,...`` header is ``csv``.
+    ``xacle``, an ``id,...`` header is ``csv``, a ``sample_id,...`` header ``audiomos-track2``;
+    a ``.scp`` file is ``songeval-track1`` with one score per line, else ``songeval-track2``
+    (the baseline's order: pass the format to choose the site's).
     """
     path = Path(path)
     if path.suffix.lower() == ".zip":
         return "audiomos"
     first = next(iter(_read_text(path, path.name).splitlines()), "")
+    if path.suffix.lower() == ".scp":
+        return "songeval-track1" if len(first.split()) == 2 else "songeval-track2"
     head = first.split(",")[0].strip()
+    if head == "sample_id":
+        return "audiomos-track2"
     if head.lower() in XACLE_NAME_COLUMNS:
         return "xacle"
     if head == "id":  # "ID,OVERALL,TEXTUAL" is a stray header of an answer.txt
@@ -155,8 +179,10 @@ def write_submission(
         problems += _id_set_problems(frame["id"], expected_ids)
     if problems:
         raise ClapmosError(_problem_message(path, "was not written", problems))
+    if fmt.delimiter is None and frame["id"].str.contains(r"\s").any():
+        raise ClapmosError(f"cannot write {path} as {fmt.name}: ids with whitespace cannot be told apart from scores")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", delimiter=fmt.delimiter or " ")
     if fmt.header:
         writer.writerow(fmt.file_columns(targets))
     for row in frame.itertuples(index=False):
@@ -203,7 +229,8 @@ def _read_text(path: Path, label: str) -> str:
 def _parse(path: Path, fmt: SubmissionFormat) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Rows of the file (``id``, targets, ``line``), its malformed lines and its non-finite values."""
     text = _read_text(path, str(path))
-    rows = [(number, fields) for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1) if fields]
+    lines = csv.reader(io.StringIO(text)) if fmt.delimiter else (line.split() for line in text.splitlines())
+    rows = [(number, fields) for number, fields in enumerate(lines, start=1) if fields]
     problems: list[str] = []
     header = None
     if fmt.header:

@@ -37,11 +37,17 @@ class Truth:
     source: str
     system_means: pd.DataFrame | None = None
     prompts: pd.Series | None = None  # prompt (text) of every clip, indexed by id, when the source knows it
+    corpus: str = ""  # the store's corpus layout: picks its benchmark's metrics (songeval: Top-Tier Accuracy)
+    comparisons: pd.DataFrame | None = None  # pairwise votes among the clips: id_a, id_b, vote, dimension, ...
 
     @property
     def labelled(self) -> bool:
-        """Whether any true score is known (clip scores or given system means)."""
-        return self.system_means is not None or bool(self.clips[self.targets].notna().any().any())
+        """Whether any true score is known (clip scores, given system means or pairwise votes)."""
+        return (
+            self.system_means is not None
+            or bool(self.clips[self.targets].notna().any().any())
+            or (self.comparisons is not None and len(self.comparisons) > 0)
+        )
 
     def with_system_means(self, means: pd.DataFrame) -> "Truth":
         """The same truth, with the system level scored against ``means``."""
@@ -58,7 +64,9 @@ def truth_from_store(path: str | Path, split: str | list[str]) -> Truth:
     clips["system"] = clips["system"].fillna("").astype(str)
     prompts = pd.Series(items["text"].to_numpy(dtype=object), index=items["id"].to_numpy())
     prompts = prompts if (prompts != "").all() else None
-    return Truth(clips, list(store.targets), f"{path} split {split if isinstance(split, str) else '+'.join(split)}", prompts=prompts)
+    comparisons = store.comparisons(split)
+    return Truth(clips, list(store.targets), f"{path} split {split if isinstance(split, str) else '+'.join(split)}", prompts=prompts,
+                 corpus=store.corpus, comparisons=comparisons if len(comparisons) else None)
 
 
 def read_truth_file(path: str | Path) -> Truth:

@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> from clapmos import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['attn_mlp', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
+['attn_mlp', 'bt', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 _EXPORTS = {
     "AttentionMLPRegressor": "clapmos.heads.attn_mlp",
+    "BradleyTerryRegressor": "clapmos.heads.bt",
+    "comparison_arrays": "clapmos.heads.inputs.comparisons",
     "EXPECTED_FAILED_CHECKS": "clapmos.heads.runs.conformance",
     "CVEnsemble": "clapmos.heads.runs.ensemble",
     "CoralRegressor": "clapmos.heads.coral",

@@ -38,6 +38,7 @@ HEAD_MODULES: dict[str, str] = {
     "coral": "clapmos.heads.coral",
     "attn_mlp": "clapmos.heads.attn_mlp",
     "xattn": "clapmos.heads.xattn",
+    "bt": "clapmos.heads.bt",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -85,6 +86,9 @@ class HeadSpec:
         ``fit`` then needs ``embed --frames``).
     needs_text : bool
         The model reads the clips' text vectors (an audio-only embedder cannot serve it).
+    comparisons : bool
+        ``fit`` takes pairwise votes (``pair_items``, ``pair_opponents``, ``pair_outcomes``,
+        :mod:`clapmos.heads.inputs.comparisons`) and unlabelled (NaN) rows.
     """
 
     name: str
@@ -100,6 +104,7 @@ class HeadSpec:
     preflight: Callable[..., None] | None = None
     inputs: str = "vectors"
     needs_text: bool = False
+    comparisons: bool = False
 
 
 _SPECS: dict[str, HeadSpec] = {}

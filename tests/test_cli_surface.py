@@ -100,6 +100,8 @@ INVALID: dict[tuple[str, str], tuple[list[str], str]] = {
     ("evaluate", "--out-dir"): (with_option(EVALUATE, "--out-dir", "{file}"), "--out-dir"),
     ("evaluate", "--plots"): ([*EVALUATE, "--plots=yes"], "--plots"),
     ("evaluate", "--check"): ([*EVALUATE, "--check=yes"], "--check"),
+    ("evaluate", "--leaderboard"): ([*EVALUATE, "--leaderboard"], "--leaderboard"),  # the demo store has no votes
+    ("evaluate", "--min-votes"): (with_option(EVALUATE, "--min-votes", "0"), "--min-votes"),
     ("embed", "--model-path"): (with_option(with_option(EMBED, "--embedder", "hf-clap"), "--model-path", "{missing}"), "--model-path"),
     ("embed", "--layer"): (with_option(with_option(with_option(EMBED, "--embedder", "hf-audio"), "--model-path", "{folder}"), "--layer", "top"), "--"),
     ("embed", "--name"): (with_option(EMBED, "--name", "a,b"), "--name"),

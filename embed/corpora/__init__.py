@@ -1,7 +1,7 @@
 """Corpus readers: each layout of ``DATA.md`` becomes one :class:`Corpus`.
 
 >>> sorted(CORPUS_READERS)
-['manifest', 'musiceval', 'musiceval-eval', 'xacle']
+['audiobox-aes', 'audiomos-track2', 'manifest', 'musiceval', 'musiceval-eval', 'preferences', 'songeval', 'xacle']
 """
 
 from __future__ import annotations
@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from clapmos.embed.corpora.audiobox import read_audiobox_aes
+from clapmos.embed.corpora.audiomos_track2 import read_audiomos_track2
 from clapmos.embed.corpora.manifest import read_manifest
 from clapmos.embed.corpora.musiceval import read_musiceval, read_musiceval_eval
+from clapmos.embed.corpora.preferences import read_preferences
+from clapmos.embed.corpora.songeval import read_songeval
 from clapmos.embed.corpora.table import Corpus
 from clapmos.embed.corpora.xacle import read_xacle
 from clapmos.embed.errors import ClapmosError
@@ -20,6 +24,10 @@ CORPUS_READERS: dict[str, Callable[..., Corpus]] = {
     "musiceval-eval": read_musiceval_eval,
     "xacle": read_xacle,
     "manifest": read_manifest,
+    "songeval": read_songeval,
+    "audiobox-aes": read_audiobox_aes,
+    "audiomos-track2": read_audiomos_track2,
+    "preferences": read_preferences,
 }
 
 

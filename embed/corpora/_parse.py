@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
+from clapmos.embed.corpora.table import COMPARISON_COLUMNS, ITEM_COLUMNS, Corpus, empty_comparisons
 from clapmos.embed.errors import ClapmosError, listing
 
 log = logging.getLogger("clapmos.embed.corpora")
@@ -196,11 +197,13 @@ def build_corpus(
     targets: list[str],
     source: Path,
     notes: list[str],
+    comparisons: dict[str, list] | None = None,
 ) -> Corpus:
     """Assemble and validate a :class:`Corpus` from column lists.
 
     ``items`` has the :data:`~clapmos.embed.corpora.table.ITEM_COLUMNS`; ``ratings`` has
-    ``item``, ``listener`` and one list per target (all may be empty).
+    ``item``, ``listener`` and one list per target (all may be empty); ``comparisons``, if
+    given, the :data:`~clapmos.embed.corpora.table.COMPARISON_COLUMNS`.
     """
     item_table = pd.DataFrame({column: pd.Series(items[column], dtype=str) for column in ITEM_COLUMNS})
     label_table = pd.DataFrame({t: np.asarray(labels[t], dtype=np.float64) for t in targets}, index=item_table.index)
@@ -211,6 +214,46 @@ def build_corpus(
             **{t: np.asarray(ratings.get(t, []), dtype=np.float64) for t in targets},
         }
     )
-    corpus = Corpus(name, item_table, label_table, rating_table, list(targets), str(source), notes)
+    votes = empty_comparisons()
+    if comparisons and comparisons.get("a"):
+        votes = pd.DataFrame(
+            {
+                "a": np.asarray(comparisons["a"], dtype=np.int64), "b": np.asarray(comparisons["b"], dtype=np.int64),
+                **{c: pd.Series(comparisons[c], dtype=object).astype(str) for c in ("prompt", "vote", "voter", "dimension")},
+                "confidence": np.asarray(comparisons["confidence"], dtype=np.float64),
+            }
+        )[COMPARISON_COLUMNS]
+    corpus = Corpus(name, item_table, label_table, rating_table, list(targets), str(source), notes, votes)
     corpus.validate()
     return corpus
+
+
+def jsonl_records(path: Path) -> list[tuple[str, dict]]:
+    """``(file:line, object)`` for every non-blank line of a JSON-lines file.
+
+    Lines that are not JSON objects are all reported in one error with their line numbers.
+    """
+    records, problems = [], Problems()
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.add(f"{path}:{number}: not JSON ({error.msg}, column {error.colno})")
+            continue
+        if not isinstance(record, dict):
+            problems.add(f"{path}:{number}: a JSON {type(record).__name__}, not an object")
+            continue
+        records.append((f"{path}:{number}", record))
+    problems.raise_if_any(f"{path}: malformed line(s), expected one JSON object per line", "Fix or remove these lines.")
+    return records
+
+
+def resolve_audio(relative: str, bases: Sequence[Path]) -> Path:
+    """The first existing ``base / relative`` (an absolute path as is); else the first candidate, for the missing-file report."""
+    path = Path(relative)
+    if path.is_absolute():
+        return path
+    candidates = [base / path for base in bases]
+    return next((c for c in candidates if c.is_file()), candidates[0])

@@ -13,6 +13,11 @@ A :class:`Corpus` is three tables:
     one row per single rating, columns ``item`` (row position in ``items``),
     ``listener`` (str) and one float column per target. Empty when the corpus has
     no per-listener ratings.
+``comparisons``
+    optional, one row per pairwise vote: ``a`` and ``b`` (row positions in ``items``),
+    ``prompt``, ``vote`` (the label as published: ``A``, ``model_b``, ``TIE``, ...),
+    ``voter`` (``""`` when not given), ``dimension`` (what was judged, e.g.
+    ``musicality``) and ``confidence`` (NaN when not given). Empty for rating corpora.
 
 >>> import pandas as pd
 >>> items = pd.DataFrame({"id": ["a"], "path": ["/x/a.wav"], "text": ["piano"],
@@ -34,6 +39,18 @@ import pandas as pd
 from clapmos.embed.errors import ClapmosError, listing
 
 ITEM_COLUMNS = ["id", "path", "text", "system", "split"]
+COMPARISON_COLUMNS = ["a", "b", "prompt", "vote", "voter", "dimension", "confidence"]
+
+
+def empty_comparisons() -> pd.DataFrame:
+    """A comparisons table with no rows and the right column types."""
+    return pd.DataFrame(
+        {
+            "a": pd.Series(dtype=np.int64), "b": pd.Series(dtype=np.int64),
+            **{c: pd.Series(dtype=object) for c in ("prompt", "vote", "voter", "dimension")},
+            "confidence": pd.Series(dtype=np.float64),
+        }
+    )
 
 
 @dataclass
@@ -47,6 +64,7 @@ class Corpus:
     targets: list[str]
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    comparisons: pd.DataFrame = field(default_factory=empty_comparisons)
 
     @property
     def splits(self) -> list[str]:
@@ -75,6 +93,12 @@ class Corpus:
             item = self.ratings["item"].to_numpy()
             if item.min() < 0 or item.max() >= len(self.items):
                 raise ClapmosError(f"corpus {self.name}: rating item index out of range")
+        if list(self.comparisons.columns) != COMPARISON_COLUMNS:
+            raise ClapmosError(f"corpus {self.name}: comparison columns must be {COMPARISON_COLUMNS}, got {list(self.comparisons.columns)}")
+        if len(self.comparisons):
+            pairs = self.comparisons[["a", "b"]].to_numpy()
+            if pairs.min() < 0 or pairs.max() >= len(self.items):
+                raise ClapmosError(f"corpus {self.name}: comparison item index out of range")
 
     def subset(self, splits: list[str] | None) -> "Corpus":
         """The corpus restricted to ``splits`` (all when ``None``), ratings re-indexed."""
@@ -91,6 +115,12 @@ class Corpus:
         ratings = self.ratings[keep[self.ratings["item"].to_numpy(dtype=int)]].copy() if len(self.ratings) else self.ratings.copy()
         if len(ratings):
             ratings["item"] = new_index[ratings["item"].to_numpy(dtype=int)]
+        comparisons = self.comparisons
+        if len(comparisons):  # a vote stays when both its clips do
+            a, b = comparisons["a"].to_numpy(dtype=int), comparisons["b"].to_numpy(dtype=int)
+            comparisons = comparisons[keep[a] & keep[b]].copy()
+            comparisons["a"] = new_index[comparisons["a"].to_numpy(dtype=int)]
+            comparisons["b"] = new_index[comparisons["b"].to_numpy(dtype=int)]
         return Corpus(
             self.name,
             self.items[keep].reset_index(drop=True),
@@ -99,4 +129,5 @@ class Corpus:
             list(self.targets),
             self.source,
             list(self.notes),
+            comparisons.reset_index(drop=True),
         )

@@ -218,37 +218,60 @@ class BlockEncoder:
     ) -> Iterator[tuple[np.ndarray, Frames | None]]:
         """Yield, per block, the ``(rows, audio_dim)`` pooled audio embeddings (of each row's segment, if given) and the clips' frame tokens (or None)."""
         ordered = ((str(paths[i]), *_segment(segments, i)) for a, b in blocks for i in range(a, b))
+        depth = max(2 * self.model.batch_size, 4 * self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="clapmos-reader") as pool:
-            clips = read_ahead(pool, lambda clip: self.windows(*clip), ordered, depth=max(2 * self.model.batch_size, 4 * self.workers))
+            # clips read ahead are bounded in windows too, so that full-length songs do not pile up in memory
+            clips = read_ahead(pool, lambda clip: self.windows(*clip), ordered, depth=depth, budget=max(depth, 4 * self.model.batch_size), cost=len)
             for start, stop in blocks:
-                yield self.pool_clips([next(clips) for _ in range(start, stop)])
+                yield self.pool_clips(next(clips) for _ in range(start, stop))
 
-    def pool_clips(self, clips: list[list[np.ndarray]]) -> tuple[np.ndarray, Frames | None]:
-        """Embed the windows of several clips in batches and average them per clip; join their frame tokens."""
-        flat = [w for windows in clips for w in windows]
-        owner = np.repeat(np.arange(len(clips)), [len(w) for w in clips])
+    def pool_clips(self, clips: Iterable[list[np.ndarray]]) -> tuple[np.ndarray, Frames | None]:
+        """Embed the windows of several clips in batches and average them per clip; join their frame tokens.
+
+        Clips are consumed one at a time and each batch is embedded as soon as it is full, so only
+        one batch of windows (and the clip being cut) is held, however long the clips: a block of
+        full-length songs needs no more memory than a block of short clips. The batches are the
+        same as cutting the block's windows in one list, so the vectors are too.
+        """
         size = max(1, self.model.batch_size)
-        batches = [flat[i : i + size] for i in range(0, len(flat), size)]
+        pending: list[np.ndarray] = []
+        parts: list[np.ndarray] = []
         tokens: list[np.ndarray] = []
-        if self.frames:
-            parts = [self.model.embed_frames(batch) for batch in batches]
-            vectors = np.concatenate([checked_vectors(self.model, v, len(b), "audio", finite=False) for (v, _), b in zip(parts, batches)])
-            tokens = [t for _, batch_tokens in parts for t in batch_tokens]
-        else:
-            vectors = np.concatenate([checked_vectors(self.model, self.model.embed_audio(b), len(b), "audio", finite=False) for b in batches])
-        pooled = np.zeros((len(clips), vectors.shape[1]), dtype=np.float64)
+        counts: list[int] = []
+
+        def flush() -> None:
+            if self.frames:
+                vectors, batch_tokens = self.model.embed_frames(pending)
+                tokens.extend(batch_tokens)
+            else:
+                vectors = self.model.embed_audio(pending)
+            parts.append(checked_vectors(self.model, vectors, len(pending), "audio", finite=False))
+            pending.clear()
+
+        for windows in clips:
+            counts.append(len(windows))
+            for window in windows:
+                pending.append(window)
+                if len(pending) == size:
+                    flush()
+            del windows  # the clip's audio goes once its last window is embedded
+        if pending:
+            flush()
+        vectors = np.concatenate(parts)
+        owner = np.repeat(np.arange(len(counts)), counts)
+        pooled = np.zeros((len(counts), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, owner, vectors)
-        pooled /= np.bincount(owner, minlength=len(clips))[:, None]
+        pooled /= np.bincount(owner, minlength=len(counts))[:, None]
         if self.model.normalize:
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32), (self._clip_frames(clips, tokens) if self.frames else None)
+        return pooled.astype(np.float32), (self._clip_frames(counts, tokens) if self.frames else None)
 
-    def _clip_frames(self, clips: list[list[np.ndarray]], tokens: list[np.ndarray]) -> Frames:
+    def _clip_frames(self, counts: list[int], tokens: list[np.ndarray]) -> Frames:
         """One token sequence per clip (its windows' tokens in order), each token stamped with its start time."""
         sequences, times, k = [], [], 0
-        for windows in clips:
-            mine = tokens[k : k + len(windows)]
-            k += len(windows)
+        for n_windows in counts:
+            mine = tokens[k : k + n_windows]
+            k += n_windows
             sequences.append(np.concatenate(mine))
             times.append(np.concatenate([w * self.hop_s + np.arange(len(t)) / self.model.frame_rate for w, t in enumerate(mine)]))
         return Frames.from_list(sequences, times)
@@ -269,14 +292,36 @@ def _segment(segments: tuple[np.ndarray, np.ndarray] | None, row: int) -> tuple[
     return tuple(None if np.isnan(bound[row]) else float(bound[row]) for bound in segments)
 
 
-def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int) -> Iterator[R]:
-    """``map(fn, items)`` in ``pool``, in order, keeping at most ``depth`` results in flight."""
+def read_ahead(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int,
+    budget: int | None = None, cost: Callable[[R], int] | None = None,
+) -> Iterator[R]:
+    """``map(fn, items)`` in ``pool``, in order, keeping at most ``depth`` results in flight.
+
+    With ``budget``, no new item is started while the results already done and waiting weigh
+    ``budget`` or more by ``cost`` (e.g. the windows of the clips read ahead); one item is always
+    in flight, so the iteration goes on whatever the weights.
+    """
     iterator = iter(items)
-    pending: deque[Future[R]] = deque(pool.submit(fn, item) for item in islice(iterator, depth))
+    pending: deque[Future[R]] = deque()
+
+    def refill() -> None:
+        while len(pending) < depth:
+            if budget is not None and pending and sum(cost(f.result()) for f in pending if f.done()) >= budget:
+                return
+            item = next(iterator, _END)
+            if item is _END:
+                return
+            pending.append(pool.submit(fn, item))
+
+    refill()
     while pending:
         result = pending.popleft().result()
-        pending.extend(pool.submit(fn, item) for item in islice(iterator, 1))
+        refill()
         yield result
+
+
+_END = object()
 
 
 class EmbedProgress:

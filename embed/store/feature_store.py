@@ -30,13 +30,13 @@ import numpy as np
 import pandas as pd
 import zarr
 
-from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
+from clapmos.embed.corpora.table import COMPARISON_COLUMNS, ITEM_COLUMNS, Corpus, empty_comparisons
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import require_folder
 from clapmos.embed.store.frame_store import FrameStoreMixin
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store.schema import (
-    CHECKED_COLUMNS, ITEM_CHUNK, RATING_CHUNK, SEGMENT_COLUMNS, 
+    CHECKED_COLUMNS, COMPARISON_STR_COLUMNS, ITEM_CHUNK, RATING_CHUNK, SEGMENT_COLUMNS,
     identity_of, is_clapmos_store, write_array, write_str,
 )
 
@@ -149,7 +149,21 @@ class FeatureStore(FrameStoreMixin):
         write_str(rgroup, "listener", ratings["listener"].astype(str).to_numpy(), RATING_CHUNK)
         for target in corpus.targets:
             write_array(rgroup, target, ratings[target].to_numpy(np.float32), RATING_CHUNK)
+        self._write_comparisons(corpus.comparisons)
         group.attrs["targets"] = list(corpus.targets)
+
+    def _write_comparisons(self, comparisons: pd.DataFrame) -> None:
+        """``comparisons/``: the corpus's pairwise votes (absent when it has none; removed if it no longer has any)."""
+        if not len(comparisons):
+            if "comparisons" in self.group:
+                del self.group["comparisons"]
+            return
+        cgroup = self.group.require_group("comparisons")
+        for side in ("a", "b"):
+            write_array(cgroup, side, comparisons[side].to_numpy(np.int64), RATING_CHUNK)
+        for column in COMPARISON_STR_COLUMNS:
+            write_str(cgroup, column, comparisons[column].astype(str).to_numpy(), RATING_CHUNK)
+        write_array(cgroup, "confidence", comparisons["confidence"].to_numpy(np.float32), RATING_CHUNK)
 
     # ------------------------------------------------------------------ corpus tables
     def __len__(self) -> int:
@@ -221,6 +235,28 @@ class FeatureStore(FrameStoreMixin):
             frame[t] = _decimal(r[t][:]) if t in r else np.nan
         if split is not None:
             frame = frame[np.isin(frame["item"].to_numpy(), self.rows(split))].reset_index(drop=True)
+        return frame
+
+    def comparisons(self, split: str | list[str] | None = None) -> pd.DataFrame:
+        """Pairwise votes: ``a``, ``b`` (item rows), ``id_a``, ``id_b``, ``prompt``, ``vote``, ``voter``,
+        ``dimension``, ``confidence``; with ``split``, the votes whose two clips are both in it. Empty when none."""
+        if "comparisons/a" not in self.group:
+            frame = empty_comparisons()
+        else:
+            c = self.group["comparisons"]
+            frame = pd.DataFrame(
+                {
+                    "a": c["a"][:].astype(np.int64), "b": c["b"][:].astype(np.int64),
+                    **{column: c[column][:].astype(str) for column in COMPARISON_STR_COLUMNS},
+                    "confidence": _decimal(c["confidence"][:]),
+                }
+            )[COMPARISON_COLUMNS]
+        ids = self.items()["id"].to_numpy()
+        frame.insert(2, "id_a", ids[frame["a"].to_numpy()] if len(frame) else pd.Series(dtype=object))
+        frame.insert(3, "id_b", ids[frame["b"].to_numpy()] if len(frame) else pd.Series(dtype=object))
+        if split is not None and len(frame):
+            rows = self.rows(split)
+            frame = frame[np.isin(frame["a"].to_numpy(), rows) & np.isin(frame["b"].to_numpy(), rows)].reset_index(drop=True)
         return frame
 
     # ------------------------------------------------------------------ features (read)
@@ -463,6 +499,7 @@ class FeatureStore(FrameStoreMixin):
             f"{ratings['listener'].nunique() if len(ratings) else 0} listeners, {len(ratings)} ratings",
             "splits     " + ", ".join(f"{s} {n}" for s, n in items["split"].value_counts(sort=False).items()),
         ]
+        lines += self._comparisons_summary()
         for target in self.targets:
             known = labels[target].notna()
             lines.append(
@@ -484,6 +521,21 @@ class FeatureStore(FrameStoreMixin):
             lines += self._pending_overwrite(name)
             lines += [line for line in [self.frames_summary(name)] if line]
         return "\n".join(lines)
+
+    def _comparisons_summary(self) -> list[str]:
+        """``comparisons`` lines of :meth:`summary`: votes per dimension, their labels, voters and confidence."""
+        votes = self.comparisons()
+        if not len(votes):
+            return []
+        lines = [
+            f"comparisons {len(votes)} pairwise votes of {len(set(votes['a']) | set(votes['b']))} clips, "
+            f"{votes['voter'].replace('', np.nan).nunique()} voters"
+            + (f", confidence given for {int(votes['confidence'].notna().sum())}" if votes["confidence"].notna().any() else "")
+        ]
+        for dimension, group in votes.groupby("dimension", sort=False):
+            counts = ", ".join(f"{label} {n}" for label, n in group["vote"].value_counts().sort_index().items())
+            lines.append(f"comparison  {dimension}: {len(group)} votes ({counts})")
+        return lines
 
     def _pending_overwrite(self, embedder: str) -> list[str]:
         from clapmos.embed.store.replacement import OVERWRITE, hidden_name

@@ -7,6 +7,8 @@
     items/{start_s,end_s}               (N,) float64, optional: a segment of the file (NaN: its start/end)
     labels/<target>                     (N,) float32, NaN = unknown
     ratings/item (R,) int64, ratings/listener (R,) str, ratings/<target> (R,) float32
+    comparisons/{a,b} (C,) int64        optional: pairwise votes, item rows of the two clips
+    comparisons/{prompt,vote,voter,dimension} (C,) str, comparisons/confidence (C,) float32 (NaN: not given)
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
     (an audio-only embedder, attrs ``text_dim: 0``, has no ``text`` array)
     features/<embedder>/frames/...      frame tokens, optional (version 2; see clapmos.embed.store.frame_store)
@@ -29,6 +31,7 @@ import zarr
 STORE_VERSION = 2  # 2: optional frame tokens (clapmos.embed.store.frame_store); version-1 readers still read everything else
 ITEM_CHUNK = 4096
 RATING_CHUNK = 65536
+COMPARISON_STR_COLUMNS = ("prompt", "vote", "voter", "dimension")  # comparisons/<column>, str
 FEATURE_CHUNK = 64  # rows per chunk of features/<embedder>/*; embed writes whole chunks
 CHECKED_COLUMNS = ["id", "text", "system", "split"]  # must match to add features to an existing store
 SEGMENT_COLUMNS = ("start_s", "end_s")  # optional items/<column>: each item is that part of its file

@@ -32,7 +32,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.utils import check_random_state
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_y, check_array, check_consistent_length, check_is_fitted, validate_data
 
 from clapmos.embed.store.frames import Frames
 
@@ -143,6 +143,10 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
             check_consistent_length(X, y)
             self.n_features_in_ = X.shape[1]
+        elif "pair_opponents" in fit_params:  # heads learning from votes: unlabelled (NaN) rows take part through them
+            X = validate_data(self, X)
+            y = check_array(y, ensure_2d=False, ensure_all_finite="allow-nan", dtype=np.float64, input_name="y")
+            check_consistent_length(X, y)
         else:
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         members = self._members()

@@ -39,6 +39,7 @@ from clapmos.embed.store import FeatureStore, identity_of
 from clapmos.heads.runs.ensemble import CVEnsemble
 from clapmos.heads.inputs.frame_inputs import check_frame_heads, frame_identity, reads_frames, with_vectors
 from clapmos.heads.runs.persistence import load_model, save_model
+from clapmos.heads.inputs.comparisons import comparison_arrays
 from clapmos.heads.inputs.ratings import listener_matrices
 from clapmos.heads.registry import HEAD_NAMES, default_blocks, head_spec, member_head
 from clapmos.embed.ownership import verify_recorded
@@ -300,16 +301,20 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         X_all = with_vectors(store.frames(config.embedders[0], config.train_split), X_all if vector_heads else None)
     labels = store.labels(config.train_split)
     ratings = store.ratings()
+    votes = store.comparisons(config.train_split) if all(head_spec(member_head(h)).comparisons for h in config.heads) else None
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
     _preflight(config, n_rows=len(rows_all), n_features=n_features, n_targets=len(targets))
     for target in targets:
-        known = labels[target].notna().to_numpy()
+        target_votes = _votes_of(votes, target)
+        known = labels[target].notna().to_numpy().copy()
+        if target_votes is not None:  # heads that learn from votes also train on the unlabelled clips that have some
+            known |= np.isin(rows_all, target_votes[["a", "b"]].to_numpy().ravel())
         if known.sum() < 2:
             raise ClapmosError(f"split {'+'.join(config.train_split)} has {int(known.sum())} labelled item(s) for {target!r}; need at least 2.")
         if not known.all():
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
-        ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows)
+        ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows, target_votes)
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
         models[target] = ensemble
@@ -333,13 +338,27 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
 
 
 
-def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
+def _votes_of(votes: pd.DataFrame | None, target: str) -> pd.DataFrame | None:
+    """The pairwise votes a target learns from: those of its dimension, or all when the store judged one dimension."""
+    if votes is None or not len(votes):
+        return None
+    dimensions = set(votes["dimension"])
+    if target in dimensions:
+        return votes[votes["dimension"] == target]
+    return votes if len(dimensions) == 1 else None
+
+
+def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray,
+              votes: pd.DataFrame | None = None):
     members = member_pipelines(config, target, layout)
     listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
         fit_params = {"listener_scores": scores[rows], "listener_ids": ids[rows]}
+    if votes is not None:  # sliced per fold like the rows: a fold's model sees the votes among its own clips only
+        items, opponents, outcomes = comparison_arrays(votes["a"], votes["b"], votes["vote"], n_items)
+        fit_params = {"pair_items": items[rows], "pair_opponents": opponents[rows], "pair_outcomes": outcomes[rows]}
     ensemble = CVEnsemble(
         members,
         n_splits=config.cv,
