@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from clapmos.embed.audio import check_audio_files, cut_windows, load_audio
+from clapmos.embed.audio import cut_windows, load_audio
 from clapmos.embed.backends import Embedder, create_embedder
 from clapmos.embed.backends.contract import checked_vectors, load_embedder
 from clapmos.embed.backends.plugins import plugin_provenance, plugin_spec
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.sequence import Described, Work, embed_with
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store import FeatureStore
 from clapmos.embed.threads import limit_threads
@@ -66,7 +66,7 @@ def embed_corpus(
     frames: bool = False,
     frame_dtype: str = "float16",
 ) -> None:
-    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
+    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance), in this process.
 
     The model is loaded (and a bad checkpoint or a plugin breaking the contract
     refused) before any audio is read; windows are resolved after loading, since some
@@ -76,34 +76,33 @@ def embed_corpus(
     ``threads`` caps the model's CPU threads (torch, BLAS; see :mod:`clapmos.embed.threads`); the
     reader threads are ``workers``. With ``frames``, the clips' frame tokens are stored
     too (``frame_dtype`` on disk), and rows written before without them are redone.
+    The steps are those of :func:`clapmos.embed.engines.sequence.embed_with`, which the Dask engine runs too.
     """
-    from clapmos.embed.engines.frame_plan import prepare_frame_layout, require_frames
+    from clapmos.embed.engines.frame_plan import require_frames
 
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     if frames:
         require_frames(model)
     load_embedder(model)
-    window_s, hop_s = resolve_windows(model, window_s, hop_s)
-    key = store.prepare_features(
-        model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
-    )
-    if frames:
-        prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
-    blocks = store.pending_blocks(key, frames=frames)
-    if only is not None:
-        blocks = [(a, b) for a, b in blocks if only[a:b].any()]
-    if blocks:
-        items = store.items()
-        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
-        check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-        total = len(store) if only is None else len(rows)
-        with limit_threads(threads), EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
-            encoder = BlockEncoder(model, window_s, hop_s, workers, frames=frames)
-            embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance,
-                         key=key, segments=store.segments())
-    else:
-        log.info("%s: every row of %s is already embedded", store.path, model.name)
-    store.finish_features(model.name, key)
+    embed_with(SerialEngine(model, workers, threads), store, window_s, hop_s, overwrite=overwrite, progress=progress,
+               only=only, frames=frames, frame_dtype=frame_dtype)
+
+
+class SerialEngine:
+    """The engine of this process (see :mod:`clapmos.embed.engines.sequence`): the loaded ``model``,
+    ``workers`` reader threads, the model's CPU threads capped at ``threads``."""
+
+    def __init__(self, model: Embedder, workers: int = 2, threads: int | None = None) -> None:
+        self.model, self.workers, self.threads = model, workers, threads
+
+    def describe(self, window_s: float | None, hop_s: float | None) -> Described:
+        window_s, hop_s = resolve_windows(self.model, window_s, hop_s)
+        return Described(provenance(self.model, window_s, hop_s), self.model.audio_dim, self.model.text_dim, window_s, hop_s)
+
+    def embed(self, store: FeatureStore, work: Work, advance: Callable[[int], None]) -> None:
+        with limit_threads(self.threads):
+            encoder = BlockEncoder(self.model, work.window_s, work.hop_s, self.workers, frames=work.frames)
+            embed_blocks(store, encoder, work.blocks, work.paths, work.texts, advance=advance, key=work.key, segments=work.segments)
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
@@ -266,42 +265,3 @@ def read_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T
         result = pending.popleft().result()
         pending.extend(pool.submit(fn, item) for item in islice(iterator, 1))
         yield result
-
-
-class EmbedProgress:
-    """A rich progress bar (clips, clips/s, time left); silent when ``enabled`` is false."""
-
-    def __init__(self, enabled: bool, name: str, total: int, completed: int) -> None:
-        self.bar = (
-            Progress(
-                TextColumn(f"embedding with {name}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} clips/s"),
-                TimeElapsedColumn(),
-                TextColumn("elapsed,"),
-                TimeRemainingColumn(),
-                TextColumn("left"),
-                transient=False,
-            )
-            if enabled
-            else None
-        )
-        self.total, self.completed = total, completed
-
-    def __enter__(self) -> Callable[[int], None]:
-        if self.bar is None:
-            return lambda n: None
-        self.bar.start()
-        task = self.bar.add_task("embed", total=self.total, completed=self.completed, rate="–")
-
-        def advance(n: int) -> None:
-            self.bar.advance(task, n)
-            speed = self.bar.tasks[task].speed
-            self.bar.update(task, rate=f"{speed:.1f}" if speed else "–")
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

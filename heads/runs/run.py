@@ -421,6 +421,6 @@ def load_run(folder: str | Path) -> FittedRun:
             f"{folder}: the model of target(s) {', '.join(missing) or '(none recorded)'} is missing (model/<target>/); "
             "the run folder is incomplete. Fit it again."
         )
-    models = {t: load_model(folder / "model" / t) for t in targets}
+    models = {t: load_model(folder / "model" / t, heads=config.heads) for t in targets}  # only these heads' types are trusted
     oof = pd.read_csv(folder / "oof_predictions.csv", dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""]) if (folder / "oof_predictions.csv").is_file() else pd.DataFrame()
     return FittedRun(config, models, provenance, oof)
