@@ -611,6 +611,9 @@ def score(
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the system intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save the plot of the systems with their intervals.")] = True,
+    engine: Annotated[Literal["local", "dask"], typer.Option(help="Where clips missing from the cache are embedded: local (this process) or dask (Dask workers, each with its own model; pip install 'clapmos[dask]'). Same scores either way.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one). Workers must see the audio and the cache under the same paths.")] = None,
+    n_workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="dask: worker processes of the local cluster (default 2).")] = None,
 ) -> None:
     """Score audio files with a fitted run: one row per input with each target and its spread (the ensemble's std).
 
@@ -633,12 +636,24 @@ def score(
         run = load_run(model)
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
-    predictor = Predictor.from_run(
-        run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
-        m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
-    )
+    with contextlib.ExitStack() as stack:
+        client = None
+        if engine == "dask":
+            from clapmos.embed.engines.distributed import dask_client
+
+            if scheduler is not None and n_workers is not None:
+                raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
+            client = stack.enter_context(dask_client(scheduler, n_workers))
+        elif scheduler is not None or n_workers is not None:
+            raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
+        predictor = Predictor.from_run(
+            run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
+            m2d_portable=m2d_portable, model_path=model_path, device=device, batch_size=batch_size, workers=workers, progress=True,
+            client=client,
+        )
+        with reported_warnings():
+            result = predictor.score_inputs(table, skip_bad=skip_bad)
     with reported_warnings():
-        result = predictor.score_inputs(table, skip_bad=skip_bad)
         write_scores(result.scores, out_file)
         comparison = predictor.compare_systems(result.scores, n_draws=draws, confidence=confidence, seed=seed) if with_systems else None
     if result.skipped:

@@ -17,6 +17,7 @@ flow meets (``tests/test_layering.py``).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,8 @@ import pandas as pd
 
 from clapmos.embed.backends import Embedder, create_embedder, get_embedder_class
 from clapmos.embed.errors import ClapmosError, listing
-from clapmos.embed.engines.runner import provenance
+from clapmos.embed.engines.runner import SerialEngine
+from clapmos.embed.engines.sequence import Engine
 from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
 from clapmos.embed.engines.score_inputs import audio_problems, read_score_inputs
 from clapmos.embed.store import identity_of
@@ -66,13 +68,16 @@ class Predictor:
         embedder_options: Mapping[str, Mapping[str, Any]] | None = None,
         workers: int = 2,
         progress: bool = False,
+        client: Any = None,
     ) -> None:
         self.run = run
         self.cache = cache
         self.embedder_options = {e: dict((embedder_options or {}).get(e, {})) for e in run.config.embedders}
         self.workers = workers
         self.progress = progress
+        self.client = client  # a dask.distributed Client: clips are embedded on its workers
         self._models: dict[str, Embedder] = {}
+        self._engines: dict[str, Engine] = {}
 
     @classmethod
     def from_run(
@@ -88,6 +93,7 @@ class Predictor:
         batch_size: int = 8,
         workers: int = 2,
         progress: bool = False,
+        client: Any = None,
     ) -> "Predictor":
         """The predictor of a run folder (``fit --out``).
 
@@ -98,6 +104,9 @@ class Predictor:
         path}``. By default the embedder is rebuilt from what its store recorded (backend,
         options, absolute paths); give them when those files have moved. Either way the
         model must make the run's features (checked by the recorded sha256 hashes).
+        ``client``, a ``dask.distributed.Client``, embeds what the cache lacks on its workers
+        (each loads the model; the same numbers as this process, bit for bit on CPU); the
+        workers must see the audio and the cache under the same paths.
         """
         fitted = run if isinstance(run, FittedRun) else load_run(run)
         embedders = fitted.config.embedders
@@ -106,7 +115,7 @@ class Predictor:
             for embedder, path in _per_embedder(name, value, embedders).items():
                 options[embedder][name] = path
         folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
-        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress)
+        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, client=client)
 
     @property
     def targets(self) -> list[str]:
@@ -149,15 +158,17 @@ class Predictor:
         keys = clip_keys(inputs, workers=max(4, self.workers))
         clips = inputs.assign(key=keys).drop_duplicates("key")
         cached = self._cached(clips["key"])
-        for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
-            if len(found) < len(clips):
-                self._model(embedder)
-        for embedder in self.run.config.embedders:
-            attrs = self.run.provenance["embedders"][embedder]
-            self.cache.complete(
-                embedder, identity_of(attrs), clips, lambda e=embedder: self._model(e), float(attrs["window_s"]),
-                float(attrs["hop_s"]), workers=self.workers, progress=self.progress, frames=self._frame_attrs(embedder),
-            )
+        with contextlib.ExitStack() as stack:  # Dask workers hold the models for this call only
+            for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
+                if len(found) < len(clips):
+                    self._engine(embedder, stack)
+            for embedder in self.run.config.embedders:
+                attrs = self.run.provenance["embedders"][embedder]
+                self.cache.complete(
+                    embedder, identity_of(attrs), clips, lambda e=embedder: self._engine(e, stack), float(attrs["window_s"]),
+                    float(attrs["hop_s"]), progress=self.progress, frames=self._frame_attrs(embedder),
+                )
+            self._engines.clear()
         predicted = self.run.predict_features(self._inputs(clips["key"].tolist()))
         rows = pd.Index(clips["key"]).get_indexer(keys)
         scores, targets = self._table(inputs, predicted.iloc[rows].reset_index(drop=True))
@@ -203,31 +214,53 @@ class Predictor:
                 blocks.append(self.cache.vectors(embedder, identity, keys, "text"))
         return np.hstack(blocks)
 
+    def _engine(self, embedder: str, stack: contextlib.ExitStack) -> Engine:
+        """The engine embedding with ``embedder`` (this process, or the Dask workers of ``client``),
+        its model refused when it would make features other than the run's training features."""
+        if embedder not in self._engines:
+            if self.client is None:
+                engine: Engine = SerialEngine(self._model(embedder), self.workers)
+            else:
+                from clapmos.embed.engines.distributed import DaskEngine
+
+                engine = stack.enter_context(DaskEngine(self.client, self._build(embedder), self.workers))
+                self._check(embedder, engine)
+            self._engines[embedder] = engine
+        return self._engines[embedder]
+
     def _model(self, embedder: str) -> Embedder:
-        """The loaded embedder, refused when it would make features other than the run's training features."""
+        """The embedder, loaded in this process and checked (kept for later calls)."""
         if embedder not in self._models:
-            attrs = self.run.provenance["embedders"][embedder]
-            # what the run's embedder was built with (paths recorded absolute), then what the user gives
-            options = {**attrs.get("load_options", {}), **self.embedder_options[embedder]}
-            if "precision" in attrs:
-                options.setdefault("precision", attrs["precision"])
-            backend = attrs.get("backend", embedder)
-            if get_embedder_class(backend).name != embedder:  # features stored under another --name
-                options["name"] = embedder
-            model = create_embedder(backend, **options)
+            model = self._build(embedder)
             model.load()
-            made = identity_of({**provenance(model, float(attrs["window_s"]), float(attrs["hop_s"])),
-                                "audio_dim": model.audio_dim, "text_dim": model.text_dim})
-            trained = identity_of(attrs)
-            differ = [f"{k}: run {trained[k]!r}, given {made[k]!r}" for k in trained if k in made and made[k] != trained[k]]
-            if differ:
-                raise ClapmosError(
-                    f"the {embedder} model given would make features other than the run's training features:\n{listing(differ)}\n"
-                    f"Pass the checkpoint (and options) the run was trained with, e.g. --checkpoint {embedder}=PATH "
-                    f"(the run's was {attrs.get('checkpoint', 'not recorded')})."
-                )
+            self._check(embedder, SerialEngine(model))
             self._models[embedder] = model
         return self._models[embedder]
+
+    def _build(self, embedder: str) -> Embedder:
+        """The run's embedder, not loaded: what its store recorded (paths absolute), then what the user gives."""
+        attrs = self.run.provenance["embedders"][embedder]
+        options = {**attrs.get("load_options", {}), **self.embedder_options[embedder]}
+        if "precision" in attrs:
+            options.setdefault("precision", attrs["precision"])
+        backend = attrs.get("backend", embedder)
+        if get_embedder_class(backend).name != embedder:  # features stored under another --name
+            options["name"] = embedder
+        return create_embedder(backend, **options)
+
+    def _check(self, embedder: str, engine: Engine) -> None:
+        """Refuse a model (as the engine loaded it) that would make features other than the run's training features."""
+        attrs = self.run.provenance["embedders"][embedder]
+        described = engine.describe(float(attrs["window_s"]), float(attrs["hop_s"]))
+        made = identity_of({**described.attrs, "audio_dim": described.audio_dim, "text_dim": described.text_dim})
+        trained = identity_of(attrs)
+        differ = [f"{k}: run {trained[k]!r}, given {made[k]!r}" for k in trained if k in made and made[k] != trained[k]]
+        if differ:
+            raise ClapmosError(
+                f"the {embedder} model given would make features other than the run's training features:\n{listing(differ)}\n"
+                f"Pass the checkpoint (and options) the run was trained with, e.g. --checkpoint {embedder}=PATH "
+                f"(the run's was {attrs.get('checkpoint', 'not recorded')})."
+            )
 
     def _table(self, inputs: pd.DataFrame, predicted: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         """One row per input: what names it, then each target and its spread (empty without the text it needs)."""

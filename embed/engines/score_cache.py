@@ -8,7 +8,7 @@ A cache is a folder that only grows::
 A shard's item ``id`` is the clip's *key*: the sha256 of the audio file's bytes, its segment
 and its text (:func:`clip_keys`), so a copied or renamed file is found again and an edited
 one is not. Its ``path`` is where the file was, its optional ``items/start_s``/``end_s`` the
-segment. Rows are written by :func:`clapmos.embed.engines.runner.embed_corpus`, whole chunks with the
+segment. Rows are written by :func:`clapmos.embed.engines.sequence.embed_with` (either engine), whole chunks with the
 ``done`` mask last, so a ``score`` stopped at any point loses nothing: the unfinished blocks
 of a shard are completed when they hold clips wanted again (and nothing that is not being
 scored now), and other new clips go to a new shard.
@@ -40,13 +40,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clapmos.embed.backends import Embedder
 from clapmos.embed.corpora.table import Corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.files import file_sha256
 from clapmos.embed.store.frame_store import FRAME_IDENTITY_ATTRS
 from clapmos.embed.store.frames import Frames
-from clapmos.embed.engines.runner import embed_corpus, provenance
+from clapmos.embed.engines.sequence import Engine, embed_with
 from clapmos.embed.store import FeatureStore, identity_of
 
 CACHE_FORMAT = "clapmos-score-cache"
@@ -177,17 +176,17 @@ class EmbeddingCache:
         embedder: str,
         identity: dict[str, Any],
         clips: pd.DataFrame,
-        load_model: Callable[[], Embedder],
+        engine: Callable[[], Engine],
         window_s: float,
         hop_s: float,
-        workers: int = 2,
         progress: bool = False,
         frames: dict[str, Any] | None = None,
     ) -> int:
         """Embed the ``clips`` (columns ``key``, ``file``, ``text``, ``start_s``, ``end_s``) not cached yet; return how many.
 
-        ``load_model`` is called only when something is missing: it returns the loaded
-        embedder, already checked to make features like ``identity``. With ``frames`` (the
+        ``engine`` is called only when something is missing: it returns the engine to embed
+        with (:mod:`clapmos.embed.engines.sequence`: this process or Dask workers), its model
+        already checked to make features like ``identity``. With ``frames`` (the
         frame attributes a run was trained on), the clips' frame tokens are cached too, in
         that run's ``frame_dtype``.
         """
@@ -196,21 +195,21 @@ class EmbeddingCache:
         missing = clips[~clips["key"].isin(located)]
         if missing.empty:
             return 0
-        model = load_model()
-        made = identity_of(provenance(model, window_s, hop_s))
+        runner = engine()
+        made = identity_of(runner.describe(window_s, hop_s).attrs)
         current = set(zip(clips["key"], clips["file"]))  # each key checked against its file's bytes just now
         remaining = set(missing["key"])
-        run: dict[str, Any] = dict(window_s=window_s, hop_s=hop_s, workers=workers, progress=progress)
+        run: dict[str, Any] = dict(window_s=window_s, hop_s=hop_s, progress=progress)
         if frames is not None:
             run |= dict(frames=True, frame_dtype=frames.get("frame_dtype", "float16"))
         for shard in self.shards():  # resume unfinished shards where that embeds only clips checked now
             blocks = _resumable_blocks(shard, embedder, made, current, remaining, frames)
             if blocks is not None and blocks.any():
-                embed_corpus(shard, model, only=blocks, **run)
+                embed_with(runner, shard, only=blocks, **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
-            embed_corpus(self._new_shard(rest), model, **run)
+            embed_with(runner, self._new_shard(rest), **run)
         return len(missing)
 
     def _new_shard(self, clips: pd.DataFrame) -> FeatureStore:
