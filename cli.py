@@ -595,7 +595,7 @@ def evaluate(
 @user_errors
 def score(
     inputs: Annotated[list[Path], typer.Argument(help="Audio files, folders of them (searched recursively), or .jsonl/.csv lists with a `path` column and optional text, system, start_s, end_s, id.", show_default=False)],
-    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    model: Annotated[str, typer.Option(metavar="RUN|ORG/NAME", help="Run folder written by `fit --out`, or a run on the Hugging Face Hub (org/name, downloaded into its cache; offline with HF_HUB_OFFLINE=1).")],
     out_file: Annotated[Path, typer.Option("--out", help="Scores to write, one row per input: .jsonl or .csv. With systems also <stem>_systems.csv, <stem>_ahead.csv and <stem>_systems.png.")],
     cache: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: clapmos_cache beside --out). Clips already in it are never embedded again.")] = None,
     checkpoint: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="The checkpoint the run's embedder was trained with, checked by its sha256; EMBEDDER=PATH for one of several embedders. Repeatable. Needed only when something must be embedded and the file is no longer where `embed` read it (the store recorded its path).")] = None,
@@ -632,8 +632,10 @@ def score(
     check_replaceable({out_file: "scores", **(_system_files(out_file) if with_systems else {})})
     from clapmos.heads.runs.run import load_run
 
+    from clapmos.heads.runs.hub import run_folder
+
     try:
-        run = load_run(model)
+        run = load_run(run_folder(model))
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
     with contextlib.ExitStack() as stack:
@@ -669,6 +671,35 @@ def score(
             _print_table(f"{target}: share of draws in which the row system is ahead", comparison.matrix_markdown(target))
         written += comparison.write(out_file, plots=plots)
     out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def push(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `fit --out`.", show_default=False)],
+    repo_id: Annotated[str, typer.Argument(metavar="REPO_ID", help="Hugging Face Hub model repository, org/name (created when absent).", show_default=False)],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+    message: Annotated[Optional[str], typer.Option(help="Commit message (default: clapmos run NAME).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the run and list what would be uploaded, without uploading.")] = False,
+) -> None:
+    """Upload a run to the Hugging Face Hub, with its model card (README.md), in one commit.
+
+    The run is loaded first (every file's sha256 and its types checked), so a damaged run is never published. Log in
+    first (`hf auth login`, or HF_TOKEN). Load it elsewhere with `clapmos score --model ORG/NAME` or
+    Predictor.from_pretrained("ORG/NAME").
+    """
+    from clapmos.heads.runs.hub import push_run
+
+    if message is not None and not message.strip():
+        raise ClapmosError("--message: give a commit message, or leave the option out.")
+    plan = push_run(run, repo_id, private=private, commit_message=message, dry_run=dry_run)
+    if plan.card_written:
+        out.print(f"wrote the model card {run / 'README.md'}", highlight=False)
+    listing = "\n".join(f"  {name}" for name in plan.files)
+    if dry_run:
+        out.print(f"would upload {len(plan.files)} file(s) of {run} to {repo_id} (dry run, nothing uploaded):\n{listing}", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"uploaded {len(plan.files)} file(s) of {run} to {repo_id}: {plan.url}", highlight=False, soft_wrap=True)
 
 
 def _system_files(out_file: Path) -> dict[Path, str]:

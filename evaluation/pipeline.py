@@ -24,6 +24,7 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
+from clapmos.heads.runs.model_card import write_model_card
 from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
 
 
@@ -60,6 +61,7 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split))
+        write_model_card(folder, name=out_dir.name)  # the folder is staged under another name
         if plots and run.reads_frames:
             write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None

@@ -117,6 +117,33 @@ class Predictor:
         folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
         return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, client=client)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | Path,
+        cache: str | Path | None = None,
+        *,
+        revision: str | None = None,
+        hub_cache_dir: str | Path | None = None,
+        local_files_only: bool | None = None,
+        token: str | bool | None = None,
+        **options: Any,
+    ) -> "Predictor":
+        """The predictor of a run folder, or of a run on the Hugging Face Hub (``org/name``).
+
+        A repository is downloaded into the Hugging Face cache (``hub_cache_dir``, default
+        ``HF_HUB_CACHE``) at ``revision``, or read from it offline (``local_files_only`` or
+        ``HF_HUB_OFFLINE=1``); then it is loaded like a local run: every file's sha256 checked,
+        only the types of its heads trusted. ``cache`` and ``options`` are those of
+        :meth:`from_run` (a run from elsewhere usually needs ``checkpoint=``).
+
+        >>> predictor = Predictor.from_pretrained("org/musiceval-ridge", checkpoint="music.pt")  # doctest: +SKIP
+        """
+        from clapmos.heads.runs.hub import run_folder
+
+        folder = run_folder(path_or_repo_id, revision=revision, cache_dir=hub_cache_dir, local_files_only=local_files_only, token=token)
+        return cls.from_run(folder, cache, **options)
+
     @property
     def targets(self) -> list[str]:
         return self.run.targets

@@ -119,7 +119,8 @@ class DaskEngine:
     Used as a context manager: on entry every worker (present and future) loads ``model``
     (:class:`LoadedEmbedder`), on exit it drops it. ``workers`` are the reader threads of
     each Dask worker, ``threads`` its model's torch threads (default 1), and each task
-    embeds ``chunks_per_task`` store chunks. Workers open the store by its path (or URL),
+    embeds at most ``chunks_per_task`` store chunks (fewer when there are too few to give
+    every worker two tasks). Workers open the store by its path (or URL),
     and read the audio by absolute paths.
     """
 
@@ -150,12 +151,15 @@ class DaskEngine:
         """One task per range of a few pending chunks; the progress bar advances as tasks finish."""
         # workers may run in another folder or on another node: send absolute paths
         paths = np.array([os.path.abspath(path) for path in work.paths], dtype=object)
+        # small work (a score of a few hundred clips) is still spread: at least two tasks per worker when it has the blocks
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        per_task = max(1, min(self.chunks_per_task, len(work.blocks) // (2 * n_workers)))
         ranges = {
             self.client.submit(
                 embed_range, self.plugin, store_location(store), work.key, start, stop, paths[start:stop], work.texts[start:stop],
                 work.window_s, work.hop_s, self.workers, work.frames, work.segments_of(start, stop), pure=False,
             ): (start, stop)
-            for start, stop in task_ranges(work.blocks, self.chunks_per_task)
+            for start, stop in task_ranges(work.blocks, per_task)
         }
         _gather(self.client, ranges, advance)
 
