@@ -110,9 +110,11 @@ on the device). Scores identical to the serial engine's in every case (checked, 
 |---|---:|---:|---:|---:|---|
 {table}
 
-With a model that dominates the cost, two workers come close to halving the time; with `spectral` (a few ms
-per clip) hashing, reading and scheduling weigh as much as the model and the 2 shared cores cap what a second
-process adds, so the serial engine is as fast or faster. Load average of the machine (2 cores, shared): {load_before:.1f}
+With a model that dominates the cost, two workers on a running cluster cut the time by about the share of the
+model in it; with `spectral` (a few ms per clip) hashing, reading and scheduling weigh as much as the model and
+the 2 shared cores cap what a second process adds, so the serial engine is as fast or faster. End to end, starting
+the cluster (two worker processes importing clapmos and loading the model) costs tens of seconds on this loaded
+machine: for a one-off score of a few hundred clips, keep a cluster running (`--scheduler`) or stay local. Load average of the machine (2 cores, shared): {load_before:.1f}
 before the run, {os.getloadavg()[0]:.1f} after. Measured on {machine_line()}.
 """)
 
