@@ -45,6 +45,7 @@ if __name__ == "__main__":
 
 from clapmos.embed.devices import PRECISION_NAMES, is_device_name
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.filesystems import is_url, location
 from clapmos.embed.threads import DEFAULT_THREADS
 from clapmos.heads.registry import HEAD_NAMES
 
@@ -116,10 +117,12 @@ def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]
 
 
 def _open_store(path: Path, option: str = "--store"):
-    """The store at ``path``; errors name the option it came from."""
+    """The store at ``path`` (a folder or a URL); errors name the option it came from."""
     from clapmos.embed.files import require_folder
 
-    require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
+    path = location(path)
+    if not is_url(path):
+        require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
     from clapmos.embed.store import FeatureStore
 
     try:
@@ -246,7 +249,15 @@ def embed(
         flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
         raise ClapmosError(f"{flags}: the {embedder_class.name} embedder does not read {'it' if len(ignored) == 1 else 'them'}; leave {flags} out.")
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
-    check_destination(out_store)  # before a model is loaded for nothing
+    out_store = location(out_store)
+    if is_url(out_store):  # object storage: ownership by its record, and no swaps (clapmos.embed.filesystems)
+        from clapmos.embed.filesystems import refuse_swap, store_state
+
+        if overwrite or rebuild:
+            refuse_swap(str(out_store), "--overwrite" if overwrite else "--rebuild")
+        store_state(str(out_store))
+    else:
+        check_destination(out_store)  # before a model is loaded for nothing
     model = embedder
     if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
         model = create_embedder(embedder, **options)
@@ -417,7 +428,13 @@ def fit(
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from clapmos.heads.runs.folder import check_run_destination
 
-    check_run_destination(out_dir)
+    out_dir = location(out_dir)
+    if is_url(out_dir):  # a run on object storage: written here, uploaded whole when complete
+        from clapmos.embed.filesystems import check_run_url
+
+        check_run_url(str(out_dir))
+    else:
+        check_run_destination(out_dir)
     values = dict(
         embedders=_split_list(embedder) or [],
         heads=_split_list(head) or [],
@@ -457,7 +474,16 @@ def fit(
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
-            outcome = fit_and_report(features_store, config, out_dir, plots=plots)
+            if is_url(out_dir):
+                import tempfile
+
+                from clapmos.embed.filesystems import upload_run
+
+                with tempfile.TemporaryDirectory(prefix="clapmos-fit-") as local:
+                    outcome = fit_and_report(features_store, config, Path(local) / Path(str(out_dir)).name, plots=plots)
+                    upload_run(outcome.folder, str(out_dir))
+            else:
+                outcome = fit_and_report(features_store, config, out_dir, plots=plots)
     run = outcome.run
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
                  markdown_table(outcome.cv.results))
@@ -634,8 +660,14 @@ def score(
 
     from clapmos.heads.runs.hub import run_folder
 
+    if is_url(model):
+        from clapmos.embed.filesystems import download_run
+
+        model_folder = download_run(model)  # then loaded and checked like a local run folder
+    else:
+        model_folder = run_folder(model)
     try:
-        run = load_run(run_folder(model))
+        run = load_run(model_folder)
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
     with contextlib.ExitStack() as stack:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from clapmos.embed.backends import Embedder, create_embedder, get_embedder_class
 from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.filesystems import location
 from clapmos.embed.engines.runner import SerialEngine
 from clapmos.embed.engines.sequence import Engine
 from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
@@ -114,7 +115,7 @@ class Predictor:
         for name, value in zip(PATH_OPTIONS, (checkpoint, tokenizer, m2d_portable, model_path)):
             for embedder, path in _per_embedder(name, value, embedders).items():
                 options[embedder][name] = path
-        folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
+        folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else location(cache)  # a folder or a URL
         return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, client=client)
 
     @classmethod

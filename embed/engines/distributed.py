@@ -51,6 +51,7 @@ from clapmos.embed.backends import Embedder, create_embedder
 from clapmos.embed.backends.contract import load_embedder
 from clapmos.embed.backends.plugins import plugin_spec
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.filesystems import is_url
 from clapmos.embed.engines.runner import BlockEncoder, embed_blocks, provenance, resolve_windows
 from clapmos.embed.engines.sequence import Described, Work, embed_with
 from clapmos.embed.store import FeatureStore
@@ -165,8 +166,8 @@ class DaskEngine:
 
 
 def store_location(store: FeatureStore) -> str:
-    """Where the workers open ``store``: its absolute path."""
-    return str(Path(store.path).resolve())
+    """Where the workers open ``store``: its URL, or its absolute path."""
+    return str(store.path) if is_url(store.path) else str(Path(store.path).resolve())
 
 
 def task_ranges(blocks: list[tuple[int, int]], chunks_per_task: int) -> list[tuple[int, int]]:

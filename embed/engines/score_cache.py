@@ -43,6 +43,7 @@ import pandas as pd
 from clapmos.embed.corpora.table import Corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.files import file_sha256
+from clapmos.embed.filesystems import begin_writing, complete_shards, end_writing, is_url, join, open_cache
 from clapmos.embed.store.frame_store import FRAME_IDENTITY_ATTRS
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.engines.sequence import Engine, embed_with
@@ -80,7 +81,14 @@ class EmbeddingCache:
 
     @classmethod
     def open(cls, folder: str | Path) -> "EmbeddingCache":
-        """Open the cache at ``folder``, creating it when absent; a folder that is not a cache is refused."""
+        """Open the cache at ``folder``, creating it when absent; a folder that is not a cache is refused.
+
+        ``folder`` may be a URL (``s3://...``): the cache is then kept on object storage
+        (:mod:`clapmos.embed.filesystems`; a shard is listed once its ownership record is gone).
+        """
+        if is_url(folder):
+            open_cache(str(folder), MARKER, {"format": CACHE_FORMAT, "version": CACHE_VERSION})
+            return cls(str(folder))  # type: ignore[arg-type]
         folder = Path(folder)
         marker = folder / MARKER
         if marker.is_file():
@@ -107,6 +115,12 @@ class EmbeddingCache:
 
     def shards(self) -> list[FeatureStore]:
         """The shard stores, oldest first (shards still being built are not listed)."""
+        if is_url(self.folder):
+            paths: list = complete_shards(str(self.folder))
+            for path in paths:
+                if path not in self._open:
+                    self._open[path] = FeatureStore.open(path, mode="r+")
+            return [self._open[path] for path in paths]
         paths = sorted(p for p in (self.folder / "shards").glob("*.zarr") if not p.name.startswith("."))
         for path in paths:
             if path not in self._open:
@@ -215,14 +229,25 @@ class EmbeddingCache:
     def _new_shard(self, clips: pd.DataFrame) -> FeatureStore:
         """A new shard holding ``clips``, built under a hidden name and renamed when its items are written."""
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.zarr"
-        building = self.folder / "shards" / f".building-{name}"
         items = pd.DataFrame({
             "id": clips["key"].to_numpy(), "path": clips["file"].to_numpy(), "text": clips["text"].to_numpy(),
             "system": "", "split": SHARD_SPLIT,
         }).reset_index(drop=True)
         corpus = Corpus("score-cache", items, pd.DataFrame(index=items.index), pd.DataFrame(columns=["item", "listener"]), [], str(self.folder))
+        segments = clips[["start_s", "end_s"]].notna().any().any()
+        if is_url(self.folder):  # no rename on object storage: written in place, listed when its ownership record is gone
+            from clapmos.embed.store.replacement import _write_new_store
+
+            final = join(str(self.folder), "shards", name)
+            begin_writing(final)
+            store = FeatureStore(_write_new_store(FeatureStore, final, corpus), final)  # type: ignore[arg-type]
+            if segments:
+                store.write_segments(clips["start_s"].to_numpy(), clips["end_s"].to_numpy())
+            end_writing(final)
+            return FeatureStore.open(final, mode="r+")
+        building = self.folder / "shards" / f".building-{name}"
         store = FeatureStore.create(building, corpus)
-        if clips[["start_s", "end_s"]].notna().any().any():
+        if segments:
             store.write_segments(clips["start_s"].to_numpy(), clips["end_s"].to_numpy())
         final = building.with_name(name)
         building.rename(final)
