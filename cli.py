@@ -660,13 +660,13 @@ def score(
 
     from clapmos.heads.runs.hub import run_folder
 
-    if is_url(model):
-        from clapmos.embed.filesystems import download_run
-
-        model_folder = download_run(model)  # then loaded and checked like a local run folder
-    else:
-        model_folder = run_folder(model)
     try:
+        if is_url(model):
+            from clapmos.embed.filesystems import download_run
+
+            model_folder = download_run(model)  # then loaded and checked like a local run folder
+        else:
+            model_folder = run_folder(model)
         run = load_run(model_folder)
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None

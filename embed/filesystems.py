@@ -159,7 +159,7 @@ def download_run(url: str) -> Path:
     names = _objects(fs, root)
     if WRITING in names or not _is_run(names):
         state = "an interrupted upload" if WRITING in names else "not a clapmos run (no config.json and provenance.json)"
-        raise ClapmosError(f"--model {url}: {state}. Pass the URL `clapmos fit --out` wrote.")
+        raise ClapmosError(f"{url}: {state}. Pass the URL `clapmos fit --out` wrote.")
     local = Path(tempfile.mkdtemp(prefix="clapmos-run-")) / "run"
     for name in names:
         (local / name).parent.mkdir(parents=True, exist_ok=True)
