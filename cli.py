@@ -515,7 +515,7 @@ def predict(
     from clapmos.heads.runs.run import load_run
 
     try:
-        run = load_run(model)
+        run = load_run(location(model))
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
     predictions = predict_to_file(run, features_store, out_file, split=splits, format=format)
@@ -661,13 +661,7 @@ def score(
     from clapmos.heads.runs.hub import run_folder
 
     try:
-        if is_url(model):
-            from clapmos.embed.filesystems import download_run
-
-            model_folder = download_run(model)  # then loaded and checked like a local run folder
-        else:
-            model_folder = run_folder(model)
-        run = load_run(model_folder)
+        run = load_run(model if is_url(model) else run_folder(model))  # a URL is copied here, then checked like a folder
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
     with contextlib.ExitStack() as stack:

@@ -179,10 +179,40 @@ def test_cli_embed_fit_and_score_on_s3_urls_give_the_local_numbers(tmp_path):
     assert refused.exit_code == 2 and "cannot rename atomically" in refused.output
 
 
-def test_dask_workers_write_a_store_on_s3_like_the_serial_engine(corpus):
+def test_dask_workers_embed_into_a_store_and_a_score_cache_on_s3_like_the_serial_engine(corpus, tmp_path):
     data, reference = corpus
-    from clapmos.embed.engines.distributed import embed_corpus_dask
+    from clapmos.embed.engines.distributed import DaskEngine, dask_client
+    from clapmos.embed.engines.sequence import embed_with
+    from clapmos.evaluation.predictor import Predictor
+    from clapmos.heads.runs.run import RunConfig, fit_run, save_run
 
+    save_run(fit_run(reference, RunConfig(embedders=["spectral"], heads=["ridge"], cv=2, targets=["overall"])), tmp_path / "run")
+    clips = data.items["path"].tolist()
+    local = Predictor.from_run(tmp_path / "run", cache=tmp_path / "cache").score(clips)
     store = FeatureStore.create(url("dask.zarr"), data)
-    embed_corpus_dask(store, "spectral", n_workers=2, chunks_per_task=1, progress=False)
+    with dask_client(n_workers=2) as client:
+        from clapmos.embed.backends import create_embedder
+
+        with DaskEngine(client, create_embedder("spectral"), chunks_per_task=1) as engine:
+            embed_with(engine, store, progress=False)
+        scored = Predictor.from_run(tmp_path / "run", cache=url("dask-cache"), client=client).score(clips)
     assert_same_features(FeatureStore.open(url("dask.zarr")), reference)
+    pd.testing.assert_frame_equal(scored, local, check_exact=True)
+    assert any(name.endswith(".zarr/zarr.json") for name in objects(url("dask-cache/shards")))
+
+
+def test_predict_reads_a_run_and_a_store_on_s3(corpus, tmp_path):
+    data, reference = corpus
+    from clapmos.embed.filesystems import upload_run
+    from clapmos.heads.runs.run import RunConfig, fit_run, save_run
+
+    save_run(fit_run(reference, RunConfig(embedders=["spectral"], heads=["ridge"], cv=2, targets=["overall"])), tmp_path / "run")
+    upload_run(tmp_path / "run", url("predict/run"))
+    store = FeatureStore.create(url("predict/s.zarr"), data)
+    embed_corpus(store, "spectral", progress=False)
+    result = runner.invoke(cli.app, ["predict", "--model", url("predict/run"), "--store", url("predict/s.zarr"), "--out", str(tmp_path / "p.csv")],
+                           catch_exceptions=False)
+    local = runner.invoke(cli.app, ["predict", "--model", str(tmp_path / "run"), "--store", str(reference.path), "--out", str(tmp_path / "l.csv")],
+                          catch_exceptions=False)
+    assert result.exit_code == 0 and local.exit_code == 0, result.output
+    assert (tmp_path / "p.csv").read_text() == (tmp_path / "l.csv").read_text()

@@ -33,6 +33,7 @@ import pandas as pd
 import sklearn
 
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.filesystems import download_run, is_url
 from clapmos.embed.store import FeatureStore, identity_of
 from clapmos.heads.runs.ensemble import CVEnsemble
 from clapmos.heads.inputs.frame_inputs import check_frame_heads, frame_identity, reads_frames, with_vectors
@@ -396,7 +397,9 @@ def write_run_files(run: FittedRun, folder: Path) -> None:
 
 
 def load_run(folder: str | Path) -> FittedRun:
-    """Load a run folder written by :func:`save_run` (or ``cli.py fit``)."""
+    """Load a run folder written by :func:`save_run` (or ``cli.py fit``), or a run at a URL (``s3://...``: copied here first)."""
+    if is_url(folder):
+        folder = download_run(str(folder))
     folder = Path(folder)
     for name in ("config.json", "provenance.json"):
         if not (folder / name).is_file():
