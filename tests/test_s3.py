@@ -28,8 +28,7 @@ from clapmos.embed.store import FeatureStore
 from tests.conftest import make_corpus
 from tests.layouts import write_manifest
 
-pytest.importorskip("s3fs", reason="the S3 tests need s3fs and moto[server] (pip install 'clapmos[test]')")
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer  # moto[server] and s3fs come with the test extra
 
 runner = CliRunner()
 N_CLIPS = 150  # three chunks of 64 rows, the last one partial
