@@ -45,6 +45,7 @@ if __name__ == "__main__":
 
 from clapmos.embed.devices import PRECISION_NAMES, is_device_name
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.filesystems import is_url, location
 from clapmos.embed.threads import DEFAULT_THREADS
 from clapmos.heads.registry import HEAD_NAMES
 
@@ -117,10 +118,12 @@ def _score_ranges(values: Optional[list[str]]) -> dict[str, tuple[float, float]]
 
 
 def _open_store(path: Path, option: str = "--store"):
-    """The store at ``path``; errors name the option it came from."""
+    """The store at ``path`` (a folder or a URL); errors name the option it came from."""
     from clapmos.embed.files import require_folder
 
-    require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
+    path = location(path)
+    if not is_url(path):
+        require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)  # before zarr is imported
     from clapmos.embed.store import FeatureStore
 
     try:
@@ -261,10 +264,18 @@ def embed(
         flags = ", ".join("--" + key.replace("_", "-") for key in ignored)
         raise ClapmosError(f"{flags}: the {embedder_class.name} embedder does not read {'it' if len(ignored) == 1 else 'them'}; leave {flags} out.")
     table = read_corpus(corpus, root, splits=split, score_ranges=ranges)
-    from clapmos.embed.ownership import refuse_inside
+    out_store = location(out_store)
+    if is_url(out_store):  # object storage: ownership by its record, and no swaps (clapmos.embed.filesystems)
+        from clapmos.embed.filesystems import refuse_swap, store_state
 
-    refuse_inside(out_store)  # a store inside a run, a report, a cache or another store
-    check_destination(out_store)  # before a model is loaded for nothing
+        if overwrite or rebuild:
+            refuse_swap(str(out_store), "--overwrite" if overwrite else "--rebuild")
+        store_state(str(out_store))
+    else:
+        from clapmos.embed.ownership import refuse_inside
+
+        refuse_inside(out_store)  # a store inside a run, a report, a cache or another store
+        check_destination(out_store)  # before a model is loaded for nothing
     model = embedder
     if engine == "local":  # a bad checkpoint is refused before the store is written (Dask workers load their own)
         model = create_embedder(embedder, **options)
@@ -437,7 +448,13 @@ def fit(
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from clapmos.heads.runs.folder import check_run_destination
 
-    check_run_destination(out_dir)
+    out_dir = location(out_dir)
+    if is_url(out_dir):  # a run on object storage: written here, uploaded whole when complete
+        from clapmos.embed.filesystems import check_run_url
+
+        check_run_url(str(out_dir))
+    else:
+        check_run_destination(out_dir)
     values = dict(
         embedders=_split_list(embedder) or [],
         heads=_split_list(head) or [],
@@ -478,7 +495,16 @@ def fit(
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
-            outcome = fit_and_report(features_store, config, out_dir, plots=plots, bootstrap=BootstrapSettings(draws, confidence, seed))
+            if is_url(out_dir):
+                import tempfile
+
+                from clapmos.embed.filesystems import upload_run
+
+                with tempfile.TemporaryDirectory(prefix="clapmos-fit-") as local:
+                    outcome = fit_and_report(features_store, config, Path(local) / Path(str(out_dir)).name, plots=plots, bootstrap=BootstrapSettings(draws, confidence, seed))
+                    upload_run(outcome.folder, str(out_dir))
+            else:
+                outcome = fit_and_report(features_store, config, out_dir, plots=plots, bootstrap=BootstrapSettings(draws, confidence, seed))
     run = outcome.run
     _print_folds(outcome.cv_folds)
     _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
@@ -529,7 +555,7 @@ def predict(
     from clapmos.heads.runs.run import load_run
 
     try:
-        run = load_run(model)
+        run = load_run(location(model))
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
     predictions = predict_to_file(run, features_store, out_file, split=splits, format=format)
@@ -691,7 +717,7 @@ def _write_leaderboard(reference, pred: Path, format: str, report_dir: Path, min
 @user_errors
 def score(
     inputs: Annotated[list[Path], typer.Argument(help="Audio files, folders of them (searched recursively), or .jsonl/.csv lists with a `path` column and optional text, system, start_s, end_s, id.", show_default=False)],
-    model: Annotated[Path, typer.Option(help="Run folder written by `fit --out`.")],
+    model: Annotated[str, typer.Option(metavar="RUN|ORG/NAME", help="Run folder written by `fit --out`, or a run on the Hugging Face Hub (org/name, downloaded into its cache; offline with HF_HUB_OFFLINE=1).")],
     out_file: Annotated[Path, typer.Option("--out", help="Scores to write, one row per input: .jsonl or .csv. With systems also <stem>_systems.csv, <stem>_ahead.csv and <stem>_systems.png.")],
     cache: Annotated[Optional[Path], typer.Option(help="Embedding cache folder (default: clapmos_cache beside --out). Clips already in it are never embedded again.")] = None,
     checkpoint: Annotated[Optional[list[str]], typer.Option(metavar="[EMBEDDER=]PATH", help="The checkpoint the run's embedder was trained with, checked by its sha256; EMBEDDER=PATH for one of several embedders. Repeatable. Needed only when something must be embedded and the file is no longer where `embed` read it (the store recorded its path).")] = None,
@@ -709,6 +735,9 @@ def score(
     seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the bootstrap draws.")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save the plot of the systems with their intervals.")] = True,
     clip: Annotated[bool, typer.Option("--clip", help="Clip predictions to the range of the scores the run was trained on. By default they are not clipped, only marked in <target>_outside with a warning.")] = False,
+    engine: Annotated[Literal["local", "dask"], typer.Option(help="Where clips missing from the cache are embedded: local (this process) or dask (Dask workers, each with its own model; pip install 'clapmos[dask]'). Same scores either way.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="dask: address or scheduler file of a running Dask cluster (default: start a local one). Workers must see the audio and the cache under the same paths.")] = None,
+    n_workers: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="dask: worker processes of the local cluster (default 2).")] = None,
 ) -> None:
     """Score audio files with a fitted run: one row per input with each target and its spread (the ensemble's std).
 
@@ -735,17 +764,30 @@ def score(
         refuse_inside(cache, "--cache")
     from clapmos.heads.runs.run import load_run
 
+    from clapmos.heads.runs.hub import run_folder
+
     try:
-        run = load_run(model)
+        run = load_run(model if is_url(model) else run_folder(model))  # a URL is copied here, then checked like a folder
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
-    predictor = Predictor.from_run(
-        run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
-        m2d_portable=m2d_portable, model_path=model_path, plugin=plugin, device=device, batch_size=batch_size, workers=workers,
-        progress=True, clip=clip,
-    )
+    with contextlib.ExitStack() as stack:
+        client = None
+        if engine == "dask":
+            from clapmos.embed.engines.distributed import dask_client
+
+            if scheduler is not None and n_workers is not None:
+                raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
+            client = stack.enter_context(dask_client(scheduler, n_workers))
+        elif scheduler is not None or n_workers is not None:
+            raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
+        predictor = Predictor.from_run(
+            run, cache if cache is not None else out_file.parent / "clapmos_cache", checkpoint=checkpoint, tokenizer=tokenizer,
+            m2d_portable=m2d_portable, model_path=model_path, plugin=plugin, device=device, batch_size=batch_size, workers=workers,
+            progress=True, clip=clip, client=client,
+        )
+        with reported_warnings():
+            result = predictor.score_inputs(table, skip_bad=skip_bad)
     with reported_warnings():
-        result = predictor.score_inputs(table, skip_bad=skip_bad)
         write_scores(result.scores, out_file)
         comparison = predictor.compare_systems(result.scores, n_draws=draws, confidence=confidence, seed=seed) if with_systems else None
     if result.skipped:
@@ -761,6 +803,35 @@ def score(
             _print_table(f"{target}: share of draws in which the row system is ahead", comparison.matrix_markdown(target))
         written += comparison.write(out_file, plots=plots)
     out.print(f"\nwrote {', '.join(map(str, written))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def push(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `fit --out`.", show_default=False)],
+    repo_id: Annotated[str, typer.Argument(metavar="REPO_ID", help="Hugging Face Hub model repository, org/name (created when absent).", show_default=False)],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+    message: Annotated[Optional[str], typer.Option(help="Commit message (default: clapmos run NAME).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the run and list what would be uploaded, without uploading.")] = False,
+) -> None:
+    """Upload a run to the Hugging Face Hub, with its model card (README.md), in one commit.
+
+    The run is loaded first (every file's sha256 and its types checked), so a damaged run is never published. Log in
+    first (`hf auth login`, or HF_TOKEN). Load it elsewhere with `clapmos score --model ORG/NAME` or
+    Predictor.from_pretrained("ORG/NAME").
+    """
+    from clapmos.heads.runs.hub import push_run
+
+    if message is not None and not message.strip():
+        raise ClapmosError("--message: give a commit message, or leave the option out.")
+    plan = push_run(run, repo_id, private=private, commit_message=message, dry_run=dry_run)
+    if plan.card_written:
+        out.print(f"wrote the model card {run / 'README.md'}", highlight=False)
+    listing = "\n".join(f"  {name}" for name in plan.files)
+    if dry_run:
+        out.print(f"would upload {len(plan.files)} file(s) of {run} to {repo_id} (dry run, nothing uploaded):\n{listing}", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"uploaded {len(plan.files)} file(s) of {run} to {repo_id}: {plan.url}", highlight=False, soft_wrap=True)
 
 
 def _system_files(out_file: Path) -> dict[Path, str]:

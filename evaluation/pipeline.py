@@ -26,6 +26,7 @@ from clapmos.evaluation.seen import seen_unseen
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
+from clapmos.heads.runs.model_card import write_model_card
 from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
 from clapmos.heads.runs.validation import check_fit_converged
 
@@ -76,6 +77,7 @@ def fit_and_report(
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
                          bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)), cv=cv)
+        write_model_card(folder, name=out_dir.name)  # the folder is staged under another name
         if plots and run.reads_frames:
             write_attention_plots(run, features, folder, held_out)
     heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None

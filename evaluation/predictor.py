@@ -20,6 +20,7 @@ flow meets (``tests/test_layering.py``).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,9 @@ import pandas as pd
 
 from clapmos.embed.backends import Embedder, create_embedder, get_embedder_class
 from clapmos.embed.errors import ClapmosError, listing
-from clapmos.embed.engines.runner import provenance
+from clapmos.embed.filesystems import location
+from clapmos.embed.engines.runner import SerialEngine
+from clapmos.embed.engines.sequence import Engine
 from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
 from clapmos.embed.engines.score_inputs import audio_problems, read_score_inputs
 from clapmos.embed.store import identity_of
@@ -70,6 +73,7 @@ class Predictor:
         workers: int = 2,
         progress: bool = False,
         clip: bool = False,
+        client: Any = None,
     ) -> None:
         self.run = run
         self.clip = clip
@@ -77,7 +81,9 @@ class Predictor:
         self.embedder_options = {e: dict((embedder_options or {}).get(e, {})) for e in run.config.embedders}
         self.workers = workers
         self.progress = progress
+        self.client = client  # a dask.distributed Client: clips are embedded on its workers
         self._models: dict[str, Embedder] = {}
+        self._engines: dict[str, Engine] = {}
 
     @classmethod
     def from_run(
@@ -95,6 +101,7 @@ class Predictor:
         workers: int = 2,
         progress: bool = False,
         clip: bool = False,
+        client: Any = None,
     ) -> "Predictor":
         """The predictor of a run folder (``fit --out``).
 
@@ -109,6 +116,9 @@ class Predictor:
         after training (checked by the sha256 the store recorded, like a checkpoint).
         ``clip`` clips predictions to the range of the training scores (by default they are
         only flagged, see the module's description).
+        ``client``, a ``dask.distributed.Client``, embeds what the cache lacks on its workers
+        (each loads the model; the same numbers as this process, bit for bit on CPU); the
+        workers must see the audio and the cache under the same paths.
         """
         fitted = run if isinstance(run, FittedRun) else load_run(run)
         embedders = fitted.config.embedders
@@ -118,8 +128,35 @@ class Predictor:
                 options[embedder][name] = path
         for embedder, path in _per_embedder("plugin", plugin, embedders).items():
             options[embedder]["plugin"] = path
-        folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else Path(cache)
-        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, clip=clip)
+        folder = Path(tempfile.mkdtemp(prefix="clapmos-cache-")) if cache is None else location(cache)  # a folder or a URL
+        return cls(fitted, EmbeddingCache.open(folder), options, workers=workers, progress=progress, clip=clip, client=client)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | Path,
+        cache: str | Path | None = None,
+        *,
+        revision: str | None = None,
+        hub_cache_dir: str | Path | None = None,
+        local_files_only: bool | None = None,
+        token: str | bool | None = None,
+        **options: Any,
+    ) -> "Predictor":
+        """The predictor of a run folder, or of a run on the Hugging Face Hub (``org/name``).
+
+        A repository is downloaded into the Hugging Face cache (``hub_cache_dir``, default
+        ``HF_HUB_CACHE``) at ``revision``, or read from it offline (``local_files_only`` or
+        ``HF_HUB_OFFLINE=1``); then it is loaded like a local run: every file's sha256 checked,
+        only the types of its heads trusted. ``cache`` and ``options`` are those of
+        :meth:`from_run` (a run from elsewhere usually needs ``checkpoint=``).
+
+        >>> predictor = Predictor.from_pretrained("org/musiceval-ridge", checkpoint="music.pt")  # doctest: +SKIP
+        """
+        from clapmos.heads.runs.hub import run_folder
+
+        folder = run_folder(path_or_repo_id, revision=revision, cache_dir=hub_cache_dir, local_files_only=local_files_only, token=token)
+        return cls.from_run(folder, cache, **options)
 
     @property
     def targets(self) -> list[str]:
@@ -164,15 +201,17 @@ class Predictor:
         keys = clip_keys(inputs, workers=max(4, self.workers))
         clips = inputs.assign(key=keys).drop_duplicates("key")
         cached = self._cached(clips["key"])
-        for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
-            if len(found) < len(clips):
-                self._model(embedder)
-        for embedder in self.run.config.embedders:
-            attrs = self.run.provenance["embedders"][embedder]
-            self.cache.complete(
-                embedder, identity_of(attrs), clips, lambda e=embedder: self._model(e), float(attrs["window_s"]),
-                float(attrs["hop_s"]), workers=self.workers, progress=self.progress, frames=self._frame_attrs(embedder),
-            )
+        with contextlib.ExitStack() as stack:  # Dask workers hold the models for this call only
+            for embedder, found in cached.items():  # every model needed is loaded and checked before anything is embedded
+                if len(found) < len(clips):
+                    self._engine(embedder, stack)
+            for embedder in self.run.config.embedders:
+                attrs = self.run.provenance["embedders"][embedder]
+                self.cache.complete(
+                    embedder, identity_of(attrs), clips, lambda e=embedder: self._engine(e, stack), float(attrs["window_s"]),
+                    float(attrs["hop_s"]), progress=self.progress, frames=self._frame_attrs(embedder),
+                )
+            self._engines.clear()
         predicted = self.run.predict_features(self._inputs(clips["key"].tolist()))
         rows = pd.Index(clips["key"]).get_indexer(keys)
         scores, targets = self._table(inputs, predicted.iloc[rows].reset_index(drop=True))
@@ -218,36 +257,58 @@ class Predictor:
                 blocks.append(self.cache.vectors(embedder, identity, keys, "text"))
         return np.hstack(blocks)
 
+    def _engine(self, embedder: str, stack: contextlib.ExitStack) -> Engine:
+        """The engine embedding with ``embedder`` (this process, or the Dask workers of ``client``),
+        its model refused when it would make features other than the run's training features."""
+        if embedder not in self._engines:
+            if self.client is None:
+                engine: Engine = SerialEngine(self._model(embedder), self.workers)
+            else:
+                from clapmos.embed.engines.distributed import DaskEngine
+
+                engine = stack.enter_context(DaskEngine(self.client, self._build(embedder), self.workers))
+                self._check(embedder, engine)
+            self._engines[embedder] = engine
+        return self._engines[embedder]
+
     def _model(self, embedder: str) -> Embedder:
-        """The loaded embedder, refused when it would make features other than the run's training features."""
+        """The embedder, loaded in this process and checked (kept for later calls)."""
         if embedder not in self._models:
-            attrs = self.run.provenance["embedders"][embedder]
-            # what the run's embedder was built with (paths recorded absolute), then what the user gives
-            options = {**attrs.get("load_options", {}), **self.embedder_options[embedder]}
-            if "precision" in attrs:
-                options.setdefault("precision", attrs["precision"])
-            backend = attrs.get("backend", embedder)
-            moved = options.pop("plugin", None)
-            if moved is not None:  # the plugin file is elsewhere now: the same class from there (its sha256 is checked below)
-                if "plugin_sha256" not in attrs:
-                    raise ClapmosError(f"--plugin {moved}: the run's {embedder} embedder is not a plugin file ({backend}); leave --plugin out.")
-                backend = f"{Path(moved).expanduser().resolve()}:{str(attrs.get('plugin', backend)).rpartition(':')[2]}"
-            if get_embedder_class(backend).name != embedder:  # features stored under another --name
-                options["name"] = embedder
-            model = create_embedder(backend, **options)
+            model = self._build(embedder)
             model.load()
-            made = identity_of({**provenance(model, float(attrs["window_s"]), float(attrs["hop_s"])),
-                                "audio_dim": model.audio_dim, "text_dim": model.text_dim})
-            trained = identity_of(attrs)
-            differ = [f"{k}: run {trained[k]!r}, given {made[k]!r}" for k in trained if k in made and made[k] != trained[k]]
-            if differ:
-                raise ClapmosError(
-                    f"the {embedder} model given would make features other than the run's training features:\n{listing(differ)}\n"
-                    f"Pass the checkpoint (and options) the run was trained with, e.g. --checkpoint {embedder}=PATH "
-                    f"(the run's was {attrs.get('checkpoint', 'not recorded')})."
-                )
+            self._check(embedder, SerialEngine(model))
             self._models[embedder] = model
         return self._models[embedder]
+
+    def _build(self, embedder: str) -> Embedder:
+        """The run's embedder, not loaded: what its store recorded (paths absolute), then what the user gives."""
+        attrs = self.run.provenance["embedders"][embedder]
+        options = {**attrs.get("load_options", {}), **self.embedder_options[embedder]}
+        if "precision" in attrs:
+            options.setdefault("precision", attrs["precision"])
+        backend = attrs.get("backend", embedder)
+        moved = options.pop("plugin", None)
+        if moved is not None:  # the plugin file is elsewhere now: the same class from there (its sha256 is checked on loading)
+            if "plugin_sha256" not in attrs:
+                raise ClapmosError(f"--plugin {moved}: the run's {embedder} embedder is not a plugin file ({backend}); leave --plugin out.")
+            backend = f"{Path(moved).expanduser().resolve()}:{str(attrs.get('plugin', backend)).rpartition(':')[2]}"
+        if get_embedder_class(backend).name != embedder:  # features stored under another --name
+            options["name"] = embedder
+        return create_embedder(backend, **options)
+
+    def _check(self, embedder: str, engine: Engine) -> None:
+        """Refuse a model (as the engine loaded it) that would make features other than the run's training features."""
+        attrs = self.run.provenance["embedders"][embedder]
+        described = engine.describe(float(attrs["window_s"]), float(attrs["hop_s"]))
+        made = identity_of({**described.attrs, "audio_dim": described.audio_dim, "text_dim": described.text_dim})
+        trained = identity_of(attrs)
+        differ = [f"{k}: run {trained[k]!r}, given {made[k]!r}" for k in trained if k in made and made[k] != trained[k]]
+        if differ:
+            raise ClapmosError(
+                f"the {embedder} model given would make features other than the run's training features:\n{listing(differ)}\n"
+                f"Pass the checkpoint (and options) the run was trained with, e.g. --checkpoint {embedder}=PATH "
+                f"(the run's was {attrs.get('checkpoint', 'not recorded')})."
+            )
 
     def _table(self, inputs: pd.DataFrame, predicted: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         """One row per input: what names it, then each target and its spread (empty without the text it needs)."""

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from clapmos.embed.corpora.formats import MUSICEVAL_PREFIX, MUSICEVAL_TARGETS, XACLE_NAME_COLUMNS, XACLE_TARGET

@@ -4,7 +4,6 @@ independent implementations of their published definitions (DATA.md §4, §6), e
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd

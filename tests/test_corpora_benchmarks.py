@@ -17,7 +17,7 @@ import pytest
 from clapmos.embed.corpora import read_corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.store import FeatureStore
-from tests.benchmark_layouts import AXES, SONGEVAL_KEYS, write_audiobox_aes, write_cmi_pref, write_music_arena, write_songeval, write_track2
+from tests.benchmark_layouts import AXES, write_audiobox_aes, write_cmi_pref, write_music_arena, write_songeval, write_track2
 
 TARGET_OF = {"Coherence": "coherence", "Musicality": "musicality", "Memorability": "memorability", "Clarity": "clarity", "Naturalness": "naturalness"}
 AXIS_TARGET = dict(zip(AXES, ["PQ", "PC", "CE", "CU"]))

@@ -200,3 +200,20 @@ def test_task_ranges_cover_exactly_the_pending_blocks_in_whole_chunks(pending, c
     covered = [row for start, stop in ranges for row in range(start, stop)]
     assert covered == [row for start, stop in blocks for row in range(start, stop)]
     assert all(start % step == 0 and (stop - start) <= chunks_per_task * step for start, stop in ranges)
+
+
+def test_dask_workers_embed_each_rows_segment_like_the_serial_engine(scheduler, corpus_and_reference, tmp_path):
+    corpus, _ = corpus_and_reference
+    start = np.where(np.arange(N_CLIPS) % 2 == 0, 0.01, np.nan)
+    end = np.where(np.arange(N_CLIPS) % 3 == 0, 0.03, np.nan)
+    stores = []
+    for name in ("serial", "dask"):
+        store = FeatureStore.create(tmp_path / f"{name}.zarr", corpus)
+        store.write_segments(start, end)
+        stores.append(store)
+    embed_corpus(stores[0], "spectral", progress=False)
+    embed_corpus_dask(stores[1], "spectral", scheduler=scheduler, chunks_per_task=1, progress=False)
+    assert_same_store(FeatureStore.open(tmp_path / "dask.zarr"), FeatureStore.open(tmp_path / "serial.zarr"))
+    whole = corpus_and_reference[1].audio("spectral")
+    cut = ~(np.isnan(start) & np.isnan(end))
+    assert not np.isclose(stores[1].audio("spectral")[cut], whole[cut]).all(axis=1).any()  # the segments were embedded, not the files

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("embed", "heads", "evaluation")
 STORE_FACTS = {
     "clapmos.embed.store", "clapmos.embed.store.frames", "clapmos.embed.store.frame_store", "clapmos.embed.store.schema",
-    "clapmos.embed.errors", "clapmos.embed.files", "clapmos.embed.ownership",
+    "clapmos.embed.errors", "clapmos.embed.files", "clapmos.embed.ownership", "clapmos.embed.filesystems",
 }
 # package -> modules of other packages it may import
 ALLOWED = {
@@ -42,7 +42,7 @@ ORCHESTRATION = {"evaluation/pipeline.py", "evaluation/predictor.py"}
 #: what the top of each package may hold besides its rooms (subpackages)
 TOP_LEVEL = {
     "heads": {"__init__", "registry", "ridge", "lgbm", "mlp", "spo", "svr", "dist", "coral", "attn_mlp", "xattn", "bt"},
-    "embed": {"__init__", "errors", "files", "ownership", "audio", "devices", "threads"},
+    "embed": {"__init__", "errors", "files", "ownership", "filesystems", "audio", "devices", "threads"},
 }
 
 

@@ -14,7 +14,7 @@ from clapmos.embed.audio import load_audio
 from clapmos.embed.backends.spectral import SpectralEmbedder
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.engines.cache_checks import seal
-from clapmos.embed.engines.runner import embed_corpus
+from clapmos.embed.engines.runner import SerialEngine, embed_corpus
 from clapmos.embed.engines.score_cache import MARKER, EmbeddingCache, clip_keys
 from clapmos.embed.engines.score_inputs import read_score_inputs
 from clapmos.embed.store import FeatureStore
@@ -27,6 +27,11 @@ def loaded() -> SpectralEmbedder:
     model = SpectralEmbedder()
     model.load()
     return model
+
+
+def engine() -> SerialEngine:
+    """What ``complete`` asks for when something is missing: the engine of this process, its model loaded."""
+    return SerialEngine(loaded())
 
 
 def clips_of(files, texts=None) -> pd.DataFrame:
@@ -56,7 +61,7 @@ def test_keys_follow_the_content_the_segment_and_the_text_not_the_name(wavs, tmp
 def test_new_clips_go_to_a_new_shard_and_old_shards_are_never_rewritten(wavs, tmp_path):
     cache = EmbeddingCache.open(tmp_path / "cache")
     loads = []
-    model = lambda: loads.append(1) or loaded()  # noqa: E731
+    model = lambda: loads.append(1) or engine()  # noqa: E731
     assert cache.complete("spectral", IDENTITY, clips_of(wavs[:3]), model, 10.0, 10.0) == 3
     first = cache.shards()[0]
     written = {p: p.stat().st_mtime_ns for p in first.path.rglob("*") if p.is_file()}
@@ -72,7 +77,7 @@ def test_new_clips_go_to_a_new_shard_and_old_shards_are_never_rewritten(wavs, tm
 
 def test_features_made_otherwise_are_not_used(wavs, tmp_path):
     cache = EmbeddingCache.open(tmp_path / "cache")
-    cache.complete("spectral", IDENTITY, clips_of(wavs[:2]), loaded, 10.0, 10.0)
+    cache.complete("spectral", IDENTITY, clips_of(wavs[:2]), engine, 10.0, 10.0)
     keys = clips_of(wavs[:2])["key"]
     assert len(cache.locate("spectral", IDENTITY, keys)) == 2
     assert cache.locate("spectral", {**IDENTITY, "window_s": 5.0}, keys) == {}
@@ -89,10 +94,10 @@ def test_an_unfinished_shard_is_completed_when_all_its_missing_clips_are_wanted_
     embed_corpus(shard, loaded(), progress=False, only=only_the_first_block, written=sealing)  # what a run stopped after one block leaves
     assert shard.done("spectral").sum() == 64
     # rows 64..69 are wanted, but their block also holds 70..99, which this run does not check: a new shard
-    assert cache.complete("spectral", IDENTITY, clips_of(wavs[:70]), loaded, 10.0, 10.0) == 6
+    assert cache.complete("spectral", IDENTITY, clips_of(wavs[:70]), engine, 10.0, 10.0) == 6
     assert len(cache.shards()) == 2 and shard.done("spectral").sum() == 64
     # every unfinished row of the block is a clip of this run: the block is completed, no third shard
-    assert cache.complete("spectral", IDENTITY, clips_of(wavs), loaded, 10.0, 10.0) == 30
+    assert cache.complete("spectral", IDENTITY, clips_of(wavs), engine, 10.0, 10.0) == 30
     assert len(cache.shards()) == 2 and FeatureStore.open(shard.path).done("spectral").all()
 
 

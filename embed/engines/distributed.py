@@ -2,11 +2,14 @@
 
 This process is the coordinator. It starts a ``LocalCluster`` (or connects to a running
 scheduler), has every worker load the embedder once (:class:`LoadedEmbedder`, a worker
-plugin), creates the store's arrays and attributes, checks the audio files, and submits
-one task per range of a few whole chunks of pending rows. Each task opens the store by
-path, skips the chunks already done, embeds the others with the serial runner's
-:func:`clapmos.embed.engines.runner.embed_blocks` and writes them itself, data first and ``done`` last.
-The coordinator only counts rows for the progress bar.
+plugin), and runs the same sequence as the serial engine (:mod:`clapmos.embed.engines.sequence`:
+the store's arrays and attributes, the frame layout, the pending blocks, the audio check)
+with a :class:`DaskEngine`, which submits one task per range of a few whole chunks of
+pending rows. Each task opens the store by path, skips the chunks already done, embeds the
+others (each row's segment, when the store has segments: score caches) with the serial
+runner's :func:`clapmos.embed.engines.runner.embed_blocks` and writes them itself, data first and
+``done`` last. The coordinator only counts rows for the progress bar. ``score --engine dask``
+runs on it too (:class:`clapmos.evaluation.predictor.Predictor` with a Dask client).
 
 Why this is safe to interrupt and to rerun anywhere:
 
@@ -44,12 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from clapmos.embed.audio import check_audio_files
 from clapmos.embed.backends import Embedder, create_embedder
 from clapmos.embed.backends.contract import load_embedder
 from clapmos.embed.backends.plugins import plugin_spec
 from clapmos.embed.errors import ClapmosError
-from clapmos.embed.engines.runner import BlockEncoder, EmbedProgress, embed_blocks, provenance, resolve_windows
+from clapmos.embed.filesystems import is_url
+from clapmos.embed.engines.runner import BlockEncoder, embed_blocks, provenance, resolve_windows
+from clapmos.embed.engines.sequence import Described, Work, embed_with
 from clapmos.embed.store import FeatureStore
 
 try:
@@ -101,38 +105,69 @@ def embed_corpus_dask(
     """
     if scheduler is not None and n_workers is not None:
         raise ClapmosError("give --n-workers (to start a local cluster) or --scheduler (to use a running one), not both")
-    from clapmos.embed.engines.frame_plan import prepare_frame_layout, require_frames
+    from clapmos.embed.engines.frame_plan import require_frames
 
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     if frames:
         require_frames(model)
-    with dask_client(scheduler, n_workers) as client, LoadedEmbedder.registered(client, model, threads or 1) as plugin:
-        loaded = _unwrap(client.submit(describe, plugin, window_s, hop_s, pure=False).result())
-        attrs, window_s, hop_s = loaded["attrs"], loaded["window_s"], loaded["hop_s"]
-        key = store.prepare_features(model.name, loaded["audio_dim"], loaded["text_dim"], attrs, overwrite=overwrite)
-        if frames:
-            prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
-        blocks = store.pending_blocks(key, frames=frames)
-        if not blocks:
-            log.info("%s: every row of %s is already embedded", store.path, model.name)
-            store.finish_features(model.name, key)
-            return
-        items = store.items()
+    with dask_client(scheduler, n_workers) as client, DaskEngine(client, model, workers, threads, chunks_per_task) as engine:
+        embed_with(engine, store, window_s, hop_s, overwrite=overwrite, progress=progress, frames=frames, frame_dtype=frame_dtype)
+
+
+class DaskEngine:
+    """The engine of Dask workers (see :mod:`clapmos.embed.engines.sequence`), on ``client``'s cluster.
+
+    Used as a context manager: on entry every worker (present and future) loads ``model``
+    (:class:`LoadedEmbedder`), on exit it drops it. ``workers`` are the reader threads of
+    each Dask worker, ``threads`` its model's torch threads (default 1), and each task
+    embeds at most ``chunks_per_task`` store chunks (fewer when there are too few to give
+    every worker two tasks). Workers open the store by its path (or URL),
+    and read the audio by absolute paths.
+    """
+
+    def __init__(self, client: Client, model: Embedder, workers: int = 2, threads: int | None = None,
+                 chunks_per_task: int = CHUNKS_PER_TASK) -> None:
+        self.client, self.model, self.workers = client, model, workers
+        self.threads, self.chunks_per_task = threads or 1, chunks_per_task
+        self.plugin: str | None = None
+        self._registration: Any = None
+        self._described: dict[tuple[float | None, float | None], Described] = {}
+
+    def __enter__(self) -> "DaskEngine":
+        self._registration = LoadedEmbedder.registered(self.client, self.model, self.threads)
+        self.plugin = self._registration.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._registration.__exit__(*exc)
+
+    def describe(self, window_s: float | None, hop_s: float | None) -> Described:
+        """The model as loaded on a worker (asked once per window and hop)."""
+        if (window_s, hop_s) not in self._described:
+            loaded = _unwrap(self.client.submit(describe, self.plugin, window_s, hop_s, pure=False).result())
+            self._described[window_s, hop_s] = Described(**loaded)
+        return self._described[window_s, hop_s]
+
+    def embed(self, store: FeatureStore, work: Work, advance: Callable[[int], None]) -> None:
+        """One task per range of a few pending chunks; the progress bar advances as tasks finish."""
         # workers may run in another folder or on another node: send absolute paths
-        paths = np.array([os.path.abspath(path) for path in items["path"]], dtype=object)
-        texts = items["text"].to_numpy()
-        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
-        check_audio_files(paths[rows].tolist(), workers=max(4, workers))
+        paths = np.array([os.path.abspath(path) for path in work.paths], dtype=object)
+        # small work (a score of a few hundred clips) is still spread: at least two tasks per worker when it has the blocks
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        per_task = max(1, min(self.chunks_per_task, len(work.blocks) // (2 * n_workers)))
         ranges = {
-            client.submit(
-                embed_range, plugin, str(store.path.resolve()), key, start, stop, paths[start:stop], texts[start:stop],
-                window_s, hop_s, workers, frames, pure=False,
+            self.client.submit(
+                embed_range, self.plugin, store_location(store), work.key, start, stop, paths[start:stop], work.texts[start:stop],
+                work.window_s, work.hop_s, self.workers, work.frames, work.segments_of(start, stop), pure=False,
             ): (start, stop)
-            for start, stop in task_ranges(blocks, chunks_per_task)
+            for start, stop in task_ranges(work.blocks, per_task)
         }
-        with EmbedProgress(progress, model.name, total=len(store), completed=len(store) - len(rows)) as advance:
-            _gather(client, ranges, advance)
-        store.finish_features(model.name, key)
+        _gather(self.client, ranges, advance, work.written)
+
+
+def store_location(store: FeatureStore) -> str:
+    """Where the workers open ``store``: its URL, or its absolute path."""
+    return str(store.path) if is_url(store.path) else str(Path(store.path).resolve())
 
 
 def task_ranges(blocks: list[tuple[int, int]], chunks_per_task: int) -> list[tuple[int, int]]:
@@ -281,10 +316,11 @@ def embed_range(
     hop_s: float,
     readers: int,
     frames: bool = False,
+    segments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
-    ``paths`` and ``texts`` are those of rows ``start:stop``; ``key`` is the features group
+    ``paths``, ``texts`` and ``segments`` (``None``: whole files) are those of rows ``start:stop``; ``key`` is the features group
     to write (the embedder's, or the one an ``--overwrite`` builds). Chunks already done (by
     an earlier attempt of this task, or another run) are skipped.
     """
@@ -292,17 +328,25 @@ def embed_range(
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
         blocks = store.pending_blocks(key, start, stop, frames=frames)
-        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers, frames), blocks, paths, texts, first_row=start, key=key)
+        embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers, frames), blocks, paths, texts, first_row=start, key=key,
+                     segments=segments)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error
 
 
-def _gather(client: Client, ranges: dict[Future, tuple[int, int]], advance: Callable[[int], None]) -> None:
-    """Wait for the tasks, advancing the progress bar; on the first failure cancel the rest and raise."""
+def _gather(
+    client: Client, ranges: dict[Future, tuple[int, int]], advance: Callable[[int], None],
+    written: Callable[[int, int], None] | None = None,
+) -> None:
+    """Wait for the tasks, advancing the progress bar (and calling ``written(start, stop)`` for each
+    range a worker wrote); on the first failure cancel the rest and raise."""
     try:
         for future in as_completed(ranges):
-            advance(_unwrap(future.result()))
+            rows = _unwrap(future.result())
+            if written is not None:
+                written(*ranges[future])
+            advance(rows)
     except BaseException as error:
         client.cancel(list(ranges))
         if not isinstance(error, KilledWorker):

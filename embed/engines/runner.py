@@ -29,18 +29,17 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
-from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from clapmos.embed.audio import check_audio_files, cut_windows, load_audio
+from clapmos.embed.audio import cut_windows, load_audio
 from clapmos.embed.backends import Embedder, create_embedder
 from clapmos.embed.backends.contract import checked_vectors, load_embedder
 from clapmos.embed.backends.plugins import plugin_provenance, plugin_spec
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.engines.sequence import Described, Work, embed_with, refuse_dropping_frames
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store import FeatureStore
 from clapmos.embed.threads import limit_threads
@@ -67,7 +66,7 @@ def embed_corpus(
     frame_dtype: str = "float16",
     written: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance).
+    """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance), in this process.
 
     The model is loaded (and a bad checkpoint or a plugin breaking the contract
     refused) before any audio is read; windows are resolved after loading, since some
@@ -79,39 +78,35 @@ def embed_corpus(
     too (``frame_dtype`` on disk), and rows written before without them are redone. ``overwrite``
     without ``frames`` is refused when the features have frame tokens (they would be dropped).
     ``written(start, stop)`` is called after each block of rows is written (the score cache seals them).
+    The steps are those of :func:`clapmos.embed.engines.sequence.embed_with`, which the Dask engine runs too.
     """
-    from clapmos.embed.engines.frame_plan import prepare_frame_layout, require_frames
+    from clapmos.embed.engines.frame_plan import require_frames
 
     model = embedder if isinstance(embedder, Embedder) else create_embedder(embedder, **(options or {}))
     if frames:
         require_frames(model)
-    if overwrite and not frames and model.name in store.embedders and store.has_frames(model.name):
-        raise ClapmosError(
-            f"{store.path}: the {model.name} features have frame tokens, which --overwrite without --frames would drop "
-            "(the attn_mlp and xattn heads read them). Add --frames to make them again with the new settings; the store is left as it is."
-        )
+    refuse_dropping_frames(store, model.name, overwrite, frames)  # before the model loads
     load_embedder(model)
-    window_s, hop_s = resolve_windows(model, window_s, hop_s)
-    key = store.prepare_features(
-        model.name, model.audio_dim, model.text_dim, provenance(model, window_s, hop_s), overwrite=overwrite
-    )
-    if frames:
-        prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=workers)
-    blocks = store.pending_blocks(key, frames=frames)
-    if only is not None:
-        blocks = [(a, b) for a, b in blocks if only[a:b].any()]
-    if blocks:
-        items = store.items()
-        rows = np.concatenate([np.arange(a, b) for a, b in blocks])
-        check_audio_files(items["path"].to_numpy()[rows].tolist(), workers=max(4, workers))
-        total = len(store) if only is None else len(rows)
-        with limit_threads(threads), EmbedProgress(progress, model.name, total=total, completed=total - len(rows)) as advance:
-            encoder = BlockEncoder(model, window_s, hop_s, workers, frames=frames)
-            embed_blocks(store, encoder, blocks, items["path"].to_numpy(), items["text"].to_numpy(), advance=advance,
-                         key=key, segments=store.segments(), written=written)
-    else:
-        log.info("%s: every row of %s is already embedded", store.path, model.name)
-    store.finish_features(model.name, key)
+    embed_with(SerialEngine(model, workers, threads), store, window_s, hop_s, overwrite=overwrite, progress=progress,
+               only=only, frames=frames, frame_dtype=frame_dtype, written=written)
+
+
+class SerialEngine:
+    """The engine of this process (see :mod:`clapmos.embed.engines.sequence`): the loaded ``model``,
+    ``workers`` reader threads, the model's CPU threads capped at ``threads``."""
+
+    def __init__(self, model: Embedder, workers: int = 2, threads: int | None = None) -> None:
+        self.model, self.workers, self.threads = model, workers, threads
+
+    def describe(self, window_s: float | None, hop_s: float | None) -> Described:
+        window_s, hop_s = resolve_windows(self.model, window_s, hop_s)
+        return Described(provenance(self.model, window_s, hop_s), self.model.audio_dim, self.model.text_dim, window_s, hop_s)
+
+    def embed(self, store: FeatureStore, work: Work, advance: Callable[[int], None]) -> None:
+        with limit_threads(self.threads):
+            encoder = BlockEncoder(self.model, work.window_s, work.hop_s, self.workers, frames=work.frames)
+            embed_blocks(store, encoder, work.blocks, work.paths, work.texts, advance=advance, key=work.key, segments=work.segments,
+                         written=work.written)
 
 
 def resolve_windows(model: Embedder, window_s: float | None, hop_s: float | None) -> tuple[float, float]:
@@ -292,6 +287,9 @@ def _segment(segments: tuple[np.ndarray, np.ndarray] | None, row: int) -> tuple[
     return tuple(None if np.isnan(bound[row]) else float(bound[row]) for bound in segments)
 
 
+_END = object()  # the end of read_ahead's items
+
+
 def read_ahead(
     pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], depth: int,
     budget: int | None = None, cost: Callable[[R], int] | None = None,
@@ -319,45 +317,3 @@ def read_ahead(
         result = pending.popleft().result()
         refill()
         yield result
-
-
-_END = object()
-
-
-class EmbedProgress:
-    """A rich progress bar (clips, clips/s, time left); silent when ``enabled`` is false."""
-
-    def __init__(self, enabled: bool, name: str, total: int, completed: int) -> None:
-        self.bar = (
-            Progress(
-                TextColumn(f"embedding with {name}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]} clips/s"),
-                TimeElapsedColumn(),
-                TextColumn("elapsed,"),
-                TimeRemainingColumn(),
-                TextColumn("left"),
-                transient=False,
-            )
-            if enabled
-            else None
-        )
-        self.total, self.completed = total, completed
-
-    def __enter__(self) -> Callable[[int], None]:
-        if self.bar is None:
-            return lambda n: None
-        self.bar.start()
-        task = self.bar.add_task("embed", total=self.total, completed=self.completed, rate="–")
-
-        def advance(n: int) -> None:
-            self.bar.advance(task, n)
-            speed = self.bar.tasks[task].speed
-            self.bar.update(task, rate=f"{speed:.1f}" if speed else "–")
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -8,7 +8,7 @@ A cache is a folder that only grows::
 A shard's item ``id`` is the clip's *key*: the sha256 of the audio file's bytes, its segment
 and its text (:func:`clip_keys`), so a copied or renamed file is found again and an edited
 one is not. Its ``path`` is where the file was, its optional ``items/start_s``/``end_s`` the
-segment. Rows are written by :func:`clapmos.embed.engines.runner.embed_corpus`, whole chunks with the
+segment. Rows are written by :func:`clapmos.embed.engines.sequence.embed_with` (either engine), whole chunks with the
 ``done`` mask last, so a ``score`` stopped at any point loses nothing: the unfinished blocks
 of a shard are completed when they hold clips wanted again (and nothing that is not being
 scored now), and other new clips go to a new shard.
@@ -46,14 +46,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clapmos.embed.backends import Embedder
 from clapmos.embed.corpora.table import Corpus
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import file_sha256
+from clapmos.embed.filesystems import begin_writing, complete_shards, end_writing, is_url, join, open_cache
 from clapmos.embed.store.frame_store import FRAME_IDENTITY_ATTRS
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.engines import cache_checks
-from clapmos.embed.engines.runner import embed_corpus, provenance
+from clapmos.embed.engines.sequence import Engine, embed_with
 from clapmos.embed.store import FeatureStore, identity_of
 
 CACHE_FORMAT = "clapmos-score-cache"
@@ -91,7 +91,14 @@ class EmbeddingCache:
 
     @classmethod
     def open(cls, folder: str | Path) -> "EmbeddingCache":
-        """Open the cache at ``folder``, creating it when absent; a folder that is not a cache is refused."""
+        """Open the cache at ``folder``, creating it when absent; a folder that is not a cache is refused.
+
+        ``folder`` may be a URL (``s3://...``): the cache is then kept on object storage
+        (:mod:`clapmos.embed.filesystems`; a shard is listed once its ownership record is gone).
+        """
+        if is_url(folder):
+            open_cache(str(folder), MARKER, {"format": CACHE_FORMAT, "version": CACHE_VERSION})
+            return cls(str(folder))  # type: ignore[arg-type]
         folder = Path(folder)
         marker = folder / MARKER
         if marker.is_file():
@@ -118,6 +125,12 @@ class EmbeddingCache:
 
     def shards(self) -> list[FeatureStore]:
         """The shard stores, oldest first (shards still being built are not listed)."""
+        if is_url(self.folder):
+            paths: list = complete_shards(str(self.folder))
+            for path in paths:
+                if path not in self._open:
+                    self._open[path] = FeatureStore.open(path, mode="r+")
+            return [self._open[path] for path in paths]
         paths = sorted(p for p in (self.folder / "shards").glob("*.zarr") if not p.name.startswith("."))
         for path in paths:
             if path not in self._open and path not in self._unreadable:
@@ -210,17 +223,17 @@ class EmbeddingCache:
         embedder: str,
         identity: dict[str, Any],
         clips: pd.DataFrame,
-        load_model: Callable[[], Embedder],
+        engine: Callable[[], Engine],
         window_s: float,
         hop_s: float,
-        workers: int = 2,
         progress: bool = False,
         frames: dict[str, Any] | None = None,
     ) -> int:
         """Embed the ``clips`` (columns ``key``, ``file``, ``text``, ``start_s``, ``end_s``) not cached yet; return how many.
 
-        ``load_model`` is called only when something is missing: it returns the loaded
-        embedder, already checked to make features like ``identity``. With ``frames`` (the
+        ``engine`` is called only when something is missing: it returns the engine to embed
+        with (:mod:`clapmos.embed.engines.sequence`: this process or Dask workers), its model
+        already checked to make features like ``identity``. With ``frames`` (the
         frame attributes a run was trained on), the clips' frame tokens are cached too, in
         that run's ``frame_dtype``.
         """
@@ -230,11 +243,11 @@ class EmbeddingCache:
         self._warn_damaged(missing, embedder)
         if missing.empty:
             return 0
-        model = load_model()
-        made = identity_of(provenance(model, window_s, hop_s))
+        runner = engine()
+        made = identity_of(runner.describe(window_s, hop_s).attrs)
         current = set(zip(clips["key"], clips["file"]))  # each key checked against its file's bytes just now
         remaining = set(missing["key"])
-        run: dict[str, Any] = dict(window_s=window_s, hop_s=hop_s, workers=workers, progress=progress)
+        run: dict[str, Any] = dict(window_s=window_s, hop_s=hop_s, progress=progress)
         if frames is not None:
             run |= dict(frames=True, frame_dtype=frames.get("frame_dtype", "float16"))
         for shard in self.shards():  # resume unfinished shards where that embeds only clips checked now
@@ -244,12 +257,12 @@ class EmbeddingCache:
                 self._skip(Path(shard.path), error)
                 continue
             if blocks is not None and blocks.any():
-                embed_corpus(shard, model, only=blocks, written=_sealing(shard, embedder, frames), **run)
+                embed_with(runner, shard, only=blocks, written=_sealing(shard, embedder, frames), **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
             shard = self._new_shard(rest)
-            embed_corpus(shard, model, written=_sealing(shard, embedder, frames), **run)
+            embed_with(runner, shard, written=_sealing(shard, embedder, frames), **run)
         self._intact.clear()
         return len(missing)
 
@@ -270,14 +283,25 @@ class EmbeddingCache:
     def _new_shard(self, clips: pd.DataFrame) -> FeatureStore:
         """A new shard holding ``clips``, built under a hidden name and renamed when its items are written."""
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.zarr"
-        building = self.folder / "shards" / f".building-{name}"
         items = pd.DataFrame({
             "id": clips["key"].to_numpy(), "path": clips["file"].to_numpy(), "text": clips["text"].to_numpy(),
             "system": "", "split": SHARD_SPLIT,
         }).reset_index(drop=True)
         corpus = Corpus("score-cache", items, pd.DataFrame(index=items.index), pd.DataFrame(columns=["item", "listener"]), [], str(self.folder))
+        segments = clips[["start_s", "end_s"]].notna().any().any()
+        if is_url(self.folder):  # no rename on object storage: written in place, listed when its ownership record is gone
+            from clapmos.embed.store.replacement import _write_new_store
+
+            final = join(str(self.folder), "shards", name)
+            begin_writing(final)
+            store = FeatureStore(_write_new_store(FeatureStore, final, corpus), final)  # type: ignore[arg-type]
+            if segments:
+                store.write_segments(clips["start_s"].to_numpy(), clips["end_s"].to_numpy())
+            end_writing(final)
+            return FeatureStore.open(final, mode="r+")
+        building = self.folder / "shards" / f".building-{name}"
         store = FeatureStore.create(building, corpus)
-        if clips[["start_s", "end_s"]].notna().any().any():
+        if segments:
             store.write_segments(clips["start_s"].to_numpy(), clips["end_s"].to_numpy())
         final = building.with_name(name)
         building.rename(final)

@@ -33,6 +33,8 @@ import zarr
 from clapmos.embed.corpora.table import COMPARISON_COLUMNS, ITEM_COLUMNS, Corpus, empty_comparisons
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import require_folder
+from clapmos.embed.filesystems import is_url
+from clapmos.embed.filesystems import open_group as url_group
 from clapmos.embed.store.frame_store import FrameStoreMixin
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store.schema import (
@@ -60,12 +62,19 @@ class FeatureStore(FrameStoreMixin):
         """Open an existing store (``mode="r"`` to read, ``"r+"`` to add features).
 
         ``option`` names where the path came from (``--store``) in the message for a missing store.
+        A URL (``s3://...``) opens the store on object storage (:mod:`clapmos.embed.filesystems`).
         """
+        if is_url(path):
+            return cls._checked(url_group(str(path), mode, option), str(path))
         path = require_folder(path, "a clapmos store", f"Create one with `clapmos embed ... --out {path}`.", flag=option)
         try:
             group = zarr.open_group(path, mode=mode)
         except Exception as error:  # zarr raises several types for "not a group"
             raise ClapmosError(f"{path} is not a Zarr store ({error}).") from None
+        return cls._checked(group, path)
+
+    @classmethod
+    def _checked(cls, group: zarr.Group, path: Path | str) -> "FeatureStore":
         missing = [f"items/{c}" for c in ITEM_COLUMNS if f"items/{c}" not in group]
         if missing:
             raise ClapmosError(f"{path} is not a clapmos store: it lacks {', '.join(missing)}.")
@@ -86,6 +95,9 @@ class FeatureStore(FrameStoreMixin):
         """
         from clapmos.embed.store.replacement import build_store, check_destination, discard_rebuild, rebuild_store
 
+        if is_url(path):
+            corpus.validate()
+            return cls._create_at_url(str(path), corpus, rebuild)
         path = Path(path)
         corpus.validate()
         check_destination(path)
@@ -104,6 +116,26 @@ class FeatureStore(FrameStoreMixin):
                 "(built beside it; the features of unchanged clips are kept)."
             )
         return rebuild_store(store, corpus, commit_now=not store.has_embedded_rows())
+
+    @classmethod
+    def _create_at_url(cls, url: str, corpus: Corpus, rebuild: bool) -> "FeatureStore":
+        """:meth:`create` on object storage: written in place under an ownership record; no rebuild (no rename there)."""
+        from clapmos.embed.filesystems import begin_writing, end_writing, refuse_swap, store_state
+        from clapmos.embed.store.replacement import _write_new_store
+
+        if store_state(url) in ("new", "interrupted"):
+            begin_writing(url)
+            _write_new_store(cls, url, corpus)
+            end_writing(url)
+            return cls.open(url, mode="r+")
+        store = cls.open(url, mode="r+")
+        problem = store._item_difference(corpus)
+        if problem is None:
+            store._write_labels(corpus)
+            store._follow_moved_files(corpus)
+            return store
+        refuse_swap(url, f"{problem}\nBuilding a store for these items beside it (--rebuild)")
+        raise AssertionError  # refuse_swap raises
 
     def commit(self) -> "FeatureStore":
         """Move a store built by ``create(..., rebuild=True)`` into place (a no-op for other stores)."""
@@ -379,8 +411,13 @@ class FeatureStore(FrameStoreMixin):
         """
         from clapmos.embed.store.replacement import OVERWRITE, hidden_name, new_feature_group, recover_swap
 
+        if overwrite and is_url(self.path):
+            from clapmos.embed.filesystems import refuse_swap
+
+            refuse_swap(str(self.path), "--overwrite")
         features = self.group.require_group("features")
-        recover_swap(self, embedder)
+        if not is_url(self.path):  # no swap is ever begun on object storage
+            recover_swap(self, embedder)
         group = features[embedder] if embedder in features else None
         if group is None or not _complete(group):
             if group is not None:

@@ -26,8 +26,9 @@ from __future__ import annotations
 import copy
 import io
 import json
+import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,22 @@ LEGACY_MODULES = {
 }
 
 
-def trusted_types() -> list[str]:
-    """Every type a model file may hold: the base ones and those of every registered head."""
-    from clapmos.heads.registry import head_specs
+def trusted_types(heads: Iterable[str] | None = None) -> list[str]:
+    """The types a model file may hold: the base ones and those of ``heads`` (member names; ``None``: every head).
+
+    Only the modules of ``heads`` are imported, so the types of a ridge run cost neither
+    torch nor LightGBM:
+
+    >>> [t for t in trusted_types(["ridge"]) if "lightgbm" in t or "torch" in t.lower()]
+    []
+    >>> "lightgbm.sklearn.LGBMRegressor" in trusted_types(["ridge", "lgbm"])
+    True
+    """
+    from clapmos.heads.registry import HEAD_NAMES, head_spec
 
     names = set(BASE_TRUSTED_TYPES)
-    for spec in head_specs().values():
-        names |= {f"{cls.__module__}.{cls.__qualname__}" for cls in spec.types}
+    for head in dict.fromkeys(HEAD_NAMES if heads is None else heads):
+        names |= {f"{cls.__module__}.{cls.__qualname__}" for cls in head_spec(head).types}
     return sorted(names)
 
 
@@ -80,13 +90,32 @@ class PartReference:
         self.key = key
 
 
+def skops_io() -> Any:
+    """``skops.io``, imported without importing torch.
+
+    skops lists scikit-learn's estimators when it is imported, and scikit-learn's listing
+    imports every package it walks, torch's array-API shim included, which imports torch
+    (a second or more, for a ridge run that never uses it). While skops is imported, torch
+    is made unimportable so the shim is skipped (the walk ignores packages that fail to
+    import); nothing of torch's is an estimator. When torch is already loaded, nothing changes.
+    """
+    if "skops.io" not in sys.modules and "torch" not in sys.modules:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError meanwhile
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            if "torch" in sys.modules and sys.modules["torch"] is None:
+                del sys.modules["torch"]
+    import skops.io as sio
+
+    return sio
+
+
 def save_model(model: BaseEstimator, folder: str | Path) -> None:
     """Write a fitted estimator (any tree of scikit-learn objects and clapmos heads) to ``folder``."""
-    import lightgbm
-    import skops.io as sio
-    import torch
-    from safetensors.torch import save_file
-
+    sio = skops_io()
+    # a torch module or a booster in the tree means its package is loaded: neither is imported for a ridge model
+    torch, lightgbm = sys.modules.get("torch"), sys.modules.get("lightgbm")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tree = copy.deepcopy(model)
@@ -98,12 +127,14 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
     vars(tree).pop("_metadata_request", None)
     parts = []
     for owner, attr, value in list(_walk(tree)):
-        if isinstance(value, torch.nn.Module):
+        if torch is not None and isinstance(value, torch.nn.Module):
+            from safetensors.torch import save_file
+
             key = f"torch-{len(parts)}"
             state = {k: v.detach().cpu().contiguous() for k, v in value.state_dict().items()}
             save_file(state, folder / f"{key}.safetensors")
             parts.append({"kind": "torch", "key": key, "file": f"{key}.safetensors"})
-        elif isinstance(value, lightgbm.Booster):
+        elif lightgbm is not None and isinstance(value, lightgbm.Booster):
             key = f"lightgbm-{len(parts)}"
             (folder / f"{key}.txt").write_text(value.model_to_string())
             parts.append({"kind": "lightgbm", "key": key, "file": f"{key}.txt"})
@@ -122,12 +153,14 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
     (folder / "model.json").write_text(json.dumps(manifest, indent=2))
 
 
-def load_model(folder: str | Path) -> Any:
-    """Load a model saved by :func:`save_model`, refusing foreign, tampered or untrusted files."""
-    import lightgbm
-    import skops.io as sio
-    from safetensors.torch import load_file
+def load_model(folder: str | Path, heads: Iterable[str] | None = None) -> Any:
+    """Load a model saved by :func:`save_model`, refusing foreign, tampered or untrusted files.
 
+    ``heads`` are the heads the model holds (a run's ``config.heads``): only their types are
+    trusted and only their modules imported (``None``: every head's). torch and LightGBM are
+    imported only when the model has a part of theirs.
+    """
+    sio = skops_io()
     folder = Path(folder)
     manifest = _read_manifest(folder)
     for name, digest in manifest["sha256"].items():
@@ -138,7 +171,7 @@ def load_model(folder: str | Path) -> Any:
                 f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
                 "Refusing to load a tampered model; fit it again."
             )
-    trusted = trusted_types()
+    trusted = trusted_types(heads)
     data = _current_module_names((folder / "model.skops").read_bytes())
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
     if untrusted:
@@ -152,11 +185,15 @@ def load_model(folder: str | Path) -> Any:
         if not isinstance(value, PartReference):
             continue
         if value.kind == "torch":
+            from safetensors.torch import load_file
+
             module = owner._new_module()
             module.load_state_dict(load_file(files[value.key]))
             module.eval()
             restored: Any = module
         else:
+            import lightgbm
+
             restored = lightgbm.Booster(model_str=files[value.key].read_text())
         _set(owner, attr, restored)
     return tree

@@ -35,6 +35,7 @@ import pandas as pd
 import sklearn
 
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.filesystems import download_run, is_url
 from clapmos.embed.store import FeatureStore, identity_of
 from clapmos.heads.runs.ensemble import CVEnsemble
 from clapmos.heads.inputs.frame_inputs import check_frame_heads, frame_identity, reads_frames, with_vectors
@@ -419,7 +420,9 @@ def write_run_files(run: FittedRun, folder: Path) -> None:
 
 
 def load_run(folder: str | Path) -> FittedRun:
-    """Load a run folder written by :func:`save_run` (or ``cli.py fit``)."""
+    """Load a run folder written by :func:`save_run` (or ``cli.py fit``), or a run at a URL (``s3://...``: copied here first)."""
+    if is_url(folder):
+        folder = download_run(str(folder))
     folder = Path(folder)
     for name in ("config.json", "provenance.json"):
         if not (folder / name).is_file():
@@ -447,6 +450,6 @@ def load_run(folder: str | Path) -> FittedRun:
             f"{folder}: the model of target(s) {', '.join(missing) or '(none recorded)'} is missing (model/<target>/); "
             "the run folder is incomplete. Fit it again."
         )
-    models = {t: load_model(folder / "model" / t) for t in targets}
+    models = {t: load_model(folder / "model" / t, heads=config.heads) for t in targets}  # only these heads' types are trusted
     oof = pd.read_csv(folder / "oof_predictions.csv", dtype={"id": str, "system": str}, keep_default_na=False, na_values=[""]) if (folder / "oof_predictions.csv").is_file() else pd.DataFrame()
     return FittedRun(config, models, provenance, oof)
