@@ -21,8 +21,21 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet -e ".[clap,dask,test]"
 	@touch $(STAMP)
 
+# Debian's chromium and its WebDriver for tests/test_report_browser.py (the report page opened in a real browser);
+# installed once when missing and the session may use apt-get (root). Without them that test is skipped, saying why.
+BROWSER_STAMP := $(VENV)/.clapmos-browser
+
+$(BROWSER_STAMP): | $(STAMP)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
+		echo "could not install chromium: tests/test_report_browser.py will be skipped"; \
+	else echo "no chromium (apt-get install chromium chromium-driver): tests/test_report_browser.py will be skipped"; fi
+	@touch $@
+
 # random test order (pytest-randomly prints the seed; repeat an order with -p randomly --randomly-seed=N)
-test: install
+test: install $(BROWSER_STAMP)
 	$(OFFLINE) $(PY) -m pytest
 
 test-slow: install

@@ -179,6 +179,9 @@ def _mse(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
 def _lcc(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     from scipy import stats
 
+    if true.shape[1] < 2:  # one clip or system per draw: no correlation
+        return np.full(true.shape[0], np.nan)
+
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a constant draw: NaN
         return np.asarray(stats.pearsonr(true, pred, axis=1).statistic, dtype=float)

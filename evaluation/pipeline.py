@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from clapmos.embed.store import FeatureStore
@@ -95,8 +96,11 @@ def cv_folds(run: FittedRun, store: FeatureStore) -> dict:
     target = run.targets[0]
     known = run.oof[target].notna().to_numpy()
     text = store.items(run.config.train_split)["text"].to_numpy()
+    folds = getattr(run.models[target], "test_fold_", None)
+    if folds is not None and len(folds) == len(run.oof) != known.sum():  # fitted on every row (a head learning from votes)
+        known = np.ones(len(run.oof), dtype=bool)
     table = run.oof.assign(text=text)[known].reset_index(drop=True)
-    return fold_summary(table, getattr(run.models[target], "test_fold_", [-1] * len(table)), run.config.group)
+    return fold_summary(table, folds if folds is not None else [-1] * len(table), run.config.group)
 
 
 def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, held_out: EvaluationReport | None) -> None:

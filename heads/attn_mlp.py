@@ -21,6 +21,7 @@ clips), the targets and losses, and the attention weights.
 
 from __future__ import annotations
 
+import numpy as np
 
 from clapmos.heads.inputs.frame_inputs import ClipVectors
 from clapmos.heads.nn.frame_regressor import FrameRegressor

@@ -23,6 +23,7 @@ attention weights.
 
 from __future__ import annotations
 
+import numpy as np
 
 from clapmos.heads.attn_mlp import QUICK
 from clapmos.heads.inputs.frame_inputs import ClipVectors

@@ -121,12 +121,13 @@ def test_htsat_tiny_checkpoint_lists_missing_keys_and_shape_mismatches(tmp_path,
 
 def test_bad_checkpoint_is_refused_before_any_audio_is_read(tmp_path, monkeypatch):
     import clapmos.embed.engines.runner
+    import clapmos.embed.engines.sequence
     from clapmos.cli import app
 
     def no_audio(*args, **kwargs):
         raise AssertionError("audio was read before the checkpoint was checked")
 
-    monkeypatch.setattr(clapmos.embed.engines.runner, "check_audio_files", no_audio)
+    monkeypatch.setattr(clapmos.embed.engines.sequence, "check_audio_files", no_audio)
     monkeypatch.setattr(clapmos.embed.engines.runner, "load_audio", no_audio)
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
     pd.DataFrame({"path": ["a.wav"], "text": ["quiet"]}).to_csv(tmp_path / "m.csv", index=False)

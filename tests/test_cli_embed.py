@@ -102,7 +102,7 @@ def test_verbose_shows_clapmos_debug_lines_and_not_its_libraries(tmp_path):
     args = ["embed", "--corpus", "manifest", "--root", str(root), "--embedder", "spectral", "--out", str(tmp_path / "s.zarr")]
     assert invoke(*args).exit_code == 0
     again = subprocess.run([sys.executable, str(Path(cli.__file__)), "-v", *args], check=True, capture_output=True, text=True)
-    assert "clapmos.embed.engines.runner: " in again.stderr and "every row of spectral is already embedded" in again.stderr
+    assert "clapmos.embed.engines.sequence: " in again.stderr and "every row of spectral is already embedded" in again.stderr
     assert not [line for line in again.stderr.splitlines() if line.startswith(("DEBUG", "INFO")) and " clapmos." not in line]
 
 

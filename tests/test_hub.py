@@ -66,7 +66,8 @@ def test_fit_writes_a_model_card_with_the_runs_corpus_embedder_and_metrics(fitte
     assert html.count("<table>") == 3  # the embedder, out-of-fold, held out
     for where in ("cv", "eval"):
         entry = metrics[where]["utterance"]["overall"]
-        assert f"<td>utterance</td>\n<td>overall</td>\n<td style=\"text-align:right\">{entry['MSE']:.3f}</td>" in html
+        low, high = entry["interval"]["MSE"]
+        assert f"<td>utterance</td>\n<td>overall</td>\n<td style=\"text-align:right\">{entry['MSE']:.3f} [{low:.3f}, {high:.3f}]</td>" in html
     assert "trained on split(s) `train`: 21 clips" in card.text and "held out: split(s) `dev`" in card.text
     low, high = metrics["eval"]["system"]["overall"]["interval"]["SRCC"]  # fit draws bootstrap intervals: the card shows them
     assert f"[{low:.3f}, {high:.3f}]" in card.text and "Intervals in brackets: 95% bootstrap intervals, 1000 draws, seed 0" in card.text

@@ -16,6 +16,7 @@ import pytest
 
 from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.ownership import record_folder
 from clapmos.embed.store import FeatureStore
 from clapmos.heads.runs.persistence import load_model, save_model, trusted_types
 from clapmos.heads.runs.run import RunConfig, fit_run, load_run, save_run
@@ -89,5 +90,6 @@ def test_a_model_holding_a_type_of_a_head_the_run_does_not_list_is_refused(store
         load_model(tmp_path / "m", heads=["ridge"])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     (tmp_path / "run" / "config.json").write_text(json.dumps({**config, "heads": ["ridge"]}))  # a run that lies about its heads
+    record_folder(tmp_path / "run", "run")  # ...with its record rewritten to match: the trusted types still refuse it
     with pytest.raises(ClapmosError, match="does not trust"):
         load_run(tmp_path / "run")

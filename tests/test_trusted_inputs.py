@@ -54,6 +54,7 @@ def test_case_11_an_edited_run_file_is_refused_not_silently_used(fitted, tmp_pat
 def _cache_with_frames(tmp_path):
     """A score cache of 70 clips (two chunks of rows) with spectral vectors and frame tokens; its clips and frame attributes."""
     from clapmos.embed.backends.spectral import SpectralEmbedder
+    from clapmos.embed.engines.runner import SerialEngine
     from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
     from clapmos.embed.engines.score_inputs import read_score_inputs
     from tests.conftest import make_corpus
@@ -65,7 +66,7 @@ def _cache_with_frames(tmp_path):
     def model():
         embedder = SpectralEmbedder()
         embedder.load()
-        return embedder
+        return SerialEngine(embedder)
 
     cache = EmbeddingCache.open(tmp_path / "cache")
     cache.complete("spectral", IDENTITY, clips, model, 10.0, 10.0, frames={"frame_dtype": "float16"})

@@ -66,6 +66,26 @@ def seal(shard: FeatureStore, embedder: str, rows: np.ndarray, frames: bool) -> 
         array.set_coordinate_selection(rows, digests(shard, embedder, rows))
 
 
+class Sealer:
+    """What the engines call once rows ``start:stop`` of a shard are written: store their digests.
+
+    Plain data (picklable), so Dask workers seal the rows they write themselves: a block a
+    worker wrote before a run was stopped is sealed like one written in this process.
+    :meth:`prepare` makes the digest arrays first, in one process, before any worker writes.
+    """
+
+    def __init__(self, embedder: str, frames: bool) -> None:
+        self.embedder, self.frames = embedder, frames
+
+    def prepare(self, shard: FeatureStore) -> None:
+        _array(shard, self.embedder)
+        if self.frames:
+            _array(shard, f"{self.embedder}.frames")
+
+    def __call__(self, shard: FeatureStore, start: int, stop: int) -> None:
+        seal(shard, self.embedder, np.arange(start, stop), self.frames)
+
+
 def intact(shard: FeatureStore, embedder: str, rows: np.ndarray, frames: bool) -> np.ndarray:
     """Which of ``rows`` read back with their recorded digests (a row whose chunks do not decode is not intact)."""
     rows = np.asarray(rows, dtype=np.int64)

@@ -158,11 +158,11 @@ class DaskEngine:
         ranges = {
             self.client.submit(
                 embed_range, self.plugin, store_location(store), work.key, start, stop, paths[start:stop], work.texts[start:stop],
-                work.window_s, work.hop_s, self.workers, work.frames, work.segments_of(start, stop), pure=False,
+                work.window_s, work.hop_s, self.workers, work.frames, work.segments_of(start, stop), work.written, pure=False,
             ): (start, stop)
             for start, stop in task_ranges(work.blocks, per_task)
         }
-        _gather(self.client, ranges, advance, work.written)
+        _gather(self.client, ranges, advance)
 
 
 def store_location(store: FeatureStore) -> str:
@@ -317,36 +317,31 @@ def embed_range(
     readers: int,
     frames: bool = False,
     segments: tuple[np.ndarray, np.ndarray] | None = None,
+    written: Callable[[FeatureStore, int, int], None] | None = None,
 ) -> int | ClapmosError:
     """Task: embed and write the chunks of rows ``start:stop`` not done yet; returns how many rows it wrote.
 
     ``paths``, ``texts`` and ``segments`` (``None``: whole files) are those of rows ``start:stop``; ``key`` is the features group
     to write (the embedder's, or the one an ``--overwrite`` builds). Chunks already done (by
-    an earlier attempt of this task, or another run) are skipped.
+    an earlier attempt of this task, or another run) are skipped. ``written`` (picklable, e.g. the
+    score cache's :class:`~clapmos.embed.engines.cache_checks.Sealer`) is called after each block here, on the worker.
     """
     try:
         model = get_worker().plugins[plugin].loaded()
         store = FeatureStore.open(store_path, mode="r+")
         blocks = store.pending_blocks(key, start, stop, frames=frames)
         embed_blocks(store, BlockEncoder(model, window_s, hop_s, readers, frames), blocks, paths, texts, first_row=start, key=key,
-                     segments=segments)
+                     segments=segments, written=written)
         return sum(b - a for a, b in blocks)
     except ClapmosError as error:
         return error
 
 
-def _gather(
-    client: Client, ranges: dict[Future, tuple[int, int]], advance: Callable[[int], None],
-    written: Callable[[int, int], None] | None = None,
-) -> None:
-    """Wait for the tasks, advancing the progress bar (and calling ``written(start, stop)`` for each
-    range a worker wrote); on the first failure cancel the rest and raise."""
+def _gather(client: Client, ranges: dict[Future, tuple[int, int]], advance: Callable[[int], None]) -> None:
+    """Wait for the tasks, advancing the progress bar; on the first failure cancel the rest and raise."""
     try:
         for future in as_completed(ranges):
-            rows = _unwrap(future.result())
-            if written is not None:
-                written(*ranges[future])
-            advance(rows)
+            advance(_unwrap(future.result()))
     except BaseException as error:
         client.cancel(list(ranges))
         if not isinstance(error, KilledWorker):

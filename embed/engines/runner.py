@@ -64,7 +64,7 @@ def embed_corpus(
     threads: int | None = None,
     frames: bool = False,
     frame_dtype: str = "float16",
-    written: Callable[[int, int], None] | None = None,
+    written: Callable[[FeatureStore, int, int], None] | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done with ``embedder`` (a name or a loaded instance), in this process.
 
@@ -77,7 +77,7 @@ def embed_corpus(
     reader threads are ``workers``. With ``frames``, the clips' frame tokens are stored
     too (``frame_dtype`` on disk), and rows written before without them are redone. ``overwrite``
     without ``frames`` is refused when the features have frame tokens (they would be dropped).
-    ``written(start, stop)`` is called after each block of rows is written (the score cache seals them).
+    ``written(store, start, stop)`` is called after each block of rows is written (the score cache seals them).
     The steps are those of :func:`clapmos.embed.engines.sequence.embed_with`, which the Dask engine runs too.
     """
     from clapmos.embed.engines.frame_plan import require_frames
@@ -142,7 +142,7 @@ def embed_blocks(
     advance: Callable[[int], None] | None = None,
     segments: tuple[np.ndarray, np.ndarray] | None = None,
     key: str | None = None,
-    written: Callable[[int, int], None] | None = None,
+    written: Callable[[FeatureStore, int, int], None] | None = None,
 ) -> None:
     """Embed the rows of ``blocks`` and write each block to ``store``, data first, ``done`` last.
 
@@ -152,14 +152,14 @@ def embed_blocks(
     numbers. ``advance(rows)`` is called after each block is written. ``segments``, when
     given, are the ``(start_s, end_s)`` arrays of the same rows (see :meth:`FeatureStore.segments`).
     ``key`` is the features group to write (see :meth:`FeatureStore.prepare_features`;
-    default: the embedder's own). ``written(start, stop)`` is called after each block is written.
+    default: the embedder's own). ``written(store, start, stop)`` is called after each block is written.
     """
     local = [(start - first_row, stop - first_row) for start, stop in blocks]
     for (a, b), (audio, frames) in zip(local, encoder.audio_blocks(np.asarray(paths), local, segments)):
         text = encoder.text(np.asarray(texts)[a:b].tolist()) if encoder.model.text_dim else None  # none when audio-only
         store.write_block(key or encoder.model.name, first_row + a, audio, text, frames=frames)
         if written is not None:
-            written(first_row + a, first_row + b)
+            written(store, first_row + a, first_row + b)
         if advance is not None:
             advance(b - a)
 

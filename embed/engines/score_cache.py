@@ -257,12 +257,12 @@ class EmbeddingCache:
                 self._skip(Path(shard.path), error)
                 continue
             if blocks is not None and blocks.any():
-                embed_with(runner, shard, only=blocks, written=_sealing(shard, embedder, frames), **run)
+                embed_with(runner, shard, only=blocks, written=_sealing(embedder, frames), **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
             shard = self._new_shard(rest)
-            embed_with(runner, shard, written=_sealing(shard, embedder, frames), **run)
+            embed_with(runner, shard, written=_sealing(embedder, frames), **run)
         self._intact.clear()
         return len(missing)
 
@@ -308,9 +308,9 @@ class EmbeddingCache:
         return FeatureStore.open(final, mode="r+")
 
 
-def _sealing(shard: FeatureStore, embedder: str, frames: dict[str, Any] | None) -> Callable[[int, int], None]:
-    """What to call after each block of ``shard`` is written: store its rows' digests."""
-    return lambda start, stop: cache_checks.seal(shard, embedder, np.arange(start, stop), frames is not None)
+def _sealing(embedder: str, frames: dict[str, Any] | None) -> cache_checks.Sealer:
+    """What the engine calls after each block of a shard is written: store its rows' digests."""
+    return cache_checks.Sealer(embedder, frames is not None)
 
 
 def _made_like(shard: FeatureStore, embedder: str, identity: dict[str, Any]) -> bool:

@@ -67,7 +67,7 @@ class Work:
     window_s: float
     hop_s: float
     frames: bool
-    written: Callable[[int, int], None] | None = None  # called with (start, stop) once those rows are written
+    written: Callable[[FeatureStore, int, int], None] | None = None  # called (store, start, stop) where rows were written
 
     @property
     def rows(self) -> int:
@@ -99,7 +99,7 @@ def embed_with(
     only: np.ndarray | None = None,
     frames: bool = False,
     frame_dtype: str = "float16",
-    written: Callable[[int, int], None] | None = None,
+    written: Callable[[FeatureStore, int, int], None] | None = None,
 ) -> None:
     """Embed every row of ``store`` not yet done, on ``engine``: the steps of the module docstring.
 
@@ -114,6 +114,8 @@ def embed_with(
     key = store.prepare_features(model.name, described.audio_dim, described.text_dim, described.attrs, overwrite=overwrite)
     if frames:
         prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=engine.workers)
+    if written is not None and hasattr(written, "prepare"):
+        written.prepare(store)  # e.g. the cache's digest arrays, made here once, before any worker writes
     blocks = store.pending_blocks(key, frames=frames)
     if only is not None:
         blocks = [(a, b) for a, b in blocks if only[a:b].any()]
