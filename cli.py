@@ -396,7 +396,7 @@ def fit(
     target: Annotated[Optional[list[str]], typer.Option(metavar="TARGET", help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
     eval_split: Annotated[Optional[str], typer.Option(help="Held-out split(s) to predict and score after fitting, e.g. dev; not one of the training splits.")] = None,
-    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Folds of the cross-validated ensemble.")] = 5,
+    cv: Annotated[int, typer.Option(min=1, metavar="K", help="Folds of the cross-validated ensemble; 1 trains one model per head on the whole training split (a recipe's published single-model protocol; no out-of-fold scores, use --eval-split).")] = 5,
     group: Annotated[str, typer.Option(help="Keep a system or prompt on one side of every fold: none, system or prompt.")] = "none",
     seeds: Annotated[int, typer.Option(min=1, metavar="N", help="Repeat the folds with this many seeds (more fold models).")] = 1,
     screening_tau: Annotated[Optional[float], typer.Option(min=0, metavar="DISTANCE", help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,

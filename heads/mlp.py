@@ -267,16 +267,16 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         edges = XACLE_CLASS_EDGES if self.class_edges is None else tuple(self.class_edges)
         return loss, {"weight": class_balanced_weights(class_counts(scores, edges), self.beta)}
 
-    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss, n_outputs: int | None = None, **training):
+    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss, n_outputs: int | None = None, seed: int | None = None, **training):
         """Train the network on targets ``Y``; sets the learned attributes.
 
         ``n_outputs`` is the number of scores predicted (default: the columns of ``Y``);
-        ``training`` goes to :func:`~clapmos.heads.nn.training.train_module` (``extras``, ``decode``, ``truth``).
+        ``seed`` defaults to ``random_state``'s; ``training`` goes to :func:`~clapmos.heads.nn.training.train_module`
+        (``extras``, ``decode``, ``truth``, ``split``).
         """
         self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
-        result = train_module(
-            self._build_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state), **training
-        )
+        seed = seed_from(self.random_state) if seed is None else seed
+        result = train_module(self._build_network, X, Y, loss_fn, self._training_options(), seed, **training)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

@@ -56,7 +56,8 @@ class RunConfig:
     (each embedder's feature blocks, one after the other). ``heads`` are member names:
     a head, or ``head:tag`` for another member of the same head with its own settings
     (``svr:a``, ``svr:b``). ``features`` is one list of blocks for every target, or a
-    ``{target: blocks}`` mapping. ``params`` keys are ``name`` (every member),
+    ``{target: blocks}`` mapping. ``cv`` 1 trains one model per head on the whole training
+    split (a published single-model protocol; no out-of-fold scores). ``params`` keys are ``name`` (every member),
     ``head.name`` (every member of that head) or ``head:tag.name`` (one member), the
     more specific winning. ``stack_method`` and ``clip`` are the
     :class:`~clapmos.heads.runs.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
@@ -172,6 +173,7 @@ class RunConfig:
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """A configuration from ``config.json`` (runs saved before several embedders named one ``embedder``)."""
         values = dict(values)
+        values.pop("model_seeds", None)  # recorded for the reader, not a setting
         if "embedder" in values:
             values["embedders"] = [values.pop("embedder")]
         return cls(**values)
@@ -355,7 +357,7 @@ def _reads_text(spec) -> bool:
 
 def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) -> None:
     """Let each head refuse a run it would take too long on (``svr`` on too many rows), before fitting."""
-    fold_rows = n_rows - n_rows // max(config.cv, 1)
+    fold_rows = n_rows if config.cv == 1 else n_rows - n_rows // config.cv
     for member in config.heads:
         spec = head_spec(member)
         if spec.preflight is not None:
@@ -388,11 +390,16 @@ def save_run(run: FittedRun, folder: str | Path) -> None:
 
 def write_run_files(run: FittedRun, folder: Path) -> None:
     """The files of a run, written into the (new, empty) ``folder``."""
-    (folder / "config.json").write_text(json.dumps(asdict(run.config), indent=2))
+    (folder / "config.json").write_text(json.dumps({**asdict(run.config), "model_seeds": model_seeds(run.models)}, indent=2))
     (folder / "provenance.json").write_text(json.dumps(run.provenance, indent=2, default=str))
     run.oof.to_csv(folder / "oof_predictions.csv", index=False)
     for target, model in run.models.items():
         save_model(model, folder / "model" / target)
+
+
+def model_seeds(models: dict[str, CVEnsemble]) -> dict[str, dict[str, list[int]]]:
+    """Per target and member, the seed each fold model was trained with (``config.json``'s ``model_seeds``)."""
+    return {target: {name: list(seeds) for name, seeds in getattr(model, "model_seeds_", {}).items()} for target, model in models.items()}
 
 
 def load_run(folder: str | Path) -> FittedRun:
