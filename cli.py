@@ -381,7 +381,7 @@ def recipes(
     from clapmos.heads.runs.recipes import describe, recipes_table
 
     text = describe(name) if name else recipes_table() + "\n\nShow one in full: clapmos recipes NAME"
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 @app.command()
@@ -456,11 +456,14 @@ def fit(
     config = RunConfig(**values)
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
-        with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
+        with err.status(f"fitting {', '.join(config.heads)} with {f'{config.cv}-fold cross-validation' if config.cv > 1 else 'one model each'}..."):
             outcome = fit_and_report(features_store, config, out_dir, plots=plots)
     run = outcome.run
-    _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
-                 markdown_table(outcome.cv.results))
+    if outcome.cv is not None:
+        _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
+                     markdown_table(outcome.cv.results))
+    else:
+        out.print(f"one model per head trained on the whole of {'+'.join(config.train_split)} (--cv 1): no out-of-fold scores", highlight=False)
     if outcome.heads is not None:
         _print_table("per head (out-of-fold)", heads_markdown(outcome.heads))
     if outcome.held_out is not None:

@@ -30,6 +30,11 @@ def oof_report(oof: pd.DataFrame, targets: list[str], column: str = "{target}_pr
     return evaluate_predictions(predictions, truth, "out-of-fold predictions", label=label or "out-of-fold")
 
 
+def has_oof(oof: pd.DataFrame, targets: list[str]) -> bool:
+    """Whether the run has out-of-fold predictions (not one model per head trained on every row, ``fit --cv 1``)."""
+    return any(oof[f"{t}_pred"].notna().any() for t in targets if f"{t}_pred" in oof)
+
+
 def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
     """One row per head (and the ensemble) and target: utterance and system MSE and SRCC."""
     heads = sorted({c.split("_pred_", 1)[1] for c in oof.columns if "_pred_" in c})
@@ -69,12 +74,15 @@ def write_fit_report(
 ) -> dict:
     """Write ``cv/`` (and ``eval/``) reports and ``metrics.json`` into the run folder; return the metrics.
 
-    ``heads`` and ``train_split`` name the run in the plot titles.
+    ``heads`` and ``train_split`` name the run in the plot titles. A run without out-of-fold
+    predictions (``fit --cv 1``: one model per head) writes no ``cv/`` report.
     """
     out_dir = Path(out_dir)
-    cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""))
-    write_outputs(cv, out_dir / "cv", plots=plots)
-    metrics = {"cv": cv.summary()["metrics"], "heads": json.loads(heads_table(oof, targets).to_json(orient="records"))}
+    metrics = {}
+    if has_oof(oof, targets):
+        cv = oof_report(oof, targets, label=f"{train_split}, out-of-fold" + (f" · {heads}" if heads else ""))
+        write_outputs(cv, out_dir / "cv", plots=plots)
+        metrics = {"cv": cv.summary()["metrics"], "heads": json.loads(heads_table(oof, targets).to_json(orient="records"))}
     if evaluation is not None:
         write_outputs(evaluation, out_dir / "eval", plots=plots)
         metrics["eval"] = evaluation.summary()["metrics"]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.attention_plots import attention_plot, worst_clips
-from clapmos.evaluation.fit_report import heads_table, oof_report, write_fit_report
+from clapmos.evaluation.fit_report import has_oof, heads_table, oof_report, write_fit_report
 from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
@@ -33,7 +33,7 @@ class FitOutcome:
 
     run: FittedRun
     folder: Path
-    cv: EvaluationReport
+    cv: EvaluationReport | None  # None for one model per head (``cv=1``): nothing held out
     heads: pd.DataFrame | None  # per head and the ensemble (out-of-fold), when several heads are stacked
     held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
 
@@ -60,10 +60,11 @@ def fit_and_report(store: str | Path | FeatureStore, config: RunConfig, out_dir:
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split))
-        if plots and run.reads_frames:
+        oof = has_oof(run.oof, run.targets)
+        if plots and run.reads_frames and (oof or held_out is not None):
             write_attention_plots(run, features, folder, held_out)
-    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
-    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets), heads, held_out)
+    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 and oof else None
+    return FitOutcome(run, out_dir, oof_report(run.oof, run.targets) if oof else None, heads, held_out)
 
 
 def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, held_out: EvaluationReport | None) -> None:

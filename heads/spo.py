@@ -84,7 +84,7 @@ class _ScoreScaleMixin:
             single = np.zeros(n, dtype=bool)
             if len(rated):
                 single[np.bincount(rated["item"].to_numpy(dtype=int), minlength=n) == 1] = True
-            dropped = (missing | single) if self.drop_unscreened and len(rated) else np.zeros(n, dtype=bool)
+            dropped = (missing | single) if getattr(self, "drop_unscreened", False) and len(rated) else np.zeros(n, dtype=bool)
             fill = missing & ~dropped
             z[fill] = (Y[fill, j] - stats.mu_g) / stats.sigma_g
             Z[:, j] = z

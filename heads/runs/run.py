@@ -62,7 +62,8 @@ class RunConfig:
     more specific winning. ``stack_method`` and ``clip`` are the
     :class:`~clapmos.heads.runs.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
     configuration came from (:mod:`clapmos.heads.runs.recipes`). ``device`` is where the torch heads
-    train (``None``: each head's own setting).
+    train (``None``: each head's own setting). ``head_targets`` limits members to some targets
+    (``{"xattn": ["textual"]}``: a recipe whose branches differ per target).
     """
 
     embedders: list[str]
@@ -82,6 +83,12 @@ class RunConfig:
     clip: list[float] | None = None
     recipe: str | None = None
     device: str | None = None
+    head_targets: dict[str, list[str]] | None = None
+
+    def members(self, target: str) -> list[str]:
+        """The members fitted for ``target``: every head, unless ``head_targets`` limits a member to some targets."""
+        limits = self.head_targets or {}
+        return [head for head in self.heads if head not in limits or target in limits[head]]
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -98,6 +105,7 @@ class RunConfig:
             raise ClapmosError(f"--head {','.join(self.heads)}: name each member once; "
                                "a second member of one head needs a tag: svr:a,svr:b")
         self._check_ensemble_options()
+        self._check_head_targets(self.targets or store.targets)
         if self.group not in GROUPINGS:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
@@ -125,6 +133,17 @@ class RunConfig:
             clip = list(self.clip)
             if len(clip) != 2 or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in clip) or clip[0] >= clip[1]:
                 raise ClapmosError(f"--clip must be LOW,HIGH with LOW < HIGH, e.g. --clip 0,10; got {self.clip!r}")
+
+    def _check_head_targets(self, targets: list[str]) -> None:
+        strays = [member for member in self.head_targets or {} if member not in self.heads]
+        if strays:
+            raise ClapmosError(f"head_targets names {', '.join(strays)}, not a member of --head {','.join(self.heads)}")
+        empty = [target for target in targets if not self.members(target)]
+        if empty:
+            raise ClapmosError(
+                f"target(s) {', '.join(empty)}: none of --head {','.join(self.heads)} is fitted for it "
+                f"(head_targets {self.head_targets}); add a head, or leave the target out with --target"
+            )
 
     def _check_features(self, targets: list[str]) -> None:
         from clapmos.heads.inputs.features import BLOCK_ORDER
@@ -167,7 +186,7 @@ class RunConfig:
 
     def needs_text(self, target: str) -> bool:
         """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
-        return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.heads)
+        return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.members(target))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -333,7 +352,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
 
 def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
     members = member_pipelines(config, target, layout)
-    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
+    listener_heads = [h for h in config.members(target) if head_spec(h).listener_ratings]
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
