@@ -148,6 +148,15 @@ def _known_embedder(store, embedder: str) -> str:
     return embedder
 
 
+def _known_heads(value: str) -> None:
+    """Refuse unknown head names in ``--head`` (``head`` or ``head:tag``) from the registry's name list alone."""
+    from clapmos.heads.registry import member_head
+
+    unknown = [h for h in _split_list(value) or [] if member_head(h) not in HEAD_NAMES]
+    if unknown:
+        raise ClapmosError(f"--head {value}: unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
+
+
 def _submission_format(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise typer.BadParameter(f"{value!r}: choose one of {', '.join(allowed)}.", param_hint="'--format'")
@@ -203,6 +212,9 @@ def embed(
 
     An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
+    from clapmos.embed.backends import get_embedder_class
+
+    embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before any heavy import
     ranges = _score_ranges(score_range)
     if tokenizer is not None:
         from clapmos.embed.files import require_folder
@@ -216,14 +228,13 @@ def embed(
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
         from clapmos.embed.engines.runner import embed_corpus as run
-    from clapmos.embed.backends import create_embedder, get_embedder_class
+    from clapmos.embed.backends import create_embedder
     from clapmos.embed.backends.contract import load_embedder
     from clapmos.embed.corpora import read_corpus
     from clapmos.embed.store.replacement import check_destination
     from clapmos.embed.engines.runner import resolve_windows
     from clapmos.embed.store import FeatureStore
 
-    embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
     if frames:
         from clapmos.embed.engines.frame_plan import require_frames
 
@@ -414,6 +425,11 @@ def fit(
 
     The frame heads (attn_mlp, xattn) need the embedder's frame tokens in the store (`embed --frames`).
     """
+    _known_heads(head if recipe is None or "heads" in _explicit_fields(ctx) else "")  # names first: answered before any heavy import
+    if recipe is not None:
+        from clapmos.heads.runs.recipes import recipe as known_recipe
+
+        known_recipe(recipe)
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from clapmos.heads.runs.folder import check_run_destination
 
