@@ -123,6 +123,9 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     validation_fraction : float or None, default=0.1
         Share of the training items held out to monitor early stopping; 0 or None
         trains for ``max_epochs`` and keeps the last epoch.
+    keep_initial : bool, default=True
+        Whether the untrained network (epoch 0, scored before training) may be kept as
+        the best; ``False`` keeps the best trained epoch, as the XACLE baseline's code does.
     patience : int, default=15
         Epochs without improvement before stopping; the best epoch's weights are kept.
     monitor : {"srcc", "loss"}, default="srcc"
@@ -160,6 +163,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     optimizer = "adamw"
     momentum = 0.9
     drop_last = False
+    keep_initial = True
     monitor = "srcc"
     lr_schedule = "constant"
 
@@ -189,6 +193,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         lr_schedule: str = "constant",
         device: str = "auto",
         random_state=None,
+        keep_initial: bool = True,
     ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -214,6 +219,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
+        self.keep_initial = keep_initial
 
     _parameter_constraints: dict = {
         **TRAINING_CONSTRAINTS,

@@ -192,7 +192,7 @@ PUBLISHED = {
                            "mlp.tau": 0.25, "mlp.pairwise_weight": 0.5, "mlp.margin": 0.1, "mlp.class_balance": "published",
                            "mlp.beta": 0.99, "mlp.target_scaling": (5.0, 5.0), "mlp.optimizer": "adam", "mlp.lr": 2e-5,
                            "mlp.batch_size": 12, "mlp.drop_last": True, "mlp.max_epochs": 20, "mlp.patience": 10,
-                           "mlp.monitor": "srcc", "mlp.features__unit_norm": True, "random_state": 42},
+                           "mlp.monitor": "srcc", "mlp.keep_initial": False, "mlp.features__unit_norm": True, "random_state": 42},
     "spo-clapscore": {"cosine.optimizer": "adam", "cosine.lr": 1e-4, "cosine.lr_schedule": "cosine", "cosine.max_epochs": 50,
                       "cosine.batch_size": 32, "cosine.pairwise_weight": 0.5, "cosine.margin": 0.1, "cosine.monitor": "srcc",
                       "cosine.patience": 20, "cosine.drop_last": True, "cosine.drop_unscreened": True, "cosine.score_top": 10.0,

@@ -3,7 +3,8 @@
 A held-out fraction of the training items is scored after every epoch (and before
 the first one) by its Spearman correlation (ties broken by the validation loss) or
 by the validation loss alone; training stops when that score has not improved for
-``patience`` epochs and the weights of the best epoch are restored. All randomness
+``patience`` epochs and the weights of the best epoch are restored (the untrained network
+of epoch 0 included, unless ``keep_initial`` is false). All randomness
 (initialisation, dropout, data order, the validation split) comes from one seed;
 the global torch RNG state is forked and restored, so fitting never disturbs it.
 
@@ -56,6 +57,7 @@ TRAINING_CONSTRAINTS: dict[str, list] = {
     "drop_last": ["boolean"],
     "monitor": [StrOptions({"srcc", "loss"})],
     "lr_schedule": [StrOptions(set(SCHEDULES))],
+    "keep_initial": ["boolean"],
 }
 
 
@@ -87,6 +89,7 @@ class TrainingOptions:
     momentum: float = 0.9
     drop_last: bool = False
     lr_schedule: str = "constant"
+    keep_initial: bool = True
 
     @classmethod
     def of(cls, estimator) -> "TrainingOptions":
@@ -255,7 +258,7 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.max_epochs)
     history = [_evaluate(module, data, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
     best_epoch, best_state = 0, _snapshot(module)
-    best_score = _score(history[0], options.monitor)
+    best_score = _score(history[0], options.monitor) if options.keep_initial else None  # None: the first trained epoch wins
     for epoch in range(1, options.max_epochs + 1):
         module.train()
         total, seen = 0.0, 0
@@ -274,7 +277,7 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
             warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", RuntimeWarning)
             break
         score = _score(record, options.monitor)
-        if val_idx is None or score > best_score:
+        if val_idx is None or best_score is None or score > best_score:
             best_epoch, best_state, best_score = epoch, _snapshot(module), score
         elif epoch - best_epoch >= options.patience:
             break

@@ -131,6 +131,7 @@ _XACLE2027_MLP = {
     "mlp.max_epochs": 20,
     "mlp.patience": 10,
     "mlp.monitor": "srcc",
+    "mlp.keep_initial": False,
     "mlp.scale": "passthrough",
     "mlp.features__unit_norm": True,
 }
@@ -240,8 +241,7 @@ RECIPES: dict[str, Recipe] = {
                         "a fold model counts its fold's rows (--cv 1: the whole training split)"),
                 same("optimiser", "Adam lr 2e-5, batch 12 (drop last), 20 epochs"),
                 Setting("early stopping", "early stop patience 10 on validation SRCC, best checkpoint by validation SRCC",
-                        "patience 10 on validation SRCC; the untrained network (epoch 0) is scored too and can be kept as best",
-                        f"{_FOLDS}: {_HELD_OUT}; epoch 0 is scored so that training never makes a model worse"),
+                        f"patience 10 on validation SRCC, best trained epoch (keep_initial false); {_FOLDS}", _HELD_OUT),
                 same("seed", "seed 42", "42: the model of --cv 1, and every fold model of the first repetition (config.json model_seeds)"),
                 Setting("protocol", "(one model trained on train, early-stopped on validation)", "5-fold ensemble on the training split", _ENSEMBLE_WHY),
             ),
