@@ -93,7 +93,7 @@ class _ScoreScaleMixin:
             self.screening_counts_.append({**result.counts, "items_from_mean": int(fill.sum()), "items_dropped": int(dropped.sum())})
         self.mu_g_ = np.array([s["mu_g"] for s in self.listener_stats_])
         self.sigma_g_ = np.array([s["sigma_g"] for s in self.listener_stats_])
-        if keep.sum() < 2:
+        if not keep.all() and keep.sum() < 2:
             raise ValueError(f"drop_unscreened left {int(keep.sum())} of {n} items (single ratings, or every rating screened out); need at least 2")
         new_index = np.cumsum(keep) - 1
         split = (new_index[train[keep[train]]], None if val is None else new_index[val[keep[val]]])
