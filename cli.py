@@ -386,7 +386,7 @@ def _explicit_fields(ctx: typer.Context) -> set[str]:
 @app.command()
 @user_errors
 def recipes(
-    name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: its settings as options, and what it does instead of the published system.")] = None,
+    name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: every setting (published value, ours, why they differ), then its settings as options.")] = None,
 ) -> None:
     """List the recipes: published systems as `fit --recipe NAME` settings, with the figure each was published with."""
     from clapmos.heads.runs.recipes import describe, recipes_table
@@ -413,7 +413,7 @@ def fit(
     screening_tau: Annotated[Optional[float], typer.Option(min=0, metavar="DISTANCE", help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
     param: Annotated[Optional[list[str]], typer.Option(metavar="KEY=VALUE", help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50; checked before any work. Repeatable.")] = None,
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
-    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads, used as given: the models of the first repetition are trained with N (a recipe's published seed), repetition r of --seeds with N + r.")] = 0,
     threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS); default: the cores this process may use (affinity and cgroup quota), or $CLAPMOS_THREADS. Give 1 on a busy shared machine.")] = DEFAULT_THREADS,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots (and, for frame heads, where they listen in the worst-predicted clips).")] = True,
     recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `clapmos recipes`); the options you give override them.")] = None,
