@@ -393,3 +393,19 @@ def test_a_single_model_run_trains_with_the_published_seed_and_records_it(demo_s
     model = pipeline.named_steps["model"]
     assert model.random_state == 42 and seed_from(model.random_state) == 42  # torch is seeded with 42 itself
     assert "no out-of-fold scores" in result.output and (out / "eval").is_dir() and not (out / "cv").exists()
+
+
+@pytest.mark.parametrize(
+    ("head_targets", "targets", "message"),
+    [
+        ({"xattn": ["textual"]}, None, "head_targets names xattn, not a member of --head ridge,mlp"),
+        ({"ridge": ["textual"], "mlp": ["textual"]}, None, "target(s) overall: none of --head ridge,mlp is fitted for it"),
+    ],
+)
+def test_members_limited_to_targets_must_exist_and_leave_no_target_without_a_head(demo_store, head_targets, targets, message):
+    from clapmos.embed.store import FeatureStore
+
+    config = RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets=head_targets, targets=targets)
+    with pytest.raises(ClapmosError, match=message):
+        config.check(FeatureStore.open(demo_store / "store.zarr"))
+    assert RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets={"mlp": ["textual"]}).members("overall") == ["ridge"]
