@@ -8,6 +8,7 @@ built by fitting zero epochs on random rows of that width.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import numpy as np
@@ -406,6 +407,6 @@ def test_members_limited_to_targets_must_exist_and_leave_no_target_without_a_hea
     from clapmos.embed.store import FeatureStore
 
     config = RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets=head_targets, targets=targets)
-    with pytest.raises(ClapmosError, match=message):
+    with pytest.raises(ClapmosError, match=re.escape(message)):
         config.check(FeatureStore.open(demo_store / "store.zarr"))
     assert RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets={"mlp": ["textual"]}).members("overall") == ["ridge"]
