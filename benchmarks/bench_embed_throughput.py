@@ -108,6 +108,7 @@ def main() -> None:
     import os
 
     os.environ.pop("CLAPMOS_THREADS", None)  # the user's default: every usable core
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="clapmos-bench-") as folder:
         fields = dict(folder=folder, clips=CLIPS, batch=BATCH, seconds=SECONDS, rate=RATE, prompts=PROMPTS)
         run_child(PREPARE.format(**fields))
@@ -139,6 +140,8 @@ the same windows prepared in memory beforehand, only the audio tower's forward t
 
 **Ratio pipeline with the default threads / bare model: {ratio:.2f}** (target ≥ 0.9); with `--threads 1`: {ratio_1:.2f}. Counting the prompts as model work too,
 (forward + prompts) / pipeline = {ratio_with_prompts:.2f}. Peak memory of the process: {result['peak_mb'] / 1024:.2f} GB.
+1-minute load average {load:.1f} at the start (the machine is shared: with other work on both cores,
+one torch thread can beat two, as it did here when the second row is faster than the first).
 All times per round: {json.dumps({k: [round(x, 1) for x in v] for k, v in result['times'].items()})}.
 
 Measured on {machine_line()}.
