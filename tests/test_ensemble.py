@@ -156,7 +156,8 @@ def test_an_int_seed_reaches_every_model_of_the_first_repetition_as_given(data):
 
 def test_one_split_trains_one_model_per_member_on_every_row_with_the_seed(data):
     X, y = data
-    ens = CVEnsemble([("a", SeedRecorder()), ("b", Ridge())], n_splits=1, random_state=42).fit(X, y)
+    with pytest.warns(UserWarning, match="holds nothing out to stack on: the members are averaged"):
+        ens = CVEnsemble([("a", SeedRecorder()), ("b", Ridge())], n_splits=1, random_state=42).fit(X, y)
     assert [m.seed_ for m in ens.models_["a"]] == [42] and len(ens.models_["b"]) == 1
     assert ens.models_["a"][0].mean_ == pytest.approx(np.mean(y))  # every row, none held out
     np.testing.assert_allclose(ens.models_["b"][0].coef_, Ridge().fit(X, y).coef_)

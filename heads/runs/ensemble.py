@@ -173,6 +173,8 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
 
         self.stackers_ = None
         oof_matrix = np.stack([self.oof_members_[n] for n, _ in members])  # (members, n, [t])
+        if len(members) > 1 and self.stack and self.n_splits_ == 1:
+            warnings.warn("n_splits=1 (one model per member) holds nothing out to stack on: the members are averaged", UserWarning, stacklevel=2)
         if len(members) > 1 and self.stack and self.n_splits_ > 1:
             self.stackers_, self.oof_prediction_ = self._fit_stackers(oof_matrix, y, folds_per_seed[0])
         else:
