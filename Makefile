@@ -35,11 +35,12 @@ $(BROWSER_STAMP): | $(STAMP)
 	@touch $@
 
 # random test order (pytest-randomly prints the seed; repeat an order with -p randomly --randomly-seed=N)
+# CLAPMOS_THREADS=1: one thread per fit and embed (--threads default), as on the shared CI machines
 test: install $(BROWSER_STAMP)
-	$(OFFLINE) $(PY) -m pytest
+	$(OFFLINE) CLAPMOS_THREADS=1 $(PY) -m pytest
 
 test-slow: install
-	$(OFFLINE) $(PY) -m pytest -m slow
+	$(OFFLINE) CLAPMOS_THREADS=1 $(PY) -m pytest -m slow
 
 # The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install

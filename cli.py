@@ -162,6 +162,15 @@ def _check_out_files(paths: list[Path], option: str = "--out") -> None:
     check_replaceable(paths, option)
 
 
+def _known_heads(value: str) -> None:
+    """Refuse unknown head names in ``--head`` (``head`` or ``head:tag``) from the registry's name list alone."""
+    from clapmos.heads.registry import member_head
+
+    unknown = [h for h in _split_list(value) or [] if member_head(h) not in HEAD_NAMES]
+    if unknown:
+        raise ClapmosError(f"--head {value}: unknown head(s) {', '.join(unknown)}; choose from {', '.join(HEAD_NAMES)}")
+
+
 def _submission_format(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise typer.BadParameter(f"{value!r}: choose one of {', '.join(allowed)}.", param_hint="'--format'")
@@ -195,7 +204,7 @@ def embed(
     batch_size: Annotated[int, typer.Option(min=1, metavar="N", help="Audio windows per forward pass.")] = 8,
     device: Annotated[str, typer.Option(callback=_device, help="auto, cpu, cuda or cuda:N.")] = "auto",
     workers: Annotated[int, typer.Option(min=1, metavar="N", help="Threads that read and resample audio ahead of the model.")] = 2,
-    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads of the model (torch, BLAS). 1 keeps a shared machine responsive; give more on a machine of your own.")] = DEFAULT_THREADS,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads of the model (torch, BLAS); default: the cores this process may use (affinity and cgroup quota), or $CLAPMOS_THREADS. Give 1 on a busy shared machine.")] = DEFAULT_THREADS,
     window_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Window length in seconds (default: the embedder's).")] = None,
     hop_s: Annotated[Optional[float], typer.Option(callback=_seconds, metavar="SECONDS", help="Hop between windows in seconds (default: the window).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Model checkpoint (clap: the .pt; m2d: checkpoint-30.pth).")] = None,
@@ -218,6 +227,9 @@ def embed(
 
     An interrupted run picks up where it stopped when started again with the same arguments, with either engine.
     """
+    from clapmos.embed.backends import get_embedder_class
+
+    embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before any heavy import
     ranges = _score_ranges(score_range)
     source = ctx.get_parameter_source("frame_dtype")
     if not frames and source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
@@ -234,14 +246,13 @@ def embed(
         raise ClapmosError("--scheduler and --n-workers are options of --engine dask")
     else:
         from clapmos.embed.engines.runner import embed_corpus as run
-    from clapmos.embed.backends import create_embedder, get_embedder_class
+    from clapmos.embed.backends import create_embedder
     from clapmos.embed.backends.contract import load_embedder
     from clapmos.embed.corpora import read_corpus
     from clapmos.embed.store.replacement import check_destination
     from clapmos.embed.engines.runner import resolve_windows
     from clapmos.embed.store import FeatureStore
 
-    embedder_class = get_embedder_class(embedder)  # an unknown name, or a missing or broken plugin file, fails before the corpus is read
     if frames:
         from clapmos.embed.engines.frame_plan import require_frames
 
@@ -404,13 +415,13 @@ def _explicit_fields(ctx: typer.Context) -> set[str]:
 @app.command()
 @user_errors
 def recipes(
-    name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: its settings as options, and what it does instead of the published system.")] = None,
+    name: Annotated[Optional[str], typer.Argument(help="A recipe to show in full: every setting (published value, ours, why they differ), then its settings as options.")] = None,
 ) -> None:
     """List the recipes: published systems as `fit --recipe NAME` settings, with the figure each was published with."""
     from clapmos.heads.runs.recipes import describe, recipes_table
 
     text = describe(name) if name else recipes_table() + "\n\nShow one in full: clapmos recipes NAME"
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 @app.command()
@@ -425,14 +436,14 @@ def fit(
     target: Annotated[Optional[list[str]], typer.Option(metavar="TARGET", help="Target(s) to fit (default: all the store's). Repeatable.")] = None,
     train_split: Annotated[str, typer.Option(help="Split(s) to train on, comma-separated.")] = "train",
     eval_split: Annotated[Optional[str], typer.Option(help="Held-out split(s) to predict and score after fitting, e.g. dev; not one of the training splits.")] = None,
-    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Folds of the cross-validated ensemble.")] = 5,
+    cv: Annotated[int, typer.Option(min=1, metavar="K", help="Folds of the cross-validated ensemble; 1 trains one model per head on the whole training split (a recipe's published single-model protocol; no out-of-fold scores, use --eval-split).")] = 5,
     group: Annotated[str, typer.Option(help="Keep a system or prompt on one side of every fold: none, system or prompt.")] = "none",
     seeds: Annotated[int, typer.Option(min=1, metavar="N", help="Repeat the folds with this many seeds (more fold models).")] = 1,
     screening_tau: Annotated[Optional[float], typer.Option(min=0, metavar="DISTANCE", help="SPO rating screening: keep a rating only if another rating of the clip lies within this distance.")] = None,
     param: Annotated[Optional[list[str]], typer.Option(metavar="KEY=VALUE", help="Head setting key=value (all heads) or head.key=value, e.g. spo_mlp.max_epochs=50; checked before any work. Repeatable.")] = None,
     stack: Annotated[bool, typer.Option("--stack/--average", help="Combine several heads with a ridge on their out-of-fold predictions, or average them.")] = True,
-    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads.")] = 0,
-    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS). 1 keeps fits from stalling on a busy machine; give more on a machine of your own.")] = DEFAULT_THREADS,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Random seed of folds and heads, used as given: the models of the first repetition are trained with N (a recipe's published seed), repetition r of --seeds with N + r.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, metavar="N", help="CPU threads for fitting (torch, LightGBM, BLAS); default: the cores this process may use (affinity and cgroup quota), or $CLAPMOS_THREADS. Give 1 on a busy shared machine.")] = DEFAULT_THREADS,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save scatter plots (and, for frame heads, where they listen in the worst-predicted clips).")] = True,
     recipe: Annotated[Optional[str], typer.Option(help="Start from a published system's settings (list: `clapmos recipes`); the options you give override them.")] = None,
     stack_method: Annotated[str, typer.Option(help="How several heads are combined: ridge (with intercept) or nnls (non-negative weights fitted to the out-of-fold predictions).")] = "ridge",
@@ -445,6 +456,11 @@ def fit(
 
     The frame heads (attn_mlp, xattn) need the embedder's frame tokens in the store (`embed --frames`).
     """
+    _known_heads(head if recipe is None or "heads" in _explicit_fields(ctx) else "")  # names first: answered before any heavy import
+    if recipe is not None:
+        from clapmos.heads.runs.recipes import recipe as known_recipe
+
+        known_recipe(recipe)
     features_store = _open_store(store)  # the quick checks first: no heavy import before them
     from clapmos.heads.runs.folder import check_run_destination
 
@@ -494,7 +510,7 @@ def fit(
     config = RunConfig(**values)
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
-        with err.status(f"fitting {', '.join(config.heads)} with {config.cv}-fold cross-validation..."):
+        with err.status(f"fitting {', '.join(config.heads)} with {f'{config.cv}-fold cross-validation' if config.cv > 1 else 'one model each'}..."):
             if is_url(out_dir):
                 import tempfile
 
@@ -506,9 +522,12 @@ def fit(
             else:
                 outcome = fit_and_report(features_store, config, out_dir, plots=plots, bootstrap=BootstrapSettings(draws, confidence, seed))
     run = outcome.run
-    _print_folds(outcome.cv_folds)
-    _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
-                 markdown_table(outcome.cv.results))
+    if outcome.cv is not None:
+        _print_folds(outcome.cv_folds)
+        _print_table(f"cross-validated ({run.models[run.targets[0]].n_splits_}-fold, out-of-fold) on {'+'.join(config.train_split)}",
+                     markdown_table(outcome.cv.results))
+    else:
+        out.print(f"one model per head trained on the whole of {'+'.join(config.train_split)} (--cv 1): no out-of-fold scores", highlight=False)
     if outcome.heads is not None:
         _print_table("per head (out-of-fold)", heads_markdown(outcome.heads))
     if outcome.held_out is not None:

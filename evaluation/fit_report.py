@@ -90,6 +90,11 @@ def oof_label(train_split: str, heads: str = "") -> str:
     return f"{train_split}, out-of-fold" + (f" · {heads}" if heads else "")
 
 
+def has_oof(oof: pd.DataFrame, targets: list[str]) -> bool:
+    """Whether the run has out-of-fold predictions (not one model per head trained on every row, ``fit --cv 1``)."""
+    return any(oof[f"{t}_pred"].notna().any() for t in targets if f"{t}_pred" in oof)
+
+
 def heads_table(oof: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
     """One row per head (and the ensemble) and target: utterance and system MSE and SRCC."""
     heads = sorted({c.split("_pred_", 1)[1] for c in oof.columns if "_pred_" in c})
@@ -140,19 +145,21 @@ def write_fit_report(
     ``heads`` and ``train_split`` name the run in the plot titles. ``metrics.json`` names its
     splits (``splits``: what ``cv`` and ``eval`` were computed on), how the intervals were
     drawn (``bootstrap``) and, given ``cv_info``, the grouping of the folds and what each held out.
-    ``cv`` is the out-of-fold report when already made (:func:`oof_report`).
+    ``cv`` is the out-of-fold report when already made (:func:`oof_report`). A run without out-of-fold
+    predictions (``fit --cv 1``: one model per head) writes no ``cv/`` report.
     """
     out_dir = Path(out_dir)
-    if cv is None:
-        cv = oof_report(oof, targets, label=oof_label(train_split, heads), bootstrap=bootstrap, corpus=corpus, comparisons=comparisons)
-    write_outputs(cv, out_dir / "cv", plots=plots)
+    oof_known = has_oof(oof, targets)
     metrics = {
-        "splits": {"cv": f"{train_split} (out-of-fold)", **({"eval": eval_split} if evaluation is not None else {})},
+        "splits": {**({"cv": f"{train_split} (out-of-fold)"} if oof_known else {}), **({"eval": eval_split} if evaluation is not None else {})},
         "bootstrap": bootstrap.summary() if bootstrap.n_draws else None,
         **({"folds": cv_info} if cv_info is not None else {}),
-        "cv": cv.summary()["metrics"],
-        "heads": json.loads(heads_table(oof, targets).to_json(orient="records")),
     }
+    if oof_known:
+        if cv is None:
+            cv = oof_report(oof, targets, label=oof_label(train_split, heads), bootstrap=bootstrap, corpus=corpus, comparisons=comparisons)
+        write_outputs(cv, out_dir / "cv", plots=plots)
+        metrics |= {"cv": cv.summary()["metrics"], "heads": json.loads(heads_table(oof, targets).to_json(orient="records"))}
     if evaluation is not None:
         write_outputs(evaluation, out_dir / "eval", plots=plots)
         metrics["eval"] = evaluation.summary()["metrics"]

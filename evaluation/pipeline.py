@@ -20,7 +20,7 @@ import pandas as pd
 
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.attention_plots import attention_plot, worst_clips
-from clapmos.evaluation.fit_report import fold_summary, heads_table, oof_label, oof_report, write_fit_report
+from clapmos.evaluation.fit_report import fold_summary, has_oof, heads_table, oof_label, oof_report, write_fit_report
 from clapmos.evaluation.intervals import BootstrapSettings
 from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.seen import seen_unseen
@@ -38,10 +38,10 @@ class FitOutcome:
 
     run: FittedRun
     folder: Path
-    cv: EvaluationReport
+    cv: EvaluationReport | None  # None for one model per head (``cv=1``): nothing held out
     heads: pd.DataFrame | None  # per head and the ensemble (out-of-fold), when several heads are stacked
     held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
-    cv_folds: dict  # the grouping of the folds and what each held out (fit_report.fold_summary)
+    cv_folds: dict | None  # the grouping of the folds and what each held out (fit_report.fold_summary); None with --cv 1
 
 
 def fit_and_report(
@@ -57,7 +57,8 @@ def fit_and_report(
     out_dir = Path(out_dir)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
     run = fit_run(features, config)
-    check_fit_converged(run.oof, run.targets, config.params)  # a diverged fit is not saved
+    if config.cv > 1:  # out-of-fold predictions to judge by (--cv 1 has none)
+        check_fit_converged(run.oof, run.targets, config.params)  # a diverged fit is not saved
     votes = features.comparisons(config.train_split)
     votes = votes if len(votes) else None
     with writing_run_folder(out_dir) as folder:
@@ -73,15 +74,17 @@ def fit_and_report(
                 held_out.seen = seen_unseen(held_out.clips, held_out.targets, training_ids(features, config.train_split),
                                             truth.prompts, bootstrap)
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
+        oof = has_oof(run.oof, run.targets)  # none with --cv 1 (one model per head)
         cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap,
-                        corpus=features.corpus, comparisons=votes)
+                        corpus=features.corpus, comparisons=votes) if oof else None
+        folds = cv_folds(run, features) if oof else None
         write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
-                         bootstrap=bootstrap, cv_info=(folds := cv_folds(run, features)), cv=cv)
+                         bootstrap=bootstrap, cv_info=folds, cv=cv)
         write_model_card(folder, name=out_dir.name)  # the folder is staged under another name
-        if plots and run.reads_frames:
+        if plots and run.reads_frames and (oof or held_out is not None):
             write_attention_plots(run, features, folder, held_out)
-    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 else None
+    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 and oof else None
     return FitOutcome(run, out_dir, cv, heads, held_out, folds)
 
 

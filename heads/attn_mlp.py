@@ -21,7 +21,7 @@ clips), the targets and losses, and the attention weights.
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401 - the examples below use it
 
 from clapmos.heads.inputs.frame_inputs import ClipVectors
 from clapmos.heads.nn.frame_regressor import FrameRegressor

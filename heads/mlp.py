@@ -123,6 +123,9 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     validation_fraction : float or None, default=0.1
         Share of the training items held out to monitor early stopping; 0 or None
         trains for ``max_epochs`` and keeps the last epoch.
+    keep_initial : bool, default=True
+        Whether the untrained network (epoch 0, scored before training) may be kept as
+        the best; ``False`` keeps the best trained epoch, as the XACLE baseline's code does.
     patience : int, default=15
         Epochs without improvement before stopping; the best epoch's weights are kept.
     monitor : {"srcc", "loss"}, default="srcc"
@@ -160,6 +163,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
     optimizer = "adamw"
     momentum = 0.9
     drop_last = False
+    keep_initial = True
     monitor = "srcc"
     lr_schedule = "constant"
 
@@ -189,6 +193,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         lr_schedule: str = "constant",
         device: str = "auto",
         random_state=None,
+        keep_initial: bool = True,
     ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -214,6 +219,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
+        self.keep_initial = keep_initial
 
     _parameter_constraints: dict = {
         **TRAINING_CONSTRAINTS,
@@ -267,16 +273,16 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         edges = XACLE_CLASS_EDGES if self.class_edges is None else tuple(self.class_edges)
         return loss, {"weight": class_balanced_weights(class_counts(scores, edges), self.beta)}
 
-    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss, n_outputs: int | None = None, **training):
+    def _fit_network(self, X: np.ndarray, Y: np.ndarray, loss_fn: Loss, n_outputs: int | None = None, seed: int | None = None, **training):
         """Train the network on targets ``Y``; sets the learned attributes.
 
         ``n_outputs`` is the number of scores predicted (default: the columns of ``Y``);
-        ``training`` goes to :func:`~clapmos.heads.nn.training.train_module` (``extras``, ``decode``, ``truth``).
+        ``seed`` defaults to ``random_state``'s; ``training`` goes to :func:`~clapmos.heads.nn.training.train_module`
+        (``extras``, ``decode``, ``truth``, ``split``).
         """
         self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
-        result = train_module(
-            self._build_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state), **training
-        )
+        seed = seed_from(self.random_state) if seed is None else seed
+        result = train_module(self._build_network, X, Y, loss_fn, self._training_options(), seed, **training)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

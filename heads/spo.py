@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from clapmos.embed.errors import ClapmosError
-from clapmos.heads.nn.training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module
+from clapmos.heads.nn.training import TRAINING_CONSTRAINTS, TrainingOptions, check_device_name, seed_from, train_module, validation_split
 from clapmos.heads.inputs.features import paired_cosine
 from clapmos.heads.nn.losses import RegressionLoss
 from clapmos.heads.mlp import TorchMLPRegressor
@@ -37,6 +37,7 @@ SPO_CONSTRAINTS: dict[str, list] = {
     "pairwise_weight": [Interval(Real, 0, None, closed="left")],
     "margin": [Interval(Real, 0, None, closed="left")],
     "screening_tau": [Interval(Real, 0, None, closed="left"), None],
+    "drop_unscreened": ["boolean"],
 }
 
 
@@ -45,29 +46,58 @@ class _ScoreScaleMixin:
 
     __metadata_request__fit = {"listener_scores": True, "listener_ids": True}
 
-    def _fit_z_targets(self, Y: np.ndarray, listener_scores, listener_ids) -> np.ndarray:
-        """Per-item z targets (n, n_outputs); sets ``mu_g_``, ``sigma_g_``, ``listener_stats_``, ``screening_counts_``.
+    def _spo_targets(self, Y: np.ndarray, listener_scores, listener_ids):
+        """The z targets of the rows trained on, as published; sets ``mu_g_``, ``sigma_g_``, ``listener_stats_``, ``screening_counts_``.
 
-        Items left without any rating (none given, or all screened out) get
-        ``(y - mu_g) / sigma_g`` from their per-item score ``y``, and are counted under
-        ``items_from_mean``.
+        Returns ``(Z, keep, split, seed)``: targets of the rows ``keep`` (a boolean mask),
+        the (training, validation) rows among them for :func:`~clapmos.heads.nn.training.train_module`,
+        and the torch seed. The validation rows are the seed's ``validation_fraction``; the
+        listener statistics come from the training rows' screened ratings only, and the
+        validation rows are screened and mapped with the training ``mu_g``, ``sigma_g``
+        (never with statistics they helped compute). Items left without a rating (none
+        given, or all screened out) and items with a single rating are dropped with
+        ``drop_unscreened`` (as published); otherwise they get ``(y - mu_g) / sigma_g``
+        from their per-item score ``y`` (counted under ``items_from_mean``).
         """
         n, n_outputs = Y.shape
+        seed = seed_from(self.random_state)
+        train, val = validation_split(n, self.validation_fraction, seed)
+        in_val = np.zeros(n, dtype=bool)
+        if val is not None:
+            in_val[val] = True
         names = [f"output {j}" for j in range(n_outputs)]
         ratings = self._ratings_table(n, names, listener_scores, listener_ids)
         Z = np.empty_like(Y)
+        keep = np.ones(n, dtype=bool)
         self.listener_stats_, self.screening_counts_ = [], []
         for j, name in enumerate(names):
-            result = item_targets(ratings, name, n, tau=self.screening_tau, item_means=Y[:, j])
+            training_ratings = ratings[~in_val[ratings["item"].to_numpy(dtype=int)]] if len(ratings) else ratings
+            result = item_targets(training_ratings, name, n, tau=self.screening_tau, item_means=Y[:, j])
             z, stats = result.z.copy(), result.stats
+            rated = ratings[ratings[name].notna()] if len(ratings) else ratings
+            if len(rated) and val is not None:
+                held = rated[in_val[rated["item"].to_numpy(dtype=int)]]
+                if len(held):
+                    global_only = ListenerStatistics(pd.DataFrame({"mu": [], "sigma": [], "n": []}), stats.mu_g, stats.sigma_g)
+                    z[in_val] = item_targets(held, name, n, tau=self.screening_tau, stats=global_only).z[in_val]
             missing = np.isnan(z)
-            z[missing] = (Y[missing, j] - stats.mu_g) / stats.sigma_g
+            single = np.zeros(n, dtype=bool)
+            if len(rated):
+                single[np.bincount(rated["item"].to_numpy(dtype=int), minlength=n) == 1] = True
+            dropped = (missing | single) if getattr(self, "drop_unscreened", False) and len(rated) else np.zeros(n, dtype=bool)
+            fill = missing & ~dropped
+            z[fill] = (Y[fill, j] - stats.mu_g) / stats.sigma_g
             Z[:, j] = z
+            keep &= ~dropped
             self.listener_stats_.append(_plain_statistics(stats))
-            self.screening_counts_.append({**result.counts, "items_from_mean": int(missing.sum())})
+            self.screening_counts_.append({**result.counts, "items_from_mean": int(fill.sum()), "items_dropped": int(dropped.sum())})
         self.mu_g_ = np.array([s["mu_g"] for s in self.listener_stats_])
         self.sigma_g_ = np.array([s["sigma_g"] for s in self.listener_stats_])
-        return Z
+        if not keep.all() and keep.sum() < 2:
+            raise ValueError(f"drop_unscreened left {int(keep.sum())} of {n} items (single ratings, or every rating screened out); need at least 2")
+        new_index = np.cumsum(keep) - 1
+        split = (new_index[train[keep[train]]], None if val is None else new_index[val[keep[val]]])
+        return Z[keep], keep, split, seed
 
     @staticmethod
     def _ratings_table(n: int, names: list[str], listener_scores, listener_ids) -> pd.DataFrame:
@@ -123,6 +153,9 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
     screening_tau : float or None, default=None
         Rating screening threshold on the raw scale (the published run used 5 on
         XACLE's 0-10 scale); ``None`` keeps every rating.
+    drop_unscreened : bool, default=False
+        Drop the items with a single rating and those screening empties (as published);
+        by default they are kept, on their per-item score.
     loss, tau, class_balance, beta, class_edges
         As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (``tau`` in z units; classes from
         the raw per-clip scores ``y``).
@@ -171,6 +204,7 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         pairwise_weight: float = 0.5,
         margin: float = 0.1,
         screening_tau: float | None = None,
+        drop_unscreened: bool = False,
         loss: str = "mse",
         tau: float = 0.25,
         class_balance: str | None = None,
@@ -196,6 +230,7 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         self.pairwise_weight = pairwise_weight
         self.margin = margin
         self.screening_tau = screening_tau
+        self.drop_unscreened = drop_unscreened
         self.loss = loss
         self.tau = tau
         self.class_balance = class_balance
@@ -232,9 +267,9 @@ class SpoMLPRegressor(_ScoreScaleMixin, TorchMLPRegressor):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(np.float64)
-        Z = self._fit_z_targets(Y, listener_scores, listener_ids)
-        loss, extras = self._regression_loss(Y)
-        return self._fit_network(X, Z, loss, extras=extras)
+        Z, keep, split, seed = self._spo_targets(Y, listener_scores, listener_ids)
+        loss, extras = self._regression_loss(Y[keep])
+        return self._fit_network(X[keep], Z, loss, extras=extras, split=split, seed=seed)
 
     def predict(self, X) -> np.ndarray:
         """Scores on the raw scale: ``mu_g_ + sigma_g_ * z``."""
@@ -261,7 +296,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
     from the CLAPScore map ``slope = top / sigma_g``, ``intercept = -mu_g / sigma_g``
     where ``top`` is the top of the score scale (10 on XACLE). Ranking is fixed by the
     cosine, so training only calibrates the scale and early stopping monitors the
-    validation loss. ``max_epochs=0`` keeps the zero-shot map.
+    validation loss by default. ``max_epochs=0`` keeps the zero-shot map.
 
     Parameters
     ----------
@@ -270,13 +305,17 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
     score_top : float or None, default=None
         Top of the score scale; ``None`` takes the largest score seen in ``fit``
         (listener ratings when given, else ``y``), per output.
-    pairwise_weight, margin, screening_tau
+    pairwise_weight, margin, screening_tau, drop_unscreened
         As in :class:`SpoMLPRegressor`.
     optimizer : {"adamw", "adam", "sgd"}, default="adamw"
     lr : float, default=1e-2
         Learning rate (no weight decay: it would pull the slope to 0).
     lr_schedule : {"constant", "cosine"}, default="constant"
-    batch_size, max_epochs, validation_fraction, patience, device, random_state
+    monitor : {"loss", "srcc"}, default="loss"
+        What early stopping reads. The cosine fixes the ranking, so validation SRCC
+        only changes if the slope changes sign; ``"srcc"`` (published) breaks its ties by
+        the validation loss.
+    batch_size, drop_last, max_epochs, validation_fraction, patience, device, random_state
         As in :class:`~clapmos.heads.mlp.TorchMLPRegressor`.
 
     Attributes
@@ -318,10 +357,13 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         pairwise_weight: float = 0.5,
         margin: float = 0.1,
         screening_tau: float | None = None,
+        drop_unscreened: bool = False,
         optimizer: str = "adamw",
         lr: float = 1e-2,
         lr_schedule: str = "constant",
+        monitor: str = "loss",
         batch_size: int = 32,
+        drop_last: bool = False,
         max_epochs: int = 50,
         validation_fraction: float | None = 0.1,
         patience: int = 10,
@@ -333,10 +375,13 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         self.pairwise_weight = pairwise_weight
         self.margin = margin
         self.screening_tau = screening_tau
+        self.drop_unscreened = drop_unscreened
         self.optimizer = optimizer
         self.lr = lr
         self.lr_schedule = lr_schedule
+        self.monitor = monitor
         self.batch_size = batch_size
+        self.drop_last = drop_last
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -350,7 +395,7 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         cosine = paired_cosine(X, self.audio_dim)[:, None]
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(np.float64)
-        Z = self._fit_z_targets(Y, listener_scores, listener_ids)
+        Z, keep, split, seed = self._spo_targets(Y, listener_scores, listener_ids)
         self.n_outputs_ = Y.shape[1]
         self.score_top_ = self._score_top(Y, listener_scores)
         slope, intercept = self.score_top_ / self.sigma_g_, -self.mu_g_ / self.sigma_g_
@@ -362,12 +407,13 @@ class SpoCosineRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             patience=self.patience,
             device=self.device,
-            monitor="loss",
+            monitor=self.monitor,
             optimizer=self.optimizer,
             lr_schedule=self.lr_schedule,
+            drop_last=self.drop_last,
         )
         loss = RegressionLoss("mse", pairwise_weight=self.pairwise_weight, margin=self.margin)
-        result = train_module(lambda: AffineCosine(slope, intercept), cosine, Z, loss, options, seed_from(self.random_state))
+        result = train_module(lambda: AffineCosine(slope, intercept), cosine[keep], Z, loss, options, seed, split=split)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

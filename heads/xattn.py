@@ -23,7 +23,7 @@ attention weights.
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401 - the examples below use it
 
 from clapmos.heads.attn_mlp import QUICK
 from clapmos.heads.inputs.frame_inputs import ClipVectors

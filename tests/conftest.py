@@ -10,6 +10,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # One thread per library (torch reads this when it is imported), as `--threads 1` does for the CLI:
 # on a shared 2-core machine two-thread torch fits stall (BENCHMARKS.md, "Threads").
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# clapmos's own default (--threads of embed and fit: every usable core) is 1 for the suite, as on CI
+os.environ.setdefault("CLAPMOS_THREADS", "1")
 
 from pathlib import Path  # noqa: E402
 

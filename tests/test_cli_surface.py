@@ -73,7 +73,7 @@ INVALID: dict[tuple[str, str], tuple[list[str], str]] = {
     ("fit", "--target"): (with_option(FIT, "--target", "nope"), "--target"),
     ("fit", "--train-split"): (with_option(FIT, "--train-split", "nope"), "--train-split"),
     ("fit", "--eval-split"): (with_option(FIT, "--eval-split", "train"), "--eval-split"),
-    ("fit", "--cv"): (with_option(FIT, "--cv", "1"), "--cv"),
+    ("fit", "--cv"): (with_option(FIT, "--cv", "0"), "--cv"),
     ("fit", "--group"): (with_option(FIT, "--group", "genre"), "--group"),
     ("fit", "--seeds"): (with_option(FIT, "--seeds", "0"), "--seeds"),
     ("fit", "--screening-tau"): (with_option(with_option(FIT, "--head", "spo_mlp"), "--screening-tau", "-1"), "--screening-tau"),

@@ -7,7 +7,10 @@ A clip whose listeners disagree has a noisier mean, so a head that predicts a di
 should predict a wider one for it. On 600 held-out clips:
 
 * the predicted standard deviation ranks clips by their true spread far better than
-  chance (Spearman correlation 0 ± 0.04 by chance; asserted >= 0.25, seen 0.41-0.56);
+  chance (Spearman correlation 0 ± 0.04 by chance; asserted >= 0.25, seen 0.32-0.59 over data
+  seeds 0-2 and torch seeds 0-3). The ``dist`` head early-stops on its validation KL
+  (``monitor="loss"``), which reads the whole distribution: early stopping on the mean's SRCC
+  may stop within a few epochs, before the spread is learnt (0.17 was seen so);
 * the predicted mean ranks clips as well as an MLP with the same body trained with MSE
   (SRCC within 0.02; seen differences below 0.013).
 """
@@ -51,7 +54,7 @@ def simulate(seed: int):
 def test_predicted_spread_ranks_clips_by_listener_disagreement_and_the_mean_ranks_like_an_mlp(seed):
     X, clip_means, spread = simulate(seed)
     train, test = slice(0, N_TRAIN), slice(N_TRAIN, None)
-    dist = DistributionRegressor(**SETTINGS).fit(X[train], clip_means[train])
+    dist = DistributionRegressor(**SETTINGS, monitor="loss").fit(X[train], clip_means[train])
     mean, std = dist.predict(X[test], return_std=True)
     mlp = TorchMLPRegressor(**SETTINGS).fit(X[train], clip_means[train])
 

@@ -39,8 +39,7 @@ class WeightRecorder(RegressorMixin, BaseEstimator):
 def test_out_of_fold_predictions_equal_sklearn_cross_val_predict(data):
     X, y = data
     ens = CVEnsemble(Ridge(alpha=1.0), n_splits=4, random_state=3).fit(X, y)
-    seed = np.random.RandomState(3).randint(np.iinfo(np.int32).max)
-    expected = cross_val_predict(Ridge(alpha=1.0), X, y, cv=KFold(4, shuffle=True, random_state=seed))
+    expected = cross_val_predict(Ridge(alpha=1.0), X, y, cv=KFold(4, shuffle=True, random_state=3))  # the int seed as given
     np.testing.assert_allclose(ens.oof_prediction_, expected, rtol=1e-12)
     assert len(ens.models_["head"]) == 4
 
@@ -128,6 +127,39 @@ def test_grouped_folds_use_sklearn_group_kfold(data):
     X, y = data
     groups = np.repeat(np.arange(10), 8)
     ens = CVEnsemble(Ridge(), n_splits=5, random_state=0).fit(X, y, groups=groups)
-    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
-    expected = cross_val_predict(Ridge(), X, y, groups=groups, cv=GroupKFold(5, shuffle=True, random_state=seed))
+    expected = cross_val_predict(Ridge(), X, y, groups=groups, cv=GroupKFold(5, shuffle=True, random_state=0))
     np.testing.assert_allclose(ens.oof_prediction_, expected, rtol=1e-12)
+
+
+class SeedRecorder(RegressorMixin, BaseEstimator):
+    """A constant model that remembers the seed it was fitted with."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.seed_ = self.random_state
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_an_int_seed_reaches_every_model_of_the_first_repetition_as_given(data):
+    X, y = data
+    ens = CVEnsemble([("a", SeedRecorder()), ("b", SeedRecorder())], n_splits=3, n_seeds=2, random_state=42).fit(X, y)
+    for name in ("a", "b"):
+        assert [m.seed_ for m in ens.models_[name]] == [42, 42, 42, 43, 43, 43]
+        assert ens.model_seeds_[name] == [42, 42, 42, 43, 43, 43]
+
+
+def test_one_split_trains_one_model_per_member_on_every_row_with_the_seed(data):
+    X, y = data
+    with pytest.warns(UserWarning, match="holds nothing out to stack on: the members are averaged"):
+        ens = CVEnsemble([("a", SeedRecorder()), ("b", Ridge())], n_splits=1, random_state=42).fit(X, y)
+    assert [m.seed_ for m in ens.models_["a"]] == [42] and len(ens.models_["b"]) == 1
+    assert ens.models_["a"][0].mean_ == pytest.approx(np.mean(y))  # every row, none held out
+    np.testing.assert_allclose(ens.models_["b"][0].coef_, Ridge().fit(X, y).coef_)
+    assert np.isnan(ens.oof_prediction_).all() and ens.stackers_ is None  # nothing held out: no stacking
+    np.testing.assert_allclose(ens.predict(X[:5]), (ens.models_["a"][0].predict(X[:5]) + ens.models_["b"][0].predict(X[:5])) / 2)

@@ -174,7 +174,7 @@ def test_spo_fold_models_are_trained_on_the_listener_ratings_of_their_fold(store
     from clapmos.heads.runs.run import RunConfig, fit_run
 
     store = FeatureStore.open(store_path)
-    run = fit_run(store, RunConfig(embedders=["spectral"], heads=["spo_mlp", "ridge"], cv=2, params={"spo_mlp.max_epochs": 2}))
+    run = fit_run(store, RunConfig(embedders=["spectral"], heads=["spo_mlp", "ridge"], cv=2, params={"spo_mlp.max_epochs": 2, "spo_mlp.validation_fraction": None}))
     fold_models = run.models["overall"].models_["spo_mlp"]
     ratings_in = [m.named_steps["model"].screening_counts_[0]["ratings_in"] for m in fold_models]
     assert sum(ratings_in) == len(store.ratings("train"))  # each rating seen by exactly one training fold of 2

@@ -99,7 +99,7 @@ def test_cross_validated_ensembles_slice_frames_and_route_listener_ratings(data)
     scores = np.round(y[:, None] + rng.normal(0, 0.3, size=(len(y), 3)), 1)
     ids = np.array([["a", "b", "c"]] * len(y), dtype=object)
     with config_context(enable_metadata_routing=True):  # frame heads request the listener arrays by default
-        ensemble = CVEnsemble(AttentionMLPRegressor(**SMALL), n_splits=3).fit(frames, y, listener_scores=scores, listener_ids=ids)
+        ensemble = CVEnsemble(AttentionMLPRegressor(**SMALL, validation_fraction=None), n_splits=3).fit(frames, y, listener_scores=scores, listener_ids=ids)
     assert ensemble.oof_prediction_.shape == (len(y),) and len(ensemble.models_["head"]) == 3
     assert sum(m.screening_counts_[0]["ratings_in"] for m in ensemble.models_["head"]) == 2 * scores.size  # each rating in 2 of 3 folds
     mean, std = ensemble.predict(frames[:5], return_std=True)

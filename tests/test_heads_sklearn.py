@@ -21,14 +21,19 @@ def check_instances():
     """One quick instance per registered head's model (its ``quick`` settings), the frame heads' distribution output, and the shared parts.
 
     Models that scikit-learn itself provides (``ridge``'s ``RidgeCV``) are checked by scikit-learn.
+    The checks fit on 3 features: the estimators that split a paired audio | text matrix are
+    given ``audio_dim=1`` (a 1-d audio and a 2-d text part), where the split has no middle.
     """
     models = []
     for name, spec in heads.head_specs().items():
         model = heads.make_head(name, **spec.quick).named_steps["model"]
+        if isinstance(model, heads.CrossAttentionRegressor):
+            model.set_params(audio_dim=1)
         if not type(model).__module__.startswith("sklearn.") and type(model) not in {type(m) for m in models}:
             models.append(model)
     return [
-        heads.PairedEmbeddingFeatures(blocks=heads.BLOCK_ORDER),
+        # the blocks that compare audio with text need halves of one width: tests/test_heads_paired_contract.py
+        heads.PairedEmbeddingFeatures(blocks=("audio", "text"), audio_dim=1),
         *models,
         heads.AttentionMLPRegressor(output="distribution", random_state=0, **heads.head_spec("attn_mlp").quick),  # xattn: heads/runs/conformance.py
         heads.CVEnsemble(n_splits=3),

@@ -19,7 +19,8 @@ from clapmos.heads import (
 )
 from clapmos.heads.inputs.features import paired_cosine
 
-QUICK = {"hidden_sizes": (8,), "max_epochs": 10, "lr": 1e-2, "patience": 3, "random_state": 0}
+# no internal validation rows: the listener statistics are those of every row given (validation rows: see below)
+QUICK = {"hidden_sizes": (8,), "max_epochs": 10, "lr": 1e-2, "patience": 3, "random_state": 0, "validation_fraction": None}
 
 
 @pytest.fixture
@@ -69,10 +70,11 @@ def test_items_left_without_ratings_train_on_their_standardised_mean():
     scores = np.array([[1, 2], [2, 3], [8, 9], [9, 8], [0, 10], [np.nan, np.nan]], dtype=float)
     ids = np.array([["a", "b"]] * 5 + [[None, None]], dtype=object)
     y = np.array([1.5, 2.5, 8.5, 8.5, 5.0, 4.0])
-    model = SpoMLPRegressor(**QUICK, screening_tau=5, validation_fraction=0)
+    model = SpoMLPRegressor(**{**QUICK, "validation_fraction": 0}, screening_tau=5)
     model.fit(X, y, listener_scores=scores, listener_ids=ids)
     assert model.screening_counts_[0]["items_from_mean"] == 2  # item 4 screened out, item 5 never rated
-    Z = model._fit_z_targets(y[:, None], scores, ids)
+    Z, keep, _, _ = model._spo_targets(y[:, None], scores, ids)
+    assert keep.all()
     np.testing.assert_allclose(Z[4:, 0], (y[4:] - model.mu_g_[0]) / model.sigma_g_[0])
 
 
@@ -128,7 +130,7 @@ def test_listener_ratings_are_requested_by_default_when_routing_is_on(xacle_like
     X, y, scores, ids, _ = xacle_like
     with sklearn.config_context(enable_metadata_routing=True):
         result = cross_validate(
-            make_head("cosine", max_epochs=2),
+            make_head("cosine", max_epochs=2, validation_fraction=None),
             X,
             y,
             cv=KFold(2),
@@ -175,3 +177,58 @@ def test_the_cosine_head_fits_two_targets_with_one_map_each(xacle_like):
     with pytest.warns(NoListenerRatingsWarning):
         model = SpoCosineRegressor(max_epochs=3, random_state=0).fit(X, np.column_stack([y, 10 - y]))
     assert model.slope_.shape == (2,) and model.predict(X).shape == (60, 2)
+
+
+def test_validation_rows_are_mapped_with_the_training_statistics_they_did_not_help_compute(xacle_like):
+    """Published: per-listener statistics from the training rows; the validation rows screened and mapped with mu_g, sigma_g."""
+    from clapmos.heads.nn.training import validation_split
+
+    X, y, scores, ids, ratings = xacle_like
+    model = SpoMLPRegressor(**{**QUICK, "validation_fraction": 0.25})
+    Z, keep, (train_rows, val_rows), seed = model._spo_targets(y[:, None], scores, ids)
+    train, val = validation_split(60, 0.25, seed)
+    assert keep.all() and seed == 0
+    np.testing.assert_array_equal(train_rows, train) and np.testing.assert_array_equal(val_rows, val)
+    training = ratings[ratings["item"].isin(train)]
+    stats = listener_statistics(training, "alignment")  # the validation rows' ratings are not in them
+    assert model.mu_g_[0] == pytest.approx(stats.mu_g) and model.sigma_g_[0] == pytest.approx(stats.sigma_g)
+    for item in val:  # every validation rating mapped with the global statistics, whoever gave it
+        expected = ((ratings.loc[ratings["item"] == item, "alignment"] - stats.mu_g) / stats.sigma_g).mean()
+        assert Z[item, 0] == pytest.approx(expected)
+    for item in train[:5]:  # training ratings with their listener's own statistics
+        mine = training[training["item"] == item]
+        expected = ((mine["alignment"] - mine["listener"].map(stats.table["mu"])) / mine["listener"].map(stats.table["sigma"])).mean()
+        assert Z[item, 0] == pytest.approx(expected)
+
+
+def test_drop_unscreened_drops_single_rating_and_emptied_clips_as_published():
+    X = np.random.default_rng(0).normal(size=(8, 4))
+    scores = np.array([[1, 2], [2, 3], [8, 9], [9, 8], [0, 10], [7, np.nan], [3, 4], [6, 6]], dtype=float)
+    ids = np.array([["a", "b"]] * 5 + [["a", None]] + [["a", "b"]] * 2, dtype=object)
+    y = np.nanmean(scores, axis=1)
+    kept = SpoMLPRegressor(**QUICK, screening_tau=5)
+    Z_all, keep_all, _, _ = kept._spo_targets(y[:, None], scores, ids)
+    assert keep_all.all() and kept.screening_counts_[0]["items_from_mean"] == 1  # item 4 emptied, on its mean
+    dropping = SpoMLPRegressor(**QUICK, screening_tau=5, drop_unscreened=True)
+    Z, keep, (train_rows, _), _ = dropping._spo_targets(y[:, None], scores, ids)
+    assert keep.tolist() == [True, True, True, True, False, False, True, True]  # 4 emptied by screening, 5 rated once
+    assert dropping.screening_counts_[0]["items_dropped"] == 2 and sorted(train_rows) == list(range(6))
+    np.testing.assert_allclose(Z[:, 0], Z_all[keep, 0])
+    dropping.fit(X, y, listener_scores=scores, listener_ids=ids)  # trains on the 6 clips left
+
+
+def test_the_cosine_head_takes_the_published_early_stopping_and_batches():
+    """monitor="srcc" with patience, and drop_last, reach training (the history shows them)."""
+    rng = np.random.default_rng(1)
+    audio = rng.normal(size=(45, 4))
+    X = np.hstack([audio, audio + rng.normal(size=(45, 4))])
+    y = np.clip(5 + 5 * paired_cosine(X) + rng.normal(0, 1, 45), 0, 10)
+    import warnings
+
+    with warnings.catch_warnings(action="ignore", category=NoListenerRatingsWarning):
+        loss = SpoCosineRegressor(score_top=10, max_epochs=3, batch_size=16, random_state=0).fit(X, y)
+        dropped = SpoCosineRegressor(score_top=10, max_epochs=3, batch_size=16, drop_last=True, random_state=0).fit(X, y)
+        srcc = SpoCosineRegressor(score_top=10, max_epochs=30, patience=2, monitor="srcc", lr=1e-3, random_state=0).fit(X, y)
+    assert loss.history_[1]["train_loss"] != dropped.history_[1]["train_loss"]  # 40 training rows: 16+16+8, or 16+16
+    # the SRCC of an affine map of the cosine never changes (positive slope): it stops on the loss tie-break
+    assert len({round(h["val_srcc"], 12) for h in srcc.history_}) == 1

@@ -8,6 +8,7 @@ built by fitting zero epochs on random rows of that width.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import numpy as np
@@ -29,6 +30,7 @@ from clapmos.heads import (
     TorchMLPRegressor,
 )
 from clapmos.heads.nn.losses import XACLE_CLASS_EDGES
+from clapmos.heads.nn.training import seed_from
 from clapmos.heads.runs.recipes import RECIPES, apply_recipe, recipe
 from clapmos.heads.runs.run import RunConfig, member_pipelines
 
@@ -56,7 +58,7 @@ def test_the_six_recipes_exist_with_a_source_and_a_published_figure():
     assert list(RECIPES) == ["musiceval-baseline", "xacle2027-baseline", "spo-clapscore", "ensemble-svr", "astar-distribution", "astar-frames"]
     for item in RECIPES.values():
         assert item.reproduces and "METHODS.md" in item.source and "SRCC" in item.figure
-    assert all(RECIPES[name].instead for name in RECIPES)  # none is exact on frozen clip embeddings: each says what it does
+    assert all(RECIPES[name].deviations for name in RECIPES)  # none is exact on frozen clip embeddings: each says what differs
 
 
 def test_xacle2027_baseline_is_the_published_network_loss_optimiser_and_scaling():
@@ -111,6 +113,9 @@ def test_spo_clapscore_is_the_cosine_map_with_screening_and_the_published_optimi
     assert isinstance(model, SpoCosineRegressor)
     assert (model.optimizer, model.lr, model.lr_schedule, model.max_epochs, model.batch_size) == ("adam", 1e-4, "cosine", 50, 32)
     assert (model.pairwise_weight, model.margin, model.screening_tau) == (0.5, 0.1, 5.0)
+    # early stopping on validation SRCC with patience 20, last batches dropped (the authors' code), z start 10·cos
+    assert (model.monitor, model.patience, model.drop_last, model.score_top) == ("srcc", 20, True, 10.0)
+    assert model.drop_unscreened is True  # clips with a single rating, or emptied by screening, are dropped
 
 
 def test_ensemble_svr_is_two_rbf_svrs_on_proximity_features_blended_non_negatively_and_clipped():
@@ -144,19 +149,70 @@ def test_astar_distribution_is_gaussian_one_hot_and_coral_heads_over_20_bins_sta
     assert built["dist"].named_steps["features"].blocks == ("audio",)
 
 
-@pytest.mark.parametrize(("target", "reads_text"), [("overall", False), ("textual", True)])
-def test_astar_frames_is_attention_over_frame_tokens_with_distribution_outputs_stacked_by_ridge(target, reads_text):
+@pytest.mark.parametrize(("target", "branch"), [("overall", "attn_mlp"), ("textual", "xattn")])
+def test_astar_frames_is_attention_over_frame_tokens_with_distribution_outputs_stacked_by_ridge(target, branch):
+    """Overall: attention pooling over the audio tokens alone; textual: the text queries the audio tokens."""
     config = config_of("astar-frames")
     assert config.embedders == ["clap"] and config.stack and config.stack_method == "ridge"
     built = {name: pipeline.named_steps["model"] for name, pipeline in members("astar-frames", target, (CLAP,)).items()}
-    assert list(built) == ["attn_mlp", "attn_mlp:onehot", "xattn"]
-    gaussian, onehot, cross = built.values()
-    assert isinstance(gaussian, AttentionMLPRegressor) and isinstance(cross, CrossAttentionRegressor)
+    assert list(built) == [branch, f"{branch}:onehot"]
+    gaussian, onehot = built.values()
+    assert isinstance(gaussian, {"attn_mlp": AttentionMLPRegressor, "xattn": CrossAttentionRegressor}[branch])
     for model in built.values():
         assert (model.output, model.n_bins, tuple(model.score_range)) == ("distribution", 20, (1.0, 5.0))
-    assert (gaussian.sigma, onehot.sigma, cross.sigma) == (0.25, 0.0, 0.25)
-    assert gaussian.n_layers == onehot.n_layers == 2
-    assert gaussian.use_text is reads_text and onehot.use_text is reads_text
+    assert (gaussian.sigma, onehot.sigma) == (0.25, 0.0)
+    if branch == "attn_mlp":
+        assert gaussian.n_layers == onehot.n_layers == 2
+        assert gaussian.use_text is False and onehot.use_text is False  # the published overall branch reads no text
+    assert config.needs_text("overall") is False and config.needs_text("textual") is True
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.replace("**", "").split())
+
+
+def test_every_published_value_a_recipe_shows_is_quoted_from_methods():
+    """`clapmos recipes NAME` shows each setting's published value: a quote of METHODS.md, or a description in parentheses."""
+    from pathlib import Path
+
+    methods = _normalised((Path(__file__).resolve().parents[2] / "shared" / "docs" / "METHODS.md").read_text())
+    for item in RECIPES.values():
+        assert len(item.comparison) >= 8, item.name
+        for row in item.comparison:
+            quoted = row.published.startswith("(") and row.published.endswith(")")
+            assert quoted or _normalised(row.published) in methods, (item.name, row.name, row.published)
+            assert row.ours, (item.name, row.name)
+
+
+# every setting METHODS.md §2, §3 and §5 states, as the value the recipe's heads are built with
+PUBLISHED = {
+    "musiceval-baseline": {"mlp.hidden_sizes": (256, 64), "mlp.activation": "identity", "mlp.dropout": 0.0, "mlp.loss": "l1",
+                           "mlp.target_scaling": "none", "mlp.optimizer": "sgd", "mlp.lr": 5e-4, "mlp.momentum": 0.9,
+                           "mlp.batch_size": 64, "mlp.patience": 20, "mlp.monitor": "loss"},
+    "xacle2027-baseline": {"mlp.hidden_sizes": (1024, 256), "mlp.activation": "relu", "mlp.dropout": (0.3, 0.0), "mlp.loss": "clipped_mse",
+                           "mlp.tau": 0.25, "mlp.pairwise_weight": 0.5, "mlp.margin": 0.1, "mlp.class_balance": "published",
+                           "mlp.beta": 0.99, "mlp.target_scaling": (5.0, 5.0), "mlp.optimizer": "adam", "mlp.lr": 2e-5,
+                           "mlp.batch_size": 12, "mlp.drop_last": True, "mlp.max_epochs": 20, "mlp.patience": 10,
+                           "mlp.monitor": "srcc", "mlp.keep_initial": False, "mlp.features__unit_norm": True, "random_state": 42},
+    "spo-clapscore": {"cosine.optimizer": "adam", "cosine.lr": 1e-4, "cosine.lr_schedule": "cosine", "cosine.max_epochs": 50,
+                      "cosine.batch_size": 32, "cosine.pairwise_weight": 0.5, "cosine.margin": 0.1, "cosine.monitor": "srcc",
+                      "cosine.patience": 20, "cosine.drop_last": True, "cosine.drop_unscreened": True, "cosine.score_top": 10.0,
+                      "screening_tau": 5.0, "random_state": 3},
+    "ensemble-svr": {"svr.C": 0.5, "svr.gamma": "scale", "svr:a.epsilon": 0.08, "svr:b.epsilon": 0.02, "svr.target_scaling": (5.0, 5.0),
+                     "clip": [0.0, 10.0]},
+    "astar-distribution": {"dist.n_bins": 20, "dist.sigma": 0.25, "dist.score_range": (1.0, 5.0), "dist:onehot.sigma": 0.0,
+                           "coral.n_bins": 20, "stack_method": "ridge"},
+    "astar-frames": {"attn_mlp.n_bins": 20, "attn_mlp.sigma": 0.25, "xattn.sigma": 0.25, "attn_mlp:onehot.sigma": 0.0,
+                     "xattn:onehot.sigma": 0.0, "attn_mlp.score_range": (1.0, 5.0), "stack_method": "ridge"},
+}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_every_setting_equals_the_value_methods_states(name):
+    settings = RECIPES[name].settings
+    for key, published in PUBLISHED[name].items():
+        ours = settings["params"][key] if "." in key else settings[key]
+        assert ours == published, (name, key, ours, published)
 
 
 def test_explicit_options_override_the_recipe_and_params_merge():
@@ -172,7 +228,7 @@ def test_explicit_options_override_the_recipe_and_params_merge():
 def test_a_plain_param_overrides_every_member_setting_of_the_recipe():
     config = config_of("astar-frames", params={"sigma": 0.5, "attn_mlp.n_layers": 1})
     built = {name: pipeline.named_steps["model"] for name, pipeline in member_pipelines(config, "overall", (CLAP,))}
-    assert [model.sigma for model in built.values()] == [0.5, 0.5, 0.5]  # attn_mlp:onehot's sigma 0 too
+    assert [model.sigma for model in built.values()] == [0.5, 0.5]  # attn_mlp:onehot's sigma 0 too
     assert built["attn_mlp"].n_layers == built["attn_mlp:onehot"].n_layers == 1
 
 
@@ -229,6 +285,11 @@ def test_the_recipes_command_lists_name_source_and_figure():
         assert item.name in result.output and item.figure in result.output
     detail = run("recipes xacle2027-baseline")
     assert "--param mlp.class_balance=\"published\"" in detail.output and "5-fold ensemble" in detail.output
+    assert "| seed | seed 42 | 42: the model of --cv 1" in detail.output
+    for name, item in RECIPES.items():  # every setting, with its published value, ours and why
+        shown = " ".join(run(f"recipes {name}").output.split())
+        for row in item.comparison:
+            assert " ".join(f"| {row.name} | {row.published} | {row.ours} | {row.why or '-'} |".split()) in shown
     assert run("recipes nope").exit_code == 2
 
 
@@ -268,7 +329,8 @@ def test_the_frames_recipe_runs_end_to_end_on_frame_tokens(demo_store):
     quick = " ".join(f"--param {head}.{setting}" for head in ("attn_mlp", "xattn") for setting in ("d_model=16", "n_heads=2", "max_epochs=2"))
     result = run(f"fit --store {demo_store / 'store.zarr'} --recipe astar-frames --embedder spectral --cv 2 {quick} --eval-split dev --no-plots --out {out}")
     assert result.exit_code == 0, result.output
-    assert "| attn_mlp:onehot | textual |" in result.output and "| xattn | overall |" in result.output
+    assert "| attn_mlp:onehot | overall |" in result.output and "| xattn | textual |" in result.output
+    assert "| xattn | overall |" not in result.output and "| attn_mlp | textual |" not in result.output
     assert json.loads((out / "provenance.json").read_text())["frames"]["spectral"]["frame_rate"] == 5.0
 
 
@@ -314,3 +376,37 @@ def test_features_per_target_and_tagged_members_from_the_command_line(demo_store
     ]:
         refused = run(f"fit --store {store} --embedder spectral {options} --out {demo_store / 'refused'}")
         assert refused.exit_code == 2 and message in " ".join(refused.output.split()), options
+
+
+def test_a_single_model_run_trains_with_the_published_seed_and_records_it(demo_store):
+    """--cv 1: the published protocol's one model, seeded with 42 itself; config.json records each model's seed."""
+    out, folds = demo_store / "xacle2027-single", demo_store / "xacle2027-folds"
+    common = f"fit --store {demo_store / 'store.zarr'} --recipe xacle2027-baseline --embedder spectral --target overall --param mlp.max_epochs=1 --no-plots"
+    result = run(f"{common} --cv 1 --eval-split dev --out {out}")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_seeds"] == {"overall": {"mlp": [42]}} and config["cv"] == 1
+    assert run(f"{common} --cv 2 --seeds 2 --out {folds}").exit_code == 0
+    assert json.loads((folds / "config.json").read_text())["model_seeds"] == {"overall": {"mlp": [42, 42, 43, 43]}}
+    from clapmos.heads.runs.run import load_run
+
+    (pipeline,) = load_run(out).models["overall"].models_["mlp"]
+    model = pipeline.named_steps["model"]
+    assert model.random_state == 42 and seed_from(model.random_state) == 42  # torch is seeded with 42 itself
+    assert "no out-of-fold scores" in result.output and (out / "eval").is_dir() and not (out / "cv").exists()
+
+
+@pytest.mark.parametrize(
+    ("head_targets", "targets", "message"),
+    [
+        ({"xattn": ["textual"]}, None, "head_targets names xattn, not a member of --head ridge,mlp"),
+        ({"ridge": ["textual"], "mlp": ["textual"]}, None, "target(s) overall: none of --head ridge,mlp is fitted for it"),
+    ],
+)
+def test_members_limited_to_targets_must_exist_and_leave_no_target_without_a_head(demo_store, head_targets, targets, message):
+    from clapmos.embed.store import FeatureStore
+
+    config = RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets=head_targets, targets=targets)
+    with pytest.raises(ClapmosError, match=re.escape(message)):
+        config.check(FeatureStore.open(demo_store / "store.zarr"))
+    assert RunConfig(embedders=["spectral"], heads=["ridge", "mlp"], head_targets={"mlp": ["textual"]}).members("overall") == ["ridge"]

@@ -138,3 +138,16 @@ def test_bad_loss_settings_are_refused_at_fit_by_name(param, value, message):
     X = np.random.default_rng(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match=message):
         TorchMLPRegressor(**{param: value}).fit(X, X[:, 0])
+
+
+def test_keep_initial_false_never_keeps_the_untrained_network():
+    """Training that only makes validation worse: the default keeps epoch 0, keep_initial=False the best trained epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=60)
+    settings = dict(hidden_sizes=(4,), lr=5.0, optimizer="sgd", max_epochs=4, patience=10, monitor="loss", random_state=0)
+    kept = TorchMLPRegressor(**settings).fit(X, -y)  # a huge learning rate: every epoch worse than the start
+    assert kept.best_epoch_ == 0
+    trained = TorchMLPRegressor(**settings, keep_initial=False).fit(X, -y)
+    losses = [h["val_loss"] for h in trained.history_[1:]]
+    assert trained.best_epoch_ == 1 + int(np.nanargmin(losses)) >= 1

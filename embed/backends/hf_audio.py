@@ -105,7 +105,7 @@ class HfAudioEmbedder(Embedder):
         from transformers import AutoFeatureExtractor, AutoModel
 
         from clapmos.embed.backends.hf_folder import config_sha256, load_pretrained, model_folder, quiet_transformers, read_config
-        from clapmos.embed.backends.hf_folder import weight_files, weights_identity
+        from clapmos.embed.backends.hf_folder import extractor_file, weight_files, weights_identity
         from clapmos.embed.backends.torch_device import resolve_device, resolve_precision
 
         self._device = resolve_device(self.device)
@@ -117,9 +117,9 @@ class HfAudioEmbedder(Embedder):
         if kind == "clap":
             raise ClapmosError(f"--model-path {folder}: a CLAP model; embed it with --embedder hf-clap (audio and text).")
         files = weight_files(folder, "--model-path")
-        if not (folder / "preprocessor_config.json").is_file():
+        if extractor_file(folder) is None:
             raise ClapmosError(
-                f"--model-path {folder}: a {kind!r} model without a feature extractor (preprocessor_config.json): "
+                f"--model-path {folder}: a {kind!r} model without a feature extractor (preprocessor_config.json or processor_config.json): "
                 f"not an audio encoder. {WHERE_HF_AUDIO}"
             )
         try:

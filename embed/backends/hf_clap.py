@@ -1,7 +1,7 @@
 """``hf-clap``: the LAION CLAP family in Hugging Face format (``transformers.ClapModel``) from a local folder.
 
 ``--model-path`` is a folder as ``hf download laion/larger_clap_music --local-dir DIR``
-writes it (``config.json``, ``preprocessor_config.json``, the tokenizer files, the
+writes it (``config.json``, ``preprocessor_config.json`` or a processor's ``processor_config.json``, the tokenizer files, the
 weights); nothing is ever downloaded. Checked before any audio is read: the folder's
 ``model_type`` is ``clap``, the weights fit the configuration key by key (a fusion
 checkpoint under a non-fusion config, or the reverse, is refused by name), the
@@ -96,7 +96,7 @@ class HfClapEmbedder(Embedder):
             )
         fusion = bool(config.get("audio_config", {}).get("enable_fusion", False))
         files = weight_files(folder, "--model-path")
-        extractor = _load_part(ClapFeatureExtractor, folder, "preprocessor_config.json", "the feature extractor")
+        extractor = _load_part(ClapFeatureExtractor, folder, "preprocessor_config.json or processor_config.json", "the feature extractor")
         if not any((folder / name).is_file() for name in TOKENIZER_FILES):
             raise ClapmosError(f"--model-path {folder}: no tokenizer files (tokenizer.json, or vocab.json and merges.txt). {WHERE_HF_CLAP}")
         tokenizer = _load_part(AutoTokenizer, folder, "tokenizer.json", "the tokenizer")
@@ -178,9 +178,9 @@ class HfClapEmbedder(Embedder):
 
 def _load_part(part_class: Any, folder: Path, file_name: str, what: str) -> Any:
     """The feature extractor or tokenizer of ``folder`` (offline); an error naming the folder otherwise."""
-    from clapmos.embed.backends.hf_folder import quiet_transformers
+    from clapmos.embed.backends.hf_folder import extractor_file, quiet_transformers
 
-    if file_name.endswith(".json") and file_name != "tokenizer.json" and not (folder / file_name).is_file():
+    if file_name != "tokenizer.json" and extractor_file(folder) is None:
         raise ClapmosError(f"--model-path {folder}: no {file_name} ({what}). {WHERE_HF_CLAP}")
     try:
         with quiet_transformers():

@@ -32,6 +32,23 @@ from clapmos.embed.files import require_folder
 
 log = logging.getLogger(__name__)
 WEIGHT_PATTERNS = ("model.safetensors", "model-*-of-*.safetensors", "pytorch_model.bin", "pytorch_model-*-of-*.bin")
+#: Where transformers finds a feature extractor's settings: its own file, or a processor's
+#: (``Processor.save_pretrained`` writes ``processor_config.json``); ``from_pretrained`` reads either.
+EXTRACTOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def extractor_file(folder: Path) -> Path | None:
+    """The folder's feature-extractor settings file (:data:`EXTRACTOR_FILES`, in that order), or ``None``.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> extractor_file(folder) is None
+    True
+    >>> _ = (folder / "processor_config.json").write_text("{}")
+    >>> extractor_file(folder).name
+    'processor_config.json'
+    """
+    return next((folder / name for name in EXTRACTOR_FILES if (folder / name).is_file()), None)
 
 
 def model_folder(path: str | Path | None, flag: str, what: str, where: str) -> Path:

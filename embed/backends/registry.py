@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any, TypeVar
 
@@ -23,6 +24,26 @@ from clapmos.embed.errors import ClapmosError
 log = logging.getLogger(__name__)
 _REGISTRY: dict[str, type[Embedder]] = {}
 E = TypeVar("E", bound=type[Embedder])
+
+#: One line per built-in embedder: its name and the module that registers it (imported on first use).
+BUILTIN_EMBEDDERS: dict[str, str] = {
+    "clap": "clapmos.embed.backends.clap",
+    "hf-audio": "clapmos.embed.backends.hf_audio",
+    "hf-clap": "clapmos.embed.backends.hf_clap",
+    "m2d": "clapmos.embed.backends.m2d",
+    "spectral": "clapmos.embed.backends.spectral",
+}
+
+
+def _builtin(name: str) -> type[Embedder] | None:
+    if name in BUILTIN_EMBEDDERS and name not in _REGISTRY:
+        importlib.import_module(BUILTIN_EMBEDDERS[name])
+    return _REGISTRY.get(name)
+
+
+def _all_builtins() -> None:
+    for name in BUILTIN_EMBEDDERS:
+        _builtin(name)
 
 
 def register(cls: E) -> E:
@@ -35,6 +56,7 @@ def register(cls: E) -> E:
 
 def available_embedders() -> dict[str, type[Embedder]]:
     """All embedders by name: the built-in ones and installed packages' entry points (a broken one is skipped, logged)."""
+    _all_builtins()
     found = dict(_REGISTRY)
     for name, point in entry_points().items():
         if name in found:
@@ -48,15 +70,17 @@ def available_embedders() -> dict[str, type[Embedder]]:
 
 def get_embedder_class(name: str) -> type[Embedder]:
     """The class of embedder ``name``: built-in, ``file.py:Class``, or entry point; a clear error otherwise."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+    if name in _REGISTRY or name in BUILTIN_EMBEDDERS:
+        return _builtin(name)
     if is_file_spec(name):
+        _all_builtins()  # built-in names win
         return load_file_plugin(name, _REGISTRY)
     points = entry_points()
     if name in points:
+        _all_builtins()
         return load_entry_point(points[name], _REGISTRY)
     raise ClapmosError(
-        f"--embedder {name!r}: unknown embedder; available: {', '.join([*_REGISTRY, *points])}, "
+        f"--embedder {name!r}: unknown embedder; available: {', '.join(dict.fromkeys([*BUILTIN_EMBEDDERS, *_REGISTRY, *points]))}, "
         "or your own class as path/to/file.py:ClassName"
     )
 

@@ -103,13 +103,13 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         check_consistent_length(frames, y)
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(np.float64)
-        decode = truth = None
+        decode = truth = split = seed = None
         if self.output == "distribution":
             training = DistributionTraining.of(Y, self.n_bins, self.sigma, self.score_range)
             self.bin_centers_, Z, decode, truth = training.centers, training.targets, training.decode, Y
             loss = training.loss
         else:
-            Z = self._score_targets(Y, listener_scores, listener_ids)
+            Z, split, seed = self._score_targets(Y, listener_scores, listener_ids)
             loss = RegressionLoss(self.loss, pairwise_weight=self.pairwise_weight, margin=self.margin)
         self.n_outputs_ = Y.shape[1]
         self.frame_mean_, self.frame_scale_ = frame_statistics(frames)
@@ -117,22 +117,23 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
             text = np.asarray(frames.text, dtype=np.float64)
             scale = text.std(axis=0)
             self.text_mean_, self.text_scale_ = text.mean(axis=0), np.where(scale > 1e-12, scale, 1.0)
-        options, seed = self._training_options(), seed_from(self.random_state)
-        result = train_module(self._build_network, self._inputs(frames), Z, loss, options, seed, decode=decode, truth=truth)
+        options, seed = self._training_options(), seed_from(self.random_state) if seed is None else seed
+        result = train_module(self._build_network, self._inputs(frames), Z, loss, options, seed, decode=decode, truth=truth, split=split)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         return self
 
-    def _score_targets(self, Y: np.ndarray, listener_scores, listener_ids) -> np.ndarray:
-        """The network's targets for ``output="score"``: SPO z targets, or ``Y`` standardised; sets ``target_mean_``, ``target_scale_``."""
+    def _score_targets(self, Y: np.ndarray, listener_scores, listener_ids):
+        """The network's targets for ``output="score"``, with the (training, validation) rows and seed SPO fixes (else ``None``):
+        SPO z targets (every clip kept), or ``Y`` standardised; sets ``target_mean_``, ``target_scale_``."""
         if self.listener_targets:
-            Z = self._fit_z_targets(Y, listener_scores, listener_ids)
+            Z, _, split, seed = self._spo_targets(Y, listener_scores, listener_ids)
             self.target_mean_, self.target_scale_ = self.mu_g_.copy(), self.sigma_g_.copy()
-            return Z
+            return Z, split, seed
         scale = Y.std(axis=0)
         self.target_mean_, self.target_scale_ = Y.mean(axis=0), np.where(scale > 0, scale, 1.0)
-        return (Y - self.target_mean_) / self.target_scale_
+        return (Y - self.target_mean_) / self.target_scale_, None, None
 
     # ------------------------------------------------------------------ predicting
     def predict(self, X, *, return_std: bool = False, return_attention: bool = False):

@@ -3,7 +3,8 @@
 A held-out fraction of the training items is scored after every epoch (and before
 the first one) by its Spearman correlation (ties broken by the validation loss) or
 by the validation loss alone; training stops when that score has not improved for
-``patience`` epochs and the weights of the best epoch are restored. All randomness
+``patience`` epochs and the weights of the best epoch are restored (the untrained network
+of epoch 0 included, unless ``keep_initial`` is false). All randomness
 (initialisation, dropout, data order, the validation split) comes from one seed;
 the global torch RNG state is forked and restored, so fitting never disturbs it.
 
@@ -56,6 +57,7 @@ TRAINING_CONSTRAINTS: dict[str, list] = {
     "drop_last": ["boolean"],
     "monitor": [StrOptions({"srcc", "loss"})],
     "lr_schedule": [StrOptions(set(SCHEDULES))],
+    "keep_initial": ["boolean"],
 }
 
 
@@ -87,6 +89,7 @@ class TrainingOptions:
     momentum: float = 0.9
     drop_last: bool = False
     lr_schedule: str = "constant"
+    keep_initial: bool = True
 
     @classmethod
     def of(cls, estimator) -> "TrainingOptions":
@@ -111,7 +114,14 @@ class TrainingResult:
 
 
 def seed_from(random_state) -> int:
-    """One integer seed from an int, a ``RandomState`` or ``None`` (via ``check_random_state``)."""
+    """The torch seed of ``random_state``: an int is used as it is (a published seed 42 seeds torch with 42);
+    a ``RandomState`` or ``None`` gives a drawn one (via ``check_random_state``).
+
+    >>> seed_from(42)
+    42
+    """
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
@@ -199,6 +209,7 @@ def train_module(
     extras: dict[str, np.ndarray] | None = None,
     decode: Callable[[torch.Tensor], np.ndarray] | None = None,
     truth: np.ndarray | None = None,
+    split: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> TrainingResult:
     """Build a module from ``seed`` and fit it to ``Y`` (n, ...) from ``X`` (n, d) or batched inputs.
 
@@ -206,11 +217,17 @@ def train_module(
     validation Spearman correlation compares ``decode(output)`` (default: the output
     itself) with ``truth`` (n, n_outputs) (default: ``Y``). The options are the head's
     parameters, checked by the head (``_check_parameters``) before it calls this.
+    ``split`` gives the (training, validation) row indices instead of the seed's random
+    ``validation_fraction`` (a head that makes its validation targets differently, as SPO's:
+    :func:`validation_split` gives the rows the seed would pick).
     """
     device = resolve_device(options.device, option="device")
     inputs = X if isinstance(X, BatchedInputs) else DenseInputs(X)
     order = torch.Generator().manual_seed(seed)
     train_idx, val_idx = _validation_split(len(inputs), options.validation_fraction, order)
+    if split is not None:
+        train_idx = torch.as_tensor(np.asarray(split[0], dtype=np.int64))
+        val_idx = None if split[1] is None or len(split[1]) < 2 else torch.as_tensor(np.asarray(split[1], dtype=np.int64))
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(seed)
@@ -241,7 +258,7 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options.max_epochs)
     history = [_evaluate(module, data, val_idx, loss_fn, epoch=0, train_loss=float("nan"))]
     best_epoch, best_state = 0, _snapshot(module)
-    best_score = _score(history[0], options.monitor)
+    best_score = _score(history[0], options.monitor) if options.keep_initial else None  # None: the first trained epoch wins
     for epoch in range(1, options.max_epochs + 1):
         module.train()
         total, seen = 0.0, 0
@@ -260,7 +277,7 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
             warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", RuntimeWarning)
             break
         score = _score(record, options.monitor)
-        if val_idx is None or score > best_score:
+        if val_idx is None or best_score is None or score > best_score:
             best_epoch, best_state, best_score = epoch, _snapshot(module), score
         elif epoch - best_epoch >= options.patience:
             break
@@ -294,6 +311,19 @@ def _score(record: dict[str, float], monitor: str) -> tuple[float, ...]:
 
 def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def validation_split(n: int, fraction: float | None, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The (training, validation) rows :func:`train_module` picks for ``n`` items with this ``seed``.
+
+    >>> train, val = validation_split(10, 0.2, seed=0)
+    >>> len(train), len(val), sorted([*train, *val]) == list(range(10))
+    (8, 2, True)
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # train_module warns when it trains
+        train, val = _validation_split(n, fraction, torch.Generator().manual_seed(seed))
+    return train.numpy(), None if val is None else val.numpy()
 
 
 def _validation_split(n: int, fraction: float | None, generator: torch.Generator):

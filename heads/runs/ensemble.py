@@ -22,6 +22,7 @@ as a per-item uncertainty.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -46,6 +47,8 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         The member heads. ``None`` means one ridge regression.
     n_splits : int, default=5
         Folds. Fewer are used, with a warning, when there are too few samples or groups.
+        ``1`` trains one model per member on every row (a published single-model
+        protocol): no out-of-fold predictions (NaN), so several members are averaged.
     n_seeds : int, default=1
         Repetitions with different shufflings (and member ``random_state``); the
         out-of-fold prediction is their mean, and every fold model joins the ensemble.
@@ -63,7 +66,10 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         Clip every prediction (and the out-of-fold ones) to this score range.
     random_state : int, RandomState or None, default=0
         Seeds the fold shuffling and the members (set on every parameter named
-        ``random_state`` or ending in ``__random_state``).
+        ``random_state`` or ending in ``__random_state``). An int ``s`` is used as it is:
+        repetition ``r`` seeds its folds and its members with ``s + r``, so the first
+        repetition's models are trained with exactly ``s`` (a published seed reaches the
+        model); a ``RandomState`` or ``None`` draws the seeds.
 
     Attributes
     ----------
@@ -74,6 +80,7 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
     stackers_ : list of fitted Ridge (or LinearRegression) per target, or None
     n_splits_ : int, the number of folds actually used
     test_fold_ : ndarray (n_samples,), the fold (of the first seed) in which each sample was held out
+    model_seeds_ : dict of name -> list of int, the seed each model of ``models_`` was trained with
     """
 
     # the defaults for ensembles saved before these parameters existed
@@ -131,8 +138,8 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         **fit_params : sample-aligned arrays passed to the members' ``fit``, sliced per
             fold (routed by scikit-learn's metadata routing when it is enabled).
         """
-        if int(self.n_splits) < 2 or int(self.n_seeds) < 1:
-            raise ValueError(f"need n_splits >= 2 and n_seeds >= 1, got {self.n_splits} and {self.n_seeds}")
+        if int(self.n_splits) < 1 or int(self.n_seeds) < 1:
+            raise ValueError(f"need n_splits >= 1 and n_seeds >= 1, got {self.n_splits} and {self.n_seeds}")
         if self.stack_method not in ("ridge", "nnls"):
             raise ValueError(f"stack_method must be 'ridge' or 'nnls', got {self.stack_method!r}")
         if self.clip is not None and not (len(self.clip) == 2 and float(self.clip[0]) < float(self.clip[1])):
@@ -151,28 +158,32 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         members = self._members()
         params = self._member_params(fit_params)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_seeds)
-        folds_per_seed = [self._folds(X, y, groups, int(seed)) for seed in seeds]
+        seeds = repetition_seeds(self.random_state, int(self.n_seeds))
+        folds_per_seed = [self._folds(X, y, groups, seed) for seed in seeds]
         self.test_fold_ = np.full(len(y), -1)
         for fold, (_, test) in enumerate(folds_per_seed[0]):
             self.test_fold_[test] = fold
 
         self.models_ = {name: [] for name, _ in members}
+        self.model_seeds_ = {name: [] for name, _ in members}
         self.oof_members_ = {}
         for name, member in members:
-            oof = np.zeros((self.n_seeds, *y.shape))
+            oof = np.full((self.n_seeds, *y.shape), np.nan)
             for s, (seed, folds) in enumerate(zip(seeds, folds_per_seed)):
                 for train, test in folds:
-                    model = _seeded(clone(member), int(seed))
+                    model = _seeded(clone(member), seed)
                     model.fit(X[train], y[train], **{k: _take(v, train) for k, v in params[name].items()})
-                    oof[s, test] = np.asarray(model.predict(X[test])).reshape(oof[s, test].shape)
+                    if len(test):
+                        oof[s, test] = np.asarray(model.predict(X[test])).reshape(oof[s, test].shape)
                     self.models_[name].append(model)
+                    self.model_seeds_[name].append(seed)
             self.oof_members_[name] = oof.mean(axis=0)
 
         self.stackers_ = None
         oof_matrix = np.stack([self.oof_members_[n] for n, _ in members])  # (members, n, [t])
-        if len(members) > 1 and self.stack:
+        if len(members) > 1 and self.stack and self.n_splits_ == 1:
+            warnings.warn("n_splits=1 (one model per member) holds nothing out to stack on: the members are averaged", UserWarning, stacklevel=2)
+        if len(members) > 1 and self.stack and self.n_splits_ > 1:
             self.stackers_, self.oof_prediction_ = self._fit_stackers(oof_matrix, y, folds_per_seed[0])
         else:
             self.oof_prediction_ = oof_matrix.mean(axis=0)
@@ -184,6 +195,9 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
 
     def _folds(self, X, y, groups, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
         n = len(X)
+        if int(self.n_splits) == 1:  # one model on every row: nothing held out
+            self.n_splits_ = 1
+            return [(np.arange(n), np.arange(0))]
         if groups is not None:
             groups = np.asarray(groups)
             available, what = len(np.unique(groups)), f"{len(np.unique(groups))} groups"
@@ -250,6 +264,20 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def repetition_seeds(random_state, n_seeds: int) -> list[int]:
+    """The seed of each repetition: ``s, s + 1, ...`` for an int ``s`` (the first is ``s`` itself), else drawn.
+
+    >>> repetition_seeds(42, 3)
+    [42, 43, 44]
+    >>> len(repetition_seeds(None, 2))
+    2
+    """
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return [int(random_state) + r for r in range(n_seeds)]
+    rng = check_random_state(random_state)
+    return [int(seed) for seed in rng.randint(np.iinfo(np.int32).max, size=n_seeds)]
 
 
 def _seeded(estimator, seed: int):

@@ -55,7 +55,7 @@ def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, 
     """
     members = []
     frames = config.reads_frames
-    for head in config.heads:
+    for head in config.members(target):
         spec = head_spec(member_head(head))
         params = member_params(config, head)
         if spec.listener_ratings and config.screening_tau is not None:

@@ -10,8 +10,8 @@ the recipe's members, ``--embedder`` without an embedder a member reads,
 fixes (``ensemble-svr``'s per-member ``--features``).
 
 Each recipe says what it reproduces, where that was published, the published figure to
-compare with, and — where a system cannot be reproduced exactly on frozen clip
-embeddings — what it does instead.
+compare with, and every setting: its published value (quoted from METHODS.md), ours, and
+why they differ (``clapmos recipes NAME``). A recipe is one entry of :data:`RECIPES`.
 
 >>> sorted(RECIPES)
 ['astar-distribution', 'astar-frames', 'ensemble-svr', 'musiceval-baseline', 'spo-clapscore', 'xacle2027-baseline']
@@ -30,6 +30,24 @@ from clapmos.embed.errors import ClapmosError
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One setting of a recipe: the published value, ours, and why they differ (``""``: they do not).
+
+    ``published`` quotes ``METHODS.md`` (a test finds every quote there); a value in
+    parentheses describes what METHODS.md does not state in so many words.
+    """
+
+    name: str
+    published: str
+    ours: str
+    why: str = ""
+
+
+def same(name: str, published: str, ours: str = "as published") -> Setting:
+    return Setting(name, published, ours)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A published system as fit settings.
 
@@ -44,9 +62,8 @@ class Recipe:
         The published figure to compare with.
     settings : mapping
         :class:`~clapmos.heads.runs.run.RunConfig` fields.
-    instead : str
-        What the recipe does where the published system cannot be reproduced on
-        frozen clip embeddings ("" when it is reproduced as published).
+    comparison : tuple of Setting
+        Every setting: published, ours, and why they differ.
     fixed : mapping
         Fields an explicit option may not change, with the reason.
     """
@@ -56,12 +73,17 @@ class Recipe:
     source: str
     figure: str
     settings: Mapping[str, Any]
-    instead: str = ""
+    comparison: tuple[Setting, ...] = ()
     fixed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def members(self) -> list[str]:
         return list(self.settings.get("heads", []))
+
+    @property
+    def deviations(self) -> list[Setting]:
+        """The settings that differ from the published system."""
+        return [row for row in self.comparison if row.why]
 
     def member_embedders(self) -> dict[str, list[str]]:
         """Members that read only some embedders (``features__embedders``), and which."""
@@ -109,16 +131,22 @@ _XACLE2027_MLP = {
     "mlp.max_epochs": 20,
     "mlp.patience": 10,
     "mlp.monitor": "srcc",
+    "mlp.keep_initial": False,
     "mlp.scale": "passthrough",
     "mlp.features__unit_norm": True,
 }
 
 _SPO_COSINE = {
+    "cosine.score_top": 10.0,
     "cosine.optimizer": "adam",
     "cosine.lr": 1e-4,
     "cosine.lr_schedule": "cosine",
     "cosine.max_epochs": 50,
     "cosine.batch_size": 32,
+    "cosine.drop_last": True,
+    "cosine.monitor": "srcc",
+    "cosine.patience": 20,
+    "cosine.drop_unscreened": True,
     "cosine.pairwise_weight": 0.5,
     "cosine.margin": 0.1,
 }
@@ -150,7 +178,20 @@ _ASTAR_FRAMES = {
     **{f"xattn.{key}": value for key, value in _ASTAR_BINS.items()},
     "attn_mlp.n_layers": 2,
     "attn_mlp:onehot.sigma": 0.0,
+    "xattn:onehot.sigma": 0.0,
 }
+
+_FOLDS = "each fold model early-stops on 10% of its training rows"
+_HELD_OUT = "the validation/dev split stays held out for evaluation (fit --eval-split)"
+_ENSEMBLE_WHY = "fold models give honest out-of-fold scores and an uncertainty; --cv 1 trains the single published model"
+_ASTAR_SHARED = (
+    Setting("encoder", "Frozen MuQ (music SSL, 1024-d frames at 25 Hz, 24 kHz input) and frozen RoBERTa-base",
+            "the store's clap clip embeddings (512-d audio and text)", "clapmos has no MuQ embedder"),
+    same("bins", "K = 20 bins with centres c_k = linspace(1, 5, 20)"),
+    same("Gaussian targets", "p_k ∝ exp(−(s − c_k)²/(2σ²)), σ = 0.25"),
+    same("loss", "loss KL(p ‖ q) averaged over the batch"),
+    same("prediction", "Prediction: Σ_k q_k·c_k"),
+)
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
@@ -166,14 +207,21 @@ RECIPES: dict[str, Recipe] = {
                 "features": {"overall": ["audio"], "textual": ["audio", "text"]},
                 "params": _MUSICEVAL_AFFINE,
             },
-            instead=(
-                "The baseline fine-tuned CLAP together with its heads and fed it 16 kHz audio without resampling; here "
-                "CLAP is frozen (the store's embeddings, resampled to 48 kHz) and each target's affine stack "
-                "(512→256→64→1 on audio for overall, 1024→256→64→1 on audio+text for textual, no activations, raw MOS, "
-                "L1, SGD lr 5e-4 momentum 0.9, batch 64) is trained on its own (with a frozen encoder, the summed L1 of "
-                "the two heads trains them independently), as a 5-fold ensemble early-stopped (patience 20 on "
-                "validation L1) on 10% of each fold's training rows instead of the dev split; max_epochs, not "
-                "published, is 300."
+            comparison=(
+                Setting("encoder", "the whole CLAP model was fine-tuned together with the heads", "CLAP frozen: the store's clap embeddings",
+                        "clapmos trains heads on embeddings computed once"),
+                Setting("audio input", "cropped to the first 480,000 samples, and fed to CLAP **without resampling**",
+                        "every 10 s window, resampled to 48 kHz, embeddings averaged",
+                        "unresampled 16 kHz audio plays music 3× fast (METHODS.md §2); the windows' mean covers the whole clip"),
+                same("overall head", "Overall head: audio embedding only, three linear layers 512 → 256 → 64 → 1"),
+                same("textual head", "Textual head: audio and text embeddings concatenated, 1024 → 256 → 64 → 1"),
+                same("layers", "No activations between the layers (each head is an affine map), no dropout, raw MOS targets"),
+                Setting("loss", "L1 loss per head, summed", "L1 per head, each target's head trained on its own",
+                        "with a frozen encoder the summed L1 of two heads trains them independently: the same optimum"),
+                same("optimiser", "SGD lr 5e-4, momentum 0.9; batch 64"),
+                Setting("early stopping", "early stopping with patience 20 on validation L1", f"patience 20 on validation L1; {_FOLDS}", _HELD_OUT),
+                Setting("max epochs", "(not published)", "300", "a bound is needed; early stopping ends training before it"),
+                Setting("protocol", "(one model)", "5-fold ensemble", _ENSEMBLE_WHY),
             ),
         ),
         Recipe(
@@ -182,13 +230,20 @@ RECIPES: dict[str, Recipe] = {
             source="second XACLE challenge (2027) official baseline; METHODS.md §5",
             figure="validation SRCC 0.5844 (LCC 0.5995, KTAU 0.4186, MSE 3.6368); test SRCC 0.5648",
             settings={"embedders": ["m2d"], "heads": ["mlp"], "features": ["audio", "text"], "random_state": 42, "params": _XACLE2027_MLP},
-            instead=(
-                "Network, targets ((y - 5)/5), loss (class-balanced clipped MSE τ 0.25 with the published 1/B quirk + "
-                "0.5 × class-balanced pairwise, β 0.99), optimiser (Adam 2e-5, batch 12, drop last, 20 epochs, "
-                "patience 10 on validation SRCC) and seed 42 are as published, on unit-normalised frozen M2D-CLAP "
-                "embeddings. The published model is one network trained on the train split and early-stopped on the "
-                "validation split; here it is a 5-fold ensemble on the training split, each fold model early-stopped "
-                "on 10% of its training rows, its fold models averaged."
+            comparison=(
+                same("features", "frozen M2D-CLAP 2025 audio and text embeddings (768-d each), each L2-normalised"),
+                same("network", "Linear(1536→1024), ReLU, Dropout 0.3, Linear(1024→256), ReLU, then Linear(256→1)"),
+                same("targets", "y' = (average_score − 5)/5"),
+                same("loss", "Loss = 1.0 × ClippedMSE + 0.5 × Pairwise, both \"class-balanced\" with β = 0.99"),
+                same("clipped MSE", "the term equals (1/B) × mean_i(1[|ŷ_i − y_i| > τ] · e_i)"),
+                same("pairwise", "Pairwise (margin 0.1)"),
+                Setting("class counts", "n_c = number of training clips in the clip's bin", "clips of the rows the model is fitted on in the bin",
+                        "a fold model counts its fold's rows (--cv 1: the whole training split)"),
+                same("optimiser", "Adam lr 2e-5, batch 12 (drop last), 20 epochs"),
+                Setting("early stopping", "early stop patience 10 on validation SRCC, best checkpoint by validation SRCC",
+                        f"patience 10 on validation SRCC, best trained epoch (keep_initial false); {_FOLDS}", _HELD_OUT),
+                same("seed", "seed 42", "42: the model of --cv 1, and every fold model of the first repetition (config.json model_seeds)"),
+                Setting("protocol", "(one model trained on train, early-stopped on validation)", "5-fold ensemble on the training split", _ENSEMBLE_WHY),
             ),
         ),
         Recipe(
@@ -197,13 +252,26 @@ RECIPES: dict[str, Recipe] = {
             source="SPO-CLAPScore (XACLE 2026); METHODS.md §3",
             figure="test SRCC 0.6142",
             settings={"embedders": ["m2d"], "heads": ["cosine"], "screening_tau": 5.0, "random_state": 3, "params": _SPO_COSINE},
-            instead=(
-                "SPO-CLAPScore fine-tuned the M2D-CLAP audio encoder; on frozen embeddings only the affine map "
-                "z = a·cos + b is trained (from the published start (10·cos - μ_g)/σ_g; rating screening τ 5, "
-                "per-listener z targets, MSE + 0.5 × pairwise, Adam 1e-4 on a cosine schedule, 50 epochs, batch 32, "
-                "seed 3), so the ranking, hence SRCC, is the zero-shot cosine's, and early stopping reads the "
-                "validation loss instead of SRCC. Predictions are mapped back to the 0-10 scale (μ_g + σ_g·z), "
-                "which the submission did not do."
+            comparison=(
+                Setting("encoder", "audio encoder fine-tuned", "M2D-CLAP frozen: only the affine map z = a·cos + b trains",
+                        "clapmos trains heads on embeddings computed once; the ranking, hence SRCC, is the zero-shot cosine's"),
+                same("model", "the cosine of M2D-CLAP audio and text embeddings mapped affinely into z-space (10·cos − μ_g)/σ_g",
+                     "from that start (score_top 10)"),
+                same("screening", "τ = 5 in the published run. Applied to train and validation."),
+                same("unscreenable clips", "a single rating is kept only if at least one *other* rating of the same clip lies within τ of it",
+                     "clips with a single rating, or emptied by screening, dropped (drop_unscreened)"),
+                same("targets", "The clip target is the mean of its ratings' z"),
+                same("validation targets", "Splits whose listeners are unseen (validation, test) are mapped with the global statistics",
+                     "validation rows screened and mapped with the training μ_g, σ_g"),
+                same("loss", "1.0 × MSE(ŷ, y) + 0.5 × pairwise term"),
+                same("margin", "margin m = 0.1"),
+                same("batch", "(batch 32)", "32, drop last"),
+                same("optimiser", "Adam lr 1e-4, cosine schedule, 50 epochs"),
+                Setting("early stopping", "early stop on validation SRCC", f"validation SRCC, ties by validation loss, patience 20; {_FOLDS}", _HELD_OUT),
+                same("seed", "seed 3", "3: the model of --cv 1, and every fold model of the first repetition"),
+                Setting("output", "Submission wrote 10·cos, i.e. it never mapped z back", "μ_g + σ_g·z on the 0–10 scale",
+                        "so that MSE is meaningful (SRCC unaffected), as METHODS.md advises"),
+                Setting("protocol", "(one model)", "5-fold ensemble", _ENSEMBLE_WHY),
             ),
         ),
         Recipe(
@@ -219,14 +287,21 @@ RECIPES: dict[str, Recipe] = {
                 "clip": [0.0, 10.0],
                 "params": _ENSEMBLE_SVR,
             },
-            instead=(
-                "The published SVR A read M2D-CLAP, MS-CLAP and MGA-CLAP blocks and SVR B LAION-CLAP audio+text+L1 plus "
-                "Whisper features; clapmos has no MS-CLAP, MGA-CLAP or Whisper embedders, so svr:a (ε 0.08) reads the "
-                "m2d embedder's audio, text, cosine, angular, L1 and L2 blocks and svr:b (ε 0.02) the clap embedder's "
-                "audio, text and L1 (add embedders with --param svr:a.features__embedders=[...]). Both: Normalizer, "
-                "StandardScaler, RBF SVR C 0.5, γ 'scale', targets (y - 5)/5. The non-negative blend weights are "
-                "fitted on out-of-fold predictions (NNLS) instead of in-sample ones (TNC), L1/L2 maxima are learnt on "
-                "the training rows instead of per split, and each SVR is a 5-fold ensemble; the blend is clipped to [0, 10]."
+            comparison=(
+                Setting("SVR A inputs", "SVR A: [M2D-CLAP, MS-CLAP, MGA-CLAP] blocks above",
+                        "svr:a: m2d audio, text, cosine, angular, L1, L2", "clapmos has no MS-CLAP or MGA-CLAP embedder"),
+                Setting("SVR B inputs", "SVR B: LAION-CLAP audio + text + L1, plus Whisper features", "svr:b: clap audio, text, L1",
+                        "no Whisper features by default (add an embedder with --param svr:b.features__embedders=[...])"),
+                Setting("distance maxima", "each divided by its maximum", "maxima learnt on the training rows",
+                        "the published code took them over whichever split it transformed; an estimator learns them in fit"),
+                same("preprocessing", "Preprocessing: `Normalizer()` (unit rows) then `StandardScaler()`"),
+                same("SVR", "RBF kernel, C = 0.5, γ = \"scale\", ε = 0.08 (A) and 0.02 (B)"),
+                same("targets", "Targets (y − 5)/5"),
+                Setting("blend", "w fitted by TNC to minimise training RMSE", "non-negative weights, no intercept, fitted by NNLS on out-of-fold predictions",
+                        "in-sample RBF-SVR predictions overfit, so their weights would be too; non-negative (the published TNC had no bounds) "
+                        "keeps a member from being subtracted"),
+                same("clip", "clipped to [0, 10]"),
+                Setting("protocol", "(one model per SVR)", "each SVR a 5-fold ensemble", "the blend needs out-of-fold predictions"),
             ),
             fixed={"features": "its two SVRs read their own blocks; change them with --param svr:a.features__blocks=[...]"},
         ),
@@ -243,13 +318,16 @@ RECIPES: dict[str, Recipe] = {
                 "stack_method": "ridge",
                 "params": _ASTAR,
             },
-            instead=(
-                "The winner ran Transformer layers and attentive pooling over frozen MuQ frames (overall) and "
-                "RoBERTa text tokens cross-attending to them (textual), and stacked 8 such models with Ridge on their "
-                "concatenated bin distributions. On clip embeddings this recipe trains three MLP heads on the store's "
-                "clap embeddings (audio for overall; audio and text for textual): dist (20 bins on [1, 5], Gaussian "
-                "σ 0.25, KL), dist:onehot (σ 0) and coral (20 bins), each a 5-fold ensemble, stacked by Ridge(alpha=1) "
-                "on their out-of-fold expected scores rather than on the bin distributions."
+            comparison=(
+                *_ASTAR_SHARED,
+                Setting("network", "Overall branch: Transformer layers over the audio frames, attentive pooling, MLP",
+                        "MLPs on clip embeddings: audio for overall, audio and text for textual", "clip embeddings only (astar-frames reads frames)"),
+                same("one-hot variant", "(one-hot variant: the nearest bin)", "dist:onehot (σ 0)"),
+                same("CORAL", "CORAL variant: K − 1 binary tasks", "coral (20 bins)"),
+                Setting("models", "Final submission: 8 such models", "3 heads, each a 5-fold ensemble", "one model per head type; add heads to taste"),
+                Setting("stacking", "stacked by a Ridge(alpha=1) (or LightGBM) meta-model on their concatenated bin distributions",
+                        "Ridge(alpha=1) on their expected scores", "CVEnsemble stacks the members' scores, not their distributions"),
+                Setting("stacked on", "fitted on the dev split", "out-of-fold predictions of the training split", _HELD_OUT),
             ),
         ),
         Recipe(
@@ -259,22 +337,27 @@ RECIPES: dict[str, Recipe] = {
             figure="test system SRCC 0.991 overall / 0.952 textual",
             settings={
                 "embedders": ["clap"],
-                "heads": ["attn_mlp", "attn_mlp:onehot", "xattn"],
+                "heads": ["attn_mlp", "attn_mlp:onehot", "xattn", "xattn:onehot"],
+                "head_targets": {"attn_mlp": ["overall"], "attn_mlp:onehot": ["overall"], "xattn": ["textual"], "xattn:onehot": ["textual"]},
                 "features": {"overall": ["audio"], "textual": ["audio", "text"]},
                 "stack": True,
                 "stack_method": "ridge",
                 "params": _ASTAR_FRAMES,
             },
-            instead=(
-                "The winner read frozen MuQ frames (25 per second) and RoBERTa text tokens; clapmos has no MuQ embedder, "
-                "so this recipe reads the store's frame tokens of clap (embed --frames: HTSAT's feature map, 3.2 per "
-                "second) and the prompt's clip-level text vector. attn_mlp runs 2 Transformer encoder layers (the "
-                "number is not published) over the tokens, then attentive pooling and an MLP, with a distribution "
-                "output (20 bins on [1, 5], Gaussian σ 0.25, KL), reading the text vector too for textual; "
-                "attn_mlp:onehot the same with one-hot targets (σ 0); xattn lets the text vector (not the text tokens) "
-                "query the audio tokens, with the same distribution output. Three models instead of 8, each a 5-fold "
-                "ensemble, stacked by Ridge(alpha=1) on their out-of-fold expected scores rather than on the bin "
-                "distributions, fitted on the training split instead of dev."
+            comparison=(
+                Setting("encoder", "Frozen MuQ (music SSL, 1024-d frames at 25 Hz, 24 kHz input) and frozen RoBERTa-base",
+                        "clap frame tokens (HTSAT's feature map, 3.2 per second; embed --frames)", "clapmos has no MuQ embedder"),
+                Setting("overall branch", "Overall branch: Transformer layers over the audio frames, attentive pooling, MLP",
+                        "attn_mlp and attn_mlp:onehot on the audio tokens only, 2 encoder layers", "the number of layers is not published"),
+                Setting("textual branch", "Textual branch: the text tokens cross-attend to the audio frames",
+                        "xattn and xattn:onehot: the prompt's text vector queries the audio tokens",
+                        "the store keeps one text vector per prompt, not its tokens"),
+                *_ASTAR_SHARED[1:],
+                same("one-hot variant", "(one-hot variant: the nearest bin)", "attn_mlp:onehot, xattn:onehot (σ 0)"),
+                Setting("models", "Final submission: 8 such models", "2 per target, each a 5-fold ensemble", "one model per target type"),
+                Setting("stacking", "stacked by a Ridge(alpha=1) (or LightGBM) meta-model on their concatenated bin distributions",
+                        "Ridge(alpha=1) on their expected scores", "CVEnsemble stacks the members' scores, not their distributions"),
+                Setting("stacked on", "fitted on the dev split", "out-of-fold predictions of the training split", _HELD_OUT),
             ),
         ),
     ]
@@ -365,18 +448,21 @@ def recipes_table() -> str:
 
 
 def describe(name: str) -> str:
-    """Everything about one recipe: what it reproduces, its settings as options, and what it does instead."""
+    """Everything about one recipe: every setting (published, ours, why they differ), then its settings as options."""
     item = recipe(name)
-    lines = [f"{item.name}: {item.reproduces}", f"source: {item.source}", f"published: {item.figure}", "settings:"]
+    lines = [f"{item.name}: {item.reproduces}", f"source: {item.source}", f"published: {item.figure}", ""]
+    lines += ["| setting | published | ours | why they differ |", "|---|---|---|---|"]
+    lines += [f"| {row.name} | {row.published} | {row.ours} | {row.why or '-'} |" for row in item.comparison]
+    lines += ["", "as options:"]
     for key, value in item.settings.items():
         if key == "params":
             lines += [f"  --param {k}={json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in value.items()]
+        elif key == "head_targets":
+            lines.append("  members per target (no option): " + "; ".join(f"{k} → {','.join(v)}" for k, v in value.items()))
         elif isinstance(value, bool):
             lines.append(f"  --{'stack' if value else 'average'}" if key == "stack" else f"  {_option(key)} {value}")
         else:
             lines.append(f"  {_option(key)} {_shown(value)}")
-    if item.instead:
-        lines += ["", item.instead]
     return "\n".join(lines)
 
 

@@ -61,12 +61,14 @@ class RunConfig:
     (each embedder's feature blocks, one after the other). ``heads`` are member names:
     a head, or ``head:tag`` for another member of the same head with its own settings
     (``svr:a``, ``svr:b``). ``features`` is one list of blocks for every target, or a
-    ``{target: blocks}`` mapping. ``params`` keys are ``name`` (every member),
+    ``{target: blocks}`` mapping. ``cv`` 1 trains one model per head on the whole training
+    split (a published single-model protocol; no out-of-fold scores). ``params`` keys are ``name`` (every member),
     ``head.name`` (every member of that head) or ``head:tag.name`` (one member), the
     more specific winning. ``stack_method`` and ``clip`` are the
     :class:`~clapmos.heads.runs.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
     configuration came from (:mod:`clapmos.heads.runs.recipes`). ``device`` is where the torch heads
-    train (``None``: each head's own setting).
+    train (``None``: each head's own setting). ``head_targets`` limits members to some targets
+    (``{"xattn": ["textual"]}``: a recipe whose branches differ per target).
     """
 
     embedders: list[str]
@@ -86,6 +88,12 @@ class RunConfig:
     clip: list[float] | None = None
     recipe: str | None = None
     device: str | None = None
+    head_targets: dict[str, list[str]] | None = None
+
+    def members(self, target: str) -> list[str]:
+        """The members fitted for ``target``: every head, unless ``head_targets`` limits a member to some targets."""
+        limits = self.head_targets or {}
+        return [head for head in self.heads if head not in limits or target in limits[head]]
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -102,6 +110,7 @@ class RunConfig:
             raise ClapmosError(f"--head {','.join(self.heads)}: name each member once; "
                                "a second member of one head needs a tag: svr:a,svr:b")
         self._check_ensemble_options()
+        self._check_head_targets(self.targets or store.targets)
         if self.group not in GROUPINGS:
             raise ClapmosError(f"--group must be one of {', '.join(GROUPINGS)}, got {self.group!r}")
         missing = [t for t in self.targets or [] if t not in store.targets]
@@ -129,6 +138,17 @@ class RunConfig:
             clip = list(self.clip)
             if len(clip) != 2 or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in clip) or clip[0] >= clip[1]:
                 raise ClapmosError(f"--clip must be LOW,HIGH with LOW < HIGH, e.g. --clip 0,10; got {self.clip!r}")
+
+    def _check_head_targets(self, targets: list[str]) -> None:
+        strays = [member for member in self.head_targets or {} if member not in self.heads]
+        if strays:
+            raise ClapmosError(f"head_targets names {', '.join(strays)}, not a member of --head {','.join(self.heads)}")
+        empty = [target for target in targets if not self.members(target)]
+        if empty:
+            raise ClapmosError(
+                f"target(s) {', '.join(empty)}: none of --head {','.join(self.heads)} is fitted for it "
+                f"(head_targets {self.head_targets}); add a head, or leave the target out with --target"
+            )
 
     def _check_features(self, targets: list[str]) -> None:
         from clapmos.heads.inputs.features import BLOCK_ORDER
@@ -171,12 +191,13 @@ class RunConfig:
 
     def needs_text(self, target: str) -> bool:
         """Whether predicting ``target`` reads a clip's text (a text feature block, or a head that compares audio with text)."""
-        return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.heads)
+        return bool(self.text_blocks(target)) or any(_reads_text(head_spec(member_head(head))) for head in self.members(target))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
         """A configuration from ``config.json`` (runs saved before several embedders named one ``embedder``)."""
         values = dict(values)
+        values.pop("model_seeds", None)  # recorded for the reader, not a setting
         if "embedder" in values:
             values["embedders"] = [values.pop("embedder")]
         return cls(**values)
@@ -352,7 +373,7 @@ def _votes_of(votes: pd.DataFrame | None, target: str) -> pd.DataFrame | None:
 def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray,
               votes: pd.DataFrame | None = None):
     members = member_pipelines(config, target, layout)
-    listener_heads = [h for h in config.heads if head_spec(h).listener_ratings]
+    listener_heads = [h for h in config.members(target) if head_spec(h).listener_ratings]
     fit_params = {}
     if listener_heads and len(ratings) and ratings[target].notna().any():
         scores, ids = listener_matrices(ratings[ratings[target].notna()], n_items, target)
@@ -379,7 +400,7 @@ def _reads_text(spec) -> bool:
 
 def _preflight(config: RunConfig, n_rows: int, n_features: int, n_targets: int) -> None:
     """Let each head refuse a run it would take too long on (``svr`` on too many rows), before fitting."""
-    fold_rows = n_rows - n_rows // max(config.cv, 1)
+    fold_rows = n_rows if config.cv == 1 else n_rows - n_rows // config.cv
     for member in config.heads:
         spec = head_spec(member)
         if spec.preflight is not None:
@@ -412,11 +433,16 @@ def save_run(run: FittedRun, folder: str | Path) -> None:
 
 def write_run_files(run: FittedRun, folder: Path) -> None:
     """The files of a run, written into the (new, empty) ``folder``."""
-    (folder / "config.json").write_text(json.dumps(asdict(run.config), indent=2))
+    (folder / "config.json").write_text(json.dumps({**asdict(run.config), "model_seeds": model_seeds(run.models)}, indent=2))
     (folder / "provenance.json").write_text(json.dumps(run.provenance, indent=2, default=str))
     run.oof.to_csv(folder / "oof_predictions.csv", index=False)
     for target, model in run.models.items():
         save_model(model, folder / "model" / target)
+
+
+def model_seeds(models: dict[str, CVEnsemble]) -> dict[str, dict[str, list[int]]]:
+    """Per target and member, the seed each fold model was trained with (``config.json``'s ``model_seeds``)."""
+    return {target: {name: list(seeds) for name, seeds in getattr(model, "model_seeds_", {}).items()} for target, model in models.items()}
 
 
 def load_run(folder: str | Path) -> FittedRun:

@@ -44,7 +44,7 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
     """Refuse settings of ``config`` that no fit could use, before any work (one message, naming the option)."""
     from clapmos.heads.registry import head_spec, member_head
 
-    for option, value, least in (("--cv", config.cv, 2), ("--seeds", config.seeds, 1)):
+    for option, value, least in (("--cv", config.cv, 1), ("--seeds", config.seeds, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
             raise ClapmosError(f"{option} {value}: must be a whole number >= {least}.")
     if config.screening_tau is not None and not config.screening_tau >= 0:
