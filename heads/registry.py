@@ -38,6 +38,7 @@ HEAD_MODULES: dict[str, str] = {
     "coral": "clapmos.heads.coral",
     "attn_mlp": "clapmos.heads.attn_mlp",
     "xattn": "clapmos.heads.xattn",
+    "ldnet": "clapmos.heads.ldnet",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
