@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> from clapmos import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['attn_mlp', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
+['attn_mlp', 'coral', 'cosine', 'dist', 'ldnet', 'lgbm', 'mlp', 'moe', 'ridge', 'spo_mlp', 'svr', 'xattn']
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ _EXPORTS = {
     "CVEnsemble": "clapmos.heads.runs.ensemble",
     "CoralRegressor": "clapmos.heads.coral",
     "DistributionRegressor": "clapmos.heads.dist",
+    "ListenerConditionedRegressor": "clapmos.heads.ldnet",
+    "MixtureOfExpertsRegressor": "clapmos.heads.moe",
     "RegressionLoss": "clapmos.heads.nn.losses",
     "RECIPES": "clapmos.heads.runs.recipes",
     "Recipe": "clapmos.heads.runs.recipes",

@@ -39,6 +39,7 @@ HEAD_MODULES: dict[str, str] = {
     "attn_mlp": "clapmos.heads.attn_mlp",
     "xattn": "clapmos.heads.xattn",
     "ldnet": "clapmos.heads.ldnet",
+    "moe": "clapmos.heads.moe",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -86,6 +87,9 @@ class HeadSpec:
         ``fit`` then needs ``embed --frames``).
     needs_text : bool
         The model reads the clips' text vectors (an audio-only embedder cannot serve it).
+    named_columns : bool
+        The steps pass pandas frames whose column names say which embedder and block a column
+        comes from (``clap.audio_0``), so the model can group them (``moe``: one expert per embedder).
     """
 
     name: str
@@ -101,6 +105,7 @@ class HeadSpec:
     preflight: Callable[..., None] | None = None
     inputs: str = "vectors"
     needs_text: bool = False
+    named_columns: bool = False
 
 
 _SPECS: dict[str, HeadSpec] = {}
@@ -221,6 +226,8 @@ def make_head(
         steps.append(("scale", StandardScaler()))
     steps.append(("model", spec.build(random_state=random_state, audio_dim=audio_dim, layout=layout)))
     head = Pipeline(steps)
+    if spec.named_columns:
+        head.set_output(transform="pandas")
     step_names = {step for step, _ in steps}
     settings = {key if "__" in key or key in step_names else spec.param_prefix + key: value for key, value in params.items()}
     try:

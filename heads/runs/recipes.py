@@ -14,7 +14,7 @@ compare with, and — where a system cannot be reproduced exactly on frozen clip
 embeddings — what it does instead.
 
 >>> sorted(RECIPES)
-['astar-distribution', 'astar-frames', 'ensemble-svr', 'musiceval-baseline', 'spo-clapscore', 'xacle2027-baseline']
+['astar-distribution', 'astar-frames', 'ensemble-svr', 'moescore', 'musiceval-baseline', 'spo-clapscore', 'xacle2027-baseline']
 >>> apply_recipe("xacle2027-baseline", {"embedders": ["spectral"], "params": {"mlp.max_epochs": 5}}, {"embedders", "params"})["params"]["mlp.max_epochs"]
 5
 """
@@ -275,6 +275,23 @@ RECIPES: dict[str, Recipe] = {
                 "query the audio tokens, with the same distribution output. Three models instead of 8, each a 5-fold "
                 "ensemble, stacked by Ridge(alpha=1) on their out-of-fold expected scores rather than on the bin "
                 "distributions, fitted on the training split instead of dev."
+            ),
+        ),
+        Recipe(
+            name="moescore",
+            reproduces="XACLE 2026 winner (MoEScore): one expert per encoder, a per-input gating network weighing their scores",
+            source="MoEScore (XACLE 2026 winner, arXiv 2601.06829); METHODS.md §8",
+            figure="test SRCC 0.6402 (validation: one CLAP expert 0.626-0.630, three 0.648, four 0.668)",
+            settings={"embedders": ["m2d", "clap"], "heads": ["moe"], "features": ["audio", "text", "cosine"]},
+            instead=(
+                "Published: experts on LAION-CLAP, MGA-CLAP and M2D-CLAP features plus a BEATs + RoBERTa cross-attention "
+                "expert, and a gating network weighing the experts' outputs per input. clapmos has no MGA-CLAP, BEATs or "
+                "RoBERTa-token embedders, so this recipe has two experts, m2d and clap (each an MLP on that embedder's "
+                "audio, text and cosine blocks), and a linear softmax gate on all the blocks, trained jointly. Not "
+                "published (clapmos's moe defaults): the experts' and gate's layers (one hidden layer of 64; linear "
+                "gate), the loss (MSE on standardised targets, plus 0.1 x each expert's own MSE), optimiser and "
+                "schedule (AdamW 1e-3, batch 64, up to 100 epochs, early stopping on validation SRCC) and the seed; "
+                "a 5-fold ensemble instead of one model."
             ),
         ),
     ]

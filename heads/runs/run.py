@@ -217,7 +217,8 @@ class FittedRun:
                 )
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
-        """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``."""
+        """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``
+        (and ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member)."""
         self.check_store(store)
         items = store.items(split)
         pieces = [self.predict_features(X) for X in self._inputs(store, split)]
@@ -231,6 +232,8 @@ class FittedRun:
             mean, std = model.predict(X, return_std=True)
             frame[target] = np.asarray(mean, dtype=np.float64)
             frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
+            for expert, weights in _gate_weights(model, X).items():
+                frame[f"{target}_gate_{expert}"] = weights
         return frame
 
     @property
@@ -346,6 +349,20 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
         random_state=config.random_state,
     )
     return ensemble, fit_params
+
+
+def _gate_weights(ensemble: CVEnsemble, X) -> dict[str, np.ndarray]:
+    """Per expert, the gate weight of every row, averaged over the fold models of the members with a gate (``moe``)."""
+    per_expert: dict[str, list[np.ndarray]] = {}
+    for models in ensemble.models_.values():
+        for model in models:
+            final = model[-1] if hasattr(model, "steps") else model
+            if not hasattr(final, "predict_gates"):
+                continue
+            inputs = model[:-1].transform(X) if hasattr(model, "steps") else X
+            for expert, weights in zip(final.experts_, final.predict_gates(inputs).T):
+                per_expert.setdefault(expert, []).append(weights)
+    return {expert: np.mean(weights, axis=0) for expert, weights in per_expert.items()}
 
 
 def _reads_text(spec) -> bool:
