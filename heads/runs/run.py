@@ -218,7 +218,8 @@ class FittedRun:
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
         """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``
-        (and ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member)."""
+        (``<target>_spread``, the listeners' predicted disagreement, for a run with a distribution member;
+        ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member)."""
         self.check_store(store)
         items = store.items(split)
         pieces = [self.predict_features(X) for X in self._inputs(store, split)]
@@ -232,6 +233,9 @@ class FittedRun:
             mean, std = model.predict(X, return_std=True)
             frame[target] = np.asarray(mean, dtype=np.float64)
             frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
+            spread = _listener_spread(model, X)
+            if spread is not None:
+                frame[f"{target}_spread"] = spread
             for expert, weights in _gate_weights(model, X).items():
                 frame[f"{target}_gate_{expert}"] = weights
         return frame
@@ -349,6 +353,18 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
         random_state=config.random_state,
     )
     return ensemble, fit_params
+
+
+def _listener_spread(ensemble: CVEnsemble, X) -> np.ndarray | None:
+    """The predicted spread of the listeners' ratings (mean over the fold models of the distribution members), or ``None``."""
+    spreads = []
+    for models in ensemble.models_.values():
+        for model in models:
+            final = model[-1] if hasattr(model, "steps") else model
+            if getattr(final, "output", "distribution") == "distribution" and hasattr(final, "predict_spread"):
+                inputs = model[:-1].transform(X) if hasattr(model, "steps") else X
+                spreads.append(np.asarray(final.predict_spread(inputs), dtype=np.float64))
+    return np.mean(spreads, axis=0) if spreads else None
 
 
 def _gate_weights(ensemble: CVEnsemble, X) -> dict[str, np.ndarray]:
