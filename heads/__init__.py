@@ -19,6 +19,7 @@ _EXPORTS = {
     "EXPECTED_FAILED_CHECKS": "clapmos.heads.runs.conformance",
     "CVEnsemble": "clapmos.heads.runs.ensemble",
     "CoralRegressor": "clapmos.heads.coral",
+    "CorpusAlignedRegressor": "clapmos.heads.aligned",
     "DistributionRegressor": "clapmos.heads.dist",
     "ListenerConditionedRegressor": "clapmos.heads.ldnet",
     "MixtureOfExpertsRegressor": "clapmos.heads.moe",
