@@ -106,7 +106,10 @@ class ListenerConditionedRegressor(TorchMLPRegressor):
     mean_listener_weight : int, default=1
         How many times each clip's mean-listener row (its mean score) enters an epoch beside
         its single ratings; 0 drops them (``inference`` must then be ``"all_listeners"``).
-    activation, dropout, target_scaling, optimizer, lr, weight_decay, momentum, batch_size, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
+    batch_size : int, default=256
+        Rows (single ratings and mean-listener rows) per mini-batch: with ~5 ratings per clip,
+        about as many steps per epoch as the MLP's 64 clips.
+    activation, dropout, target_scaling, optimizer, lr, weight_decay, momentum, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
         As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (the loss is MSE over the known
         ratings; early stopping monitors held-out rating rows).
 
@@ -161,7 +164,7 @@ class ListenerConditionedRegressor(TorchMLPRegressor):
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         momentum: float = 0.9,
-        batch_size: int = 64,
+        batch_size: int = 256,
         drop_last: bool = False,
         max_epochs: int = 100,
         validation_fraction: float | None = 0.1,

@@ -275,7 +275,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         """
         self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
         result = train_module(
-            self._build_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state), **training
+            self._starting_network, X, Y, loss_fn, self._training_options(), seed_from(self.random_state), **training
         )
         self.module_ = result.module.double()
         self.history_ = result.history
@@ -284,6 +284,16 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _build_network(self) -> nn.Module:
         return build_mlp(self.n_features_in_, self.hidden_sizes, self.n_outputs_, self.activation, self.dropout)
+
+    def _starting_network(self) -> nn.Module:
+        """A fresh network, or one starting from pretrained weights (``clapmos.heads.pretraining`` sets ``_initial_state``)."""
+        network = self._build_network()
+        initial = getattr(self, "_initial_state", None)
+        if initial is not None:
+            missing, unexpected = network.load_state_dict({name: value.to(torch.float32) for name, value in initial.items()}, strict=False)
+            if unexpected:
+                raise ValueError(f"pretrained weights {unexpected} do not fit {type(self).__name__}'s network")
+        return network
 
     def _new_module(self) -> nn.Module:
         """A fresh network shaped like ``module_`` (float64, eval mode), to load saved weights into."""
