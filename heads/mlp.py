@@ -280,7 +280,15 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        vars(self).pop("_initial_state", None)  # used once: the fitted model does not carry the pretrained weights
         return self
+
+    def __sklearn_clone__(self):
+        """A clone that keeps pretrained starting weights (``_initial_state``), so that fold models start from them too."""
+        clone = super().__sklearn_clone__()
+        if getattr(self, "_initial_state", None) is not None:
+            clone._initial_state = self._initial_state
+        return clone
 
     def _build_network(self) -> nn.Module:
         return build_mlp(self.n_features_in_, self.hidden_sizes, self.n_outputs_, self.activation, self.dropout)
@@ -290,9 +298,11 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         network = self._build_network()
         initial = getattr(self, "_initial_state", None)
         if initial is not None:
-            missing, unexpected = network.load_state_dict({name: value.to(torch.float32) for name, value in initial.items()}, strict=False)
-            if unexpected:
-                raise ValueError(f"pretrained weights {unexpected} do not fit {type(self).__name__}'s network")
+            own = network.state_dict()
+            usable = {name: value.to(torch.float32) for name, value in initial.items() if name in own and own[name].shape == value.shape}
+            if not usable:
+                raise ValueError(f"none of the pretrained weights fit {type(self).__name__}'s network")
+            network.load_state_dict(usable, strict=False)  # weights shaped by the data (ldnet's listeners) start fresh
         return network
 
     def _new_module(self) -> nn.Module:

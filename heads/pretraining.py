@@ -84,8 +84,34 @@ def _fit_from(model, state, X, y, fit_params):
     try:
         model.fit(X, y, **fit_params)
     finally:
-        del final._initial_state
+        vars(final).pop("_initial_state", None)
     return model
+
+
+def pretrain_members(members, X_pretrain, y_pretrain) -> list[str]:
+    """Give every torch member ``(name, pipeline)`` the network a clone of it learns on the pseudo-labels, as its start.
+
+    Returns the names of the members pretrained (the others cannot start from pretrained weights).
+    The start travels with clones of the member (fold models), and is dropped by each fit.
+    """
+    done = []
+    for name, member in members:
+        final = _final_step(member)
+        if not hasattr(final, "_starting_network"):
+            continue
+        pretrained = clone(member)
+        if "target_scaling" in _final_step(pretrained).get_params():
+            _final_step(pretrained).set_params(target_scaling="standardize")
+        pretrained.fit(X_pretrain, np.asarray(y_pretrain, dtype=np.float64))
+        final._initial_state = {k: v.detach().clone() for k, v in _final_step(pretrained).module_.state_dict().items()}
+        done.append(name)
+    return done
+
+
+def strip_starts(members) -> None:
+    """Drop the pretrained starts from member templates (what a saved run must not carry)."""
+    for _, member in members:
+        vars(_final_step(member)).pop("_initial_state", None)
 
 
 def _out_of_fold_srcc(model, start, X, y, n_splits: int, random_state: int, fit_params) -> float:

@@ -68,3 +68,31 @@ def test_the_pseudo_label_is_the_cosine_of_the_audio_and_text_halves():
     audio, text = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
     expected = (audio * text).sum(axis=1) / np.linalg.norm(audio, axis=1) / np.linalg.norm(text, axis=1)
     np.testing.assert_allclose(similarity_labels(np.hstack([audio, text])), expected, rtol=1e-12)
+
+
+def test_fit_with_a_pretrain_store_starts_the_torch_members_from_the_pseudo_labels(tmp_path):
+    from typer.testing import CliRunner
+
+    from clapmos import cli
+    from clapmos.embed.corpora.demo import make_demo_corpus
+    from clapmos.embed.store import FeatureStore
+    from clapmos.heads.runs.run import load_run
+
+    def invoke(*args):
+        return CliRunner().invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
+
+    for name, seed in (("rated", 1), ("unrated", 2)):
+        make_demo_corpus(tmp_path / name, n_clips=40, seed=seed)
+        assert invoke("embed", "--corpus", "musiceval", "--root", tmp_path / name, "--embedder", "spectral", "--out", tmp_path / f"{name}.zarr").exit_code == 0
+    common = ["fit", "--store", tmp_path / "rated.zarr", "--embedder", "spectral", "--head", "mlp,ridge", "--cv", 2,
+              "--target", "overall", "--param", "mlp.max_epochs=3", "--no-plots"]
+    assert invoke(*common, "--out", tmp_path / "plain").exit_code == 0
+    result = invoke(*common, "--pretrain-store", tmp_path / "unrated.zarr", "--out", tmp_path / "pretrained")
+    assert result.exit_code == 0, result.output
+    plain, pretrained = load_run(tmp_path / "plain"), load_run(tmp_path / "pretrained")
+    assert pretrained.provenance["pretrain"] == {"store": str(tmp_path / "unrated.zarr"), "embedder": "spectral", "pairs": 40}
+    first = [run.models["overall"].models_["mlp"][0].named_steps["model"].module_[0].weight.detach().numpy() for run in (plain, pretrained)]
+    assert not np.allclose(*first)  # same seed, same data: only the start differs
+    assert not any(hasattr(m.named_steps["model"], "_initial_state") for m in pretrained.models["overall"].models_["mlp"])
+    store = FeatureStore.open(tmp_path / "rated.zarr")
+    assert np.isfinite(pretrained.predict(store, "dev")["overall"]).all()

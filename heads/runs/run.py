@@ -61,7 +61,10 @@ class RunConfig:
     more specific winning. ``stack_method`` and ``clip`` are the
     :class:`~clapmos.heads.runs.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
     configuration came from (:mod:`clapmos.heads.runs.recipes`). ``device`` is where the torch heads
-    train (``None``: each head's own setting).
+    train (``None``: each head's own setting). ``pretrain_store`` is a store of unrated pairs embedded
+    like the training store: the torch members are first trained on its clips' pseudo-labels, the
+    cosine of ``pretrain_embedder``'s audio and text (default: the first embedder with text), and start
+    from that network (:mod:`clapmos.heads.pretraining`).
     """
 
     embedders: list[str]
@@ -81,6 +84,8 @@ class RunConfig:
     clip: list[float] | None = None
     recipe: str | None = None
     device: str | None = None
+    pretrain_store: str | None = None
+    pretrain_embedder: str | None = None
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -304,6 +309,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         X_all = with_vectors(store.frames(config.embedders[0], config.train_split), X_all if vector_heads else None)
     labels = store.labels(config.train_split)
     ratings = store.ratings()
+    pretraining = _pseudo_labelled(store, config)
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
     _preflight(config, n_rows=len(rows_all), n_features=n_features, n_targets=len(targets))
     for target in targets:
@@ -314,8 +320,18 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows)
+        if pretraining is not None:
+            from clapmos.heads.pretraining import pretrain_members
+
+            with sklearn.config_context(enable_metadata_routing=False):
+                done = pretrain_members(ensemble.estimators, *pretraining)
+            log.info("%s: pretrained %s on %d pseudo-labelled pairs", target, ", ".join(done) or "no member", len(pretraining[1]))
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
+        if pretraining is not None:
+            from clapmos.heads.pretraining import strip_starts
+
+            strip_starts(ensemble.estimators)
         models[target] = ensemble
         oof[target] = labels[target].to_numpy(np.float64)
         predictions = {"": ensemble.oof_prediction_}
@@ -329,11 +345,44 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "store": str(store.path),
         "corpus": store.corpus,
     }
+    if pretraining is not None:
+        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1])}
     if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
 
+
+
+def _pretrain_embedder(store: FeatureStore, config: RunConfig) -> str:
+    if config.pretrain_embedder:
+        return config.pretrain_embedder
+    with_text = [name for name, _, text in store.layout(config.embedders) if text]
+    if not with_text:
+        raise ClapmosError(f"--pretrain-store: pseudo-labels compare audio with text, but {', '.join(config.embedders)} are audio-only; "
+                           "add a CLAP embedder and name it with --pretrain-embedder")
+    return with_text[0]
+
+
+def _pseudo_labelled(store: FeatureStore, config: RunConfig):
+    """``(X, pseudo-labels)`` of the pretraining store's pairs, or ``None`` without ``pretrain_store``."""
+    if not config.pretrain_store:
+        return None
+    from clapmos.heads.pretraining import store_similarity_labels
+
+    if config.reads_frames:
+        raise ClapmosError("--pretrain-store pretrains the clip-vector torch heads; the frame heads (attn_mlp, xattn) cannot start from it")
+    unrated = FeatureStore.open(config.pretrain_store)
+    embedder = _pretrain_embedder(store, config)
+    for name in dict.fromkeys([*config.embedders, embedder]):
+        if name not in unrated.embedders:
+            raise ClapmosError(f"--pretrain-store {unrated.path} has no {name!r} features; embed it with --embedder {name} first")
+        ours, theirs = identity_of(store.embedder_attrs(name)), identity_of(unrated.embedder_attrs(name))
+        differ = [f"{k}: {v!r} vs {theirs[k]!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
+        if differ:
+            raise ClapmosError(f"--pretrain-store {unrated.path}: its {name!r} features were made differently ({'; '.join(differ)}); embed it like the training store")
+    X, _ = unrated.stacked(config.embedders)
+    return X, store_similarity_labels(unrated, embedder)
 
 
 def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_items: int, rows: np.ndarray):
