@@ -294,7 +294,7 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         return build_mlp(self.n_features_in_, self.hidden_sizes, self.n_outputs_, self.activation, self.dropout)
 
     def _starting_network(self) -> nn.Module:
-        """A fresh network, or one starting from pretrained weights (``clapmos.heads.pretraining`` sets ``_initial_state``)."""
+        """A fresh network, or one starting from pretrained weights (``clapmos.heads.runs.pretraining`` sets ``_initial_state``)."""
         network = self._build_network()
         initial = getattr(self, "_initial_state", None)
         if initial is not None:

@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from clapmos.heads.mlp import TorchMLPRegressor
-from clapmos.heads.pretraining import pretrain_then_fit, similarity_labels
+from clapmos.heads.runs.pretraining import pretrain_then_fit, similarity_labels
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 DIM, N_RATED, N_UNRATED = 16, 60, 1500

@@ -341,7 +341,7 @@ def apply_recipe(name: str, values: Mapping[str, Any], explicit: set[str]) -> di
     if "screening_tau" in explicit and merged.get("screening_tau") is not None:
         from clapmos.heads.registry import head_spec
 
-        if not any(head_spec(member).listener_ratings for member in merged["heads"]):
+        if not any("screening_tau" in head_spec(member).build().get_params() for member in merged["heads"]):
             raise ClapmosError(
                 f"--recipe {name}: --screening-tau screens listener ratings, but none of its heads "
                 f"({', '.join(merged['heads'])}) uses them. Drop --screening-tau, or add --head spo_mlp."

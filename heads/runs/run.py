@@ -64,7 +64,7 @@ class RunConfig:
     train (``None``: each head's own setting). ``pretrain_store`` is a store of unrated pairs embedded
     like the training store: the torch members are first trained on its clips' pseudo-labels, the
     cosine of ``pretrain_embedder``'s audio and text (default: the first embedder with text), and start
-    from that network (:mod:`clapmos.heads.pretraining`).
+    from that network (:mod:`clapmos.heads.runs.pretraining`).
     """
 
     embedders: list[str]
@@ -121,6 +121,8 @@ class RunConfig:
 
             resolve_device(self.device, option="--device")
         check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
+        if self.pretrain_store:
+            _check_pretraining(self, store)
 
     def _check_ensemble_options(self) -> None:
         if self.stack_method not in ("ridge", "nnls"):
@@ -321,7 +323,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows)
         if pretraining is not None:
-            from clapmos.heads.pretraining import pretrain_members
+            from clapmos.heads.runs.pretraining import pretrain_members
 
             with sklearn.config_context(enable_metadata_routing=False):
                 done = pretrain_members(ensemble.estimators, *pretraining)
@@ -329,7 +331,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
         if pretraining is not None:
-            from clapmos.heads.pretraining import strip_starts
+            from clapmos.heads.runs.pretraining import strip_starts
 
             strip_starts(ensemble.estimators)
         models[target] = ensemble
@@ -364,15 +366,28 @@ def _pretrain_embedder(store: FeatureStore, config: RunConfig) -> str:
     return with_text[0]
 
 
-def _pseudo_labelled(store: FeatureStore, config: RunConfig):
+def _check_pretraining(config: RunConfig, store: FeatureStore) -> None:
+    """Refuse a pretraining store or embedder that cannot serve this run, naming the option."""
+    if config.pretrain_embedder is not None:
+        if config.pretrain_embedder not in store.embedders:
+            raise ClapmosError(f"--pretrain-embedder {config.pretrain_embedder}: {store.path} has no such embedder; it has {', '.join(store.embedders)}")
+        if not dict((n, t) for n, _, t in store.layout([config.pretrain_embedder]))[config.pretrain_embedder]:
+            raise ClapmosError(f"--pretrain-embedder {config.pretrain_embedder}: it is audio-only; the pseudo-label is an audio-text cosine, choose a CLAP embedder")
+    if config.reads_frames:
+        raise ClapmosError("--pretrain-store pretrains the clip-vector torch heads; the frame heads (attn_mlp, xattn) cannot start from it")
+    _pseudo_labelled(store, config, check_only=True)
+
+
+def _pseudo_labelled(store: FeatureStore, config: RunConfig, check_only: bool = False):
     """``(X, pseudo-labels)`` of the pretraining store's pairs, or ``None`` without ``pretrain_store``."""
     if not config.pretrain_store:
         return None
-    from clapmos.heads.pretraining import store_similarity_labels
+    from clapmos.heads.runs.pretraining import store_similarity_labels
 
-    if config.reads_frames:
-        raise ClapmosError("--pretrain-store pretrains the clip-vector torch heads; the frame heads (attn_mlp, xattn) cannot start from it")
-    unrated = FeatureStore.open(config.pretrain_store)
+    try:
+        unrated = FeatureStore.open(config.pretrain_store)
+    except ClapmosError as error:
+        raise ClapmosError(f"--pretrain-store {error}") from None
     embedder = _pretrain_embedder(store, config)
     for name in dict.fromkeys([*config.embedders, embedder]):
         if name not in unrated.embedders:
@@ -381,6 +396,8 @@ def _pseudo_labelled(store: FeatureStore, config: RunConfig):
         differ = [f"{k}: {v!r} vs {theirs[k]!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
         if differ:
             raise ClapmosError(f"--pretrain-store {unrated.path}: its {name!r} features were made differently ({'; '.join(differ)}); embed it like the training store")
+    if check_only:
+        return None
     X, _ = unrated.stacked(config.embedders)
     return X, store_similarity_labels(unrated, embedder)
 
