@@ -46,6 +46,10 @@ def main() -> None:
                     f"| {name} | {label} | {result['seconds']:.1f} | {result['seconds'] / seconds['mlp']:.1f}× | "
                     f"{result['peak_mb'] / 1024:.2f} GB | {verdict} | {result['load'][0]:.1f}–{result['load'][1]:.1f} |"
                 )
+                write_report(rows)  # after every fit: an interrupted run keeps what it measured
+
+
+def write_report(rows: list[str]) -> None:
     write_section(
         "fit_listeners_experts",
         f"""## `fit --cv 5` of `ldnet` and `moe` (`benchmarks/bench_fit_listeners_experts.py`)

@@ -54,8 +54,10 @@ class ListenerConditionedNet(nn.Module):
     def decode(self, encoded: torch.Tensor, listener: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.cat([encoded, self.embedding(listener)], dim=1))
 
-    def forward(self, x: torch.Tensor, listener: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encoder(x), listener)
+    def forward(self, x: torch.Tensor, listener: torch.Tensor, clip: torch.Tensor | None = None) -> torch.Tensor:
+        """Row ``i`` is listener ``listener[i]`` on clip ``x[clip[i]]`` (``clip=None``: on ``x[i]``); each clip is encoded once."""
+        encoded = self.encoder(x)
+        return self.decode(encoded if clip is None else encoded[clip], listener)
 
 
 class ListenerRows(BatchedInputs):
@@ -73,9 +75,17 @@ class ListenerRows(BatchedInputs):
         self.listener_t = torch.tensor(self.listener, dtype=torch.long, device=device)
         return super().to(device)
 
+    def batches(self, items: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+        """Shuffled batches of about ``batch_size`` rows that keep a clip's rows together (its clip is encoded once)."""
+        rank = torch.randperm(int(self.clip.max()) + 1, generator=generator)[torch.as_tensor(self.clip)[items]]
+        jitter = torch.rand(len(items), generator=generator)
+        order = torch.argsort(rank.double() + 0.5 * jitter)
+        return list(torch.split(items[order], batch_size))
+
     def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         batch = batch.to(self.device)
-        return self.X_t[self.clip_t[batch]], self.listener_t[batch]
+        clips, inverse = torch.unique(self.clip_t[batch], return_inverse=True)
+        return self.X_t[clips], self.listener_t[batch], inverse
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -107,8 +117,8 @@ class ListenerConditionedRegressor(TorchMLPRegressor):
         How many times each clip's mean-listener row (its mean score) enters an epoch beside
         its single ratings; 0 drops them (``inference`` must then be ``"all_listeners"``).
     batch_size : int, default=256
-        Rows (single ratings and mean-listener rows) per mini-batch: with ~5 ratings per clip,
-        about as many steps per epoch as the MLP's 64 clips.
+        Rows (single ratings and mean-listener rows) per mini-batch, a clip's rows kept together
+        (each clip is encoded once per batch): with ~5 ratings per clip, about 50 clips.
     activation, dropout, target_scaling, optimizer, lr, weight_decay, momentum, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
         As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (the loss is MSE over the known
         ratings; early stopping monitors held-out rating rows).

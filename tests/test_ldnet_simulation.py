@@ -50,9 +50,9 @@ def test_ldnet_beats_the_plain_mlp_on_held_out_clip_means_and_recovers_the_biase
     def rmse(model):
         return float(np.sqrt(np.mean((model.predict(X[test]) - mean_listener[test]) ** 2)))
 
-    assert rmse(ldnet) < 0.85 * rmse(plain)  # measured: 0.17 vs 0.24 (seed 0)
+    assert rmse(ldnet) < 0.85 * rmse(plain)  # measured: 0.16 vs 0.24 (seed 0)
     true_bias = bias[[int(name[1:]) for name in ldnet.listeners_]]
-    assert pearsonr(ldnet.listener_bias_[:, 0], true_bias).statistic > 0.95  # measured 0.996
+    assert pearsonr(ldnet.listener_bias_[:, 0], true_bias).statistic > 0.95  # measured 0.997
     # the offsets are on the score scale: their spread matches the true biases'
     assert ldnet.listener_bias_[:, 0].std() == pytest.approx(true_bias.std(), rel=0.2)
 
