@@ -421,6 +421,13 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
     return ensemble, fit_params
 
 
+def _final_inputs(model, X):
+    """What the last step of a member pipeline reads: ``X`` through the steps before it (none: ``X`` itself)."""
+    if hasattr(model, "steps") and len(model.steps) > 1:
+        return model[:-1].transform(X)
+    return X
+
+
 def _listener_spread(ensemble: CVEnsemble, X) -> np.ndarray | None:
     """The predicted spread of the listeners' ratings (mean over the fold models of the distribution members), or ``None``."""
     spreads = []
@@ -428,8 +435,7 @@ def _listener_spread(ensemble: CVEnsemble, X) -> np.ndarray | None:
         for model in models:
             final = model[-1] if hasattr(model, "steps") else model
             if getattr(final, "output", "distribution") == "distribution" and hasattr(final, "predict_spread"):
-                inputs = model[:-1].transform(X) if hasattr(model, "steps") else X
-                spreads.append(np.asarray(final.predict_spread(inputs), dtype=np.float64))
+                spreads.append(np.asarray(final.predict_spread(_final_inputs(model, X)), dtype=np.float64))
     return np.mean(spreads, axis=0) if spreads else None
 
 
@@ -441,8 +447,7 @@ def _gate_weights(ensemble: CVEnsemble, X) -> dict[str, np.ndarray]:
             final = model[-1] if hasattr(model, "steps") else model
             if not hasattr(final, "predict_gates"):
                 continue
-            inputs = model[:-1].transform(X) if hasattr(model, "steps") else X
-            for expert, weights in zip(final.experts_, final.predict_gates(inputs).T):
+            for expert, weights in zip(final.experts_, final.predict_gates(_final_inputs(model, X)).T):
                 per_expert.setdefault(expert, []).append(weights)
     return {expert: np.mean(weights, axis=0) for expert, weights in per_expert.items()}
 
