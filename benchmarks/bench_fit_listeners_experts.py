@@ -60,6 +60,8 @@ listeners), each fitted by `cli.py fit --cv 5` with default settings in a fresh 
 thread). `ldnet` trains on every rating plus one mean-listener row per clip (6× and 5× the rows of `mlp`);
 `moe` reads two embedders (`--embedder synthetic,synthetic2`), one expert each. *vs mlp*: the time of
 `mlp` (one embedder) in this same run. *Target*: issue 24's limit (60 s MusicEval-sized, 120 s XACLE-sized).
+*Load*: the machine's 1-minute load average before and after the fit; with 2 cores, a load above 2
+means other jobs shared them and every time here is inflated accordingly.
 
 | store | head | fit --cv 5 (s) | vs mlp | peak memory | target | load |
 |---|---|---:|---:|---:|---|---|
