@@ -451,6 +451,8 @@ def fit(
     device: Annotated[Optional[str], typer.Option(callback=_device, help="Where the torch heads train: cpu, cuda, cuda:N or auto (default: each head's own setting, the CPU).")] = None,
     draws: Annotated[int, typer.Option(min=0, help="Bootstrap draws for the interval of every metric (two-level systems/clips at system level); 0: no intervals. Seeded by --seed.")] = 1000,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the metric intervals.")] = 0.95,
+    pretrain_store: Annotated[Optional[Path], typer.Option(help="Store of unrated (prompt, audio) pairs embedded like --store: the torch heads first learn their pseudo-labels (the CLAP audio-text cosine), then fine-tune on the ratings. Off by default.")] = None,
+    pretrain_embedder: Annotated[Optional[str], typer.Option(help="Embedder whose audio-text cosine is the pseudo-label (default: the first --embedder with text).")] = None,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run.
 
@@ -488,6 +490,8 @@ def fit(
         stack_method=stack_method,
         clip=_parse_clip(clip),
         device=device,
+        pretrain_store=None if pretrain_store is None else str(_open_store(pretrain_store, "--pretrain-store").path),
+        pretrain_embedder=pretrain_embedder,
     )
     if recipe is not None:
         from clapmos.heads.runs.recipes import apply_recipe

@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> from clapmos import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['attn_mlp', 'bt', 'coral', 'cosine', 'dist', 'lgbm', 'mlp', 'ridge', 'spo_mlp', 'svr', 'xattn']
+['attn_mlp', 'bt', 'coral', 'cosine', 'dist', 'ldnet', 'lgbm', 'mlp', 'moe', 'ridge', 'spo_mlp', 'svr', 'xattn']
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ _EXPORTS = {
     "EXPECTED_FAILED_CHECKS": "clapmos.heads.runs.conformance",
     "CVEnsemble": "clapmos.heads.runs.ensemble",
     "CoralRegressor": "clapmos.heads.coral",
+    "CorpusAlignedRegressor": "clapmos.heads.aligned",
     "DistributionRegressor": "clapmos.heads.dist",
+    "ListenerConditionedRegressor": "clapmos.heads.ldnet",
+    "MixtureOfExpertsRegressor": "clapmos.heads.moe",
     "RegressionLoss": "clapmos.heads.nn.losses",
     "RECIPES": "clapmos.heads.runs.recipes",
     "Recipe": "clapmos.heads.runs.recipes",

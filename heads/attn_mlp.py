@@ -66,6 +66,9 @@ class AttentionMLPRegressor(FrameRegressor):
     n_bins, sigma, score_range : int, float, (low, high) or None, default=20, 0.25, None
         With ``output="distribution"``: as in :class:`~clapmos.heads.dist.DistributionRegressor`
         (``score_range=None`` reads the bins' range from the training targets, per output).
+    distribution_targets : {"gaussian", "histogram"}, default="gaussian"
+        With ``output="distribution"``: as in :class:`~clapmos.heads.dist.DistributionRegressor`
+        (histograms of the clip's ``listener_scores``; ``predict_spread`` is then the listeners' disagreement).
     lr, weight_decay : float, default=1e-3, 1e-2
     batch_size : int, default=32
         Clips per mini-batch (of similar length; padded to the batch's longest clip).
@@ -115,6 +118,7 @@ class AttentionMLPRegressor(FrameRegressor):
         n_bins: int = 20,
         sigma: float = 0.25,
         score_range=None,
+        distribution_targets: str = "gaussian",
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         batch_size: int = 32,
@@ -141,6 +145,7 @@ class AttentionMLPRegressor(FrameRegressor):
         self.n_bins = n_bins
         self.sigma = sigma
         self.score_range = score_range
+        self.distribution_targets = distribution_targets
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size

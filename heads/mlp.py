@@ -282,14 +282,34 @@ class TorchMLPRegressor(RegressorMixin, BaseEstimator):
         """
         self.n_outputs_ = Y.shape[1] if n_outputs is None else n_outputs
         seed = seed_from(self.random_state) if seed is None else seed
-        result = train_module(self._build_network, X, Y, loss_fn, self._training_options(), seed, **training)
+        result = train_module(self._starting_network, X, Y, loss_fn, self._training_options(), seed, **training)
         self.module_ = result.module.double()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        vars(self).pop("_initial_state", None)  # used once: the fitted model does not carry the pretrained weights
         return self
+
+    def __sklearn_clone__(self):
+        """A clone that keeps pretrained starting weights (``_initial_state``), so that fold models start from them too."""
+        clone = super().__sklearn_clone__()
+        if getattr(self, "_initial_state", None) is not None:
+            clone._initial_state = self._initial_state
+        return clone
 
     def _build_network(self) -> nn.Module:
         return build_mlp(self.n_features_in_, self.hidden_sizes, self.n_outputs_, self.activation, self.dropout)
+
+    def _starting_network(self) -> nn.Module:
+        """A fresh network, or one starting from pretrained weights (``clapmos.heads.runs.pretraining`` sets ``_initial_state``)."""
+        network = self._build_network()
+        initial = getattr(self, "_initial_state", None)
+        if initial is not None:
+            own = network.state_dict()
+            usable = {name: value.to(torch.float32) for name, value in initial.items() if name in own and own[name].shape == value.shape}
+            if not usable:
+                raise ValueError(f"none of the pretrained weights fit {type(self).__name__}'s network")
+            network.load_state_dict(usable, strict=False)  # weights shaped by the data (ldnet's listeners) start fresh
+        return network
 
     def _new_module(self) -> nn.Module:
         """A fresh network shaped like ``module_`` (float64, eval mode), to load saved weights into."""

@@ -39,6 +39,8 @@ HEAD_MODULES: dict[str, str] = {
     "attn_mlp": "clapmos.heads.attn_mlp",
     "xattn": "clapmos.heads.xattn",
     "bt": "clapmos.heads.bt",
+    "ldnet": "clapmos.heads.ldnet",
+    "moe": "clapmos.heads.moe",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 
@@ -89,6 +91,9 @@ class HeadSpec:
     comparisons : bool
         ``fit`` takes pairwise votes (``pair_items``, ``pair_opponents``, ``pair_outcomes``,
         :mod:`clapmos.heads.inputs.comparisons`) and unlabelled (NaN) rows.
+    named_columns : bool
+        The steps pass pandas frames whose column names say which embedder and block a column
+        comes from (``clap.audio_0``), so the model can group them (``moe``: one expert per embedder).
     """
 
     name: str
@@ -105,6 +110,7 @@ class HeadSpec:
     inputs: str = "vectors"
     needs_text: bool = False
     comparisons: bool = False
+    named_columns: bool = False
 
 
 _SPECS: dict[str, HeadSpec] = {}
@@ -225,6 +231,8 @@ def make_head(
         steps.append(("scale", StandardScaler()))
     steps.append(("model", spec.build(random_state=random_state, audio_dim=audio_dim, layout=layout)))
     head = Pipeline(steps)
+    if spec.named_columns:
+        head.set_output(transform="pandas")
     step_names = {step for step, _ in steps}
     settings = {key if "__" in key or key in step_names else spec.param_prefix + key: value for key, value in params.items()}
     try:

@@ -39,7 +39,7 @@ class CrossAttentionRegressor(FrameRegressor):
     audio_dim : int or None, default=None
         For a matrix input: where the token ends and the text begins (``None``: the middle).
     d_model, n_heads, n_layers, hidden_sizes, activation, dropout, loss, pairwise_weight, margin,
-    listener_targets, screening_tau, output, n_bins, sigma, score_range, lr, weight_decay, batch_size,
+    listener_targets, screening_tau, output, n_bins, sigma, score_range, distribution_targets, lr, weight_decay, batch_size,
     max_epochs, validation_fraction, patience, device, random_state
         As in :class:`~clapmos.heads.attn_mlp.AttentionMLPRegressor`.
 
@@ -70,6 +70,7 @@ class CrossAttentionRegressor(FrameRegressor):
         n_bins: int = 20,
         sigma: float = 0.25,
         score_range=None,
+        distribution_targets: str = "gaussian",
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         batch_size: int = 32,
@@ -95,6 +96,7 @@ class CrossAttentionRegressor(FrameRegressor):
         self.n_bins = n_bins
         self.sigma = sigma
         self.score_range = score_range
+        self.distribution_targets = distribution_targets
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size

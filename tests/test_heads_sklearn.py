@@ -36,6 +36,7 @@ def check_instances():
         heads.PairedEmbeddingFeatures(blocks=("audio", "text"), audio_dim=1),
         *models,
         heads.AttentionMLPRegressor(output="distribution", random_state=0, **heads.head_spec("attn_mlp").quick),  # xattn: heads/runs/conformance.py
+        heads.CorpusAlignedRegressor(random_state=0, **heads.head_spec("mlp").quick),  # not a registered head: it needs each row's corpus
         heads.CVEnsemble(n_splits=3),
         heads.CVEnsemble([("a", Ridge()), ("b", Ridge(alpha=10.0))], n_splits=3, stack_method="nnls", clip=(-1e6, 1e6)),
     ]

@@ -55,7 +55,7 @@ def network_of(pipeline, width: int) -> list[str]:
 
 
 def test_the_six_recipes_exist_with_a_source_and_a_published_figure():
-    assert list(RECIPES) == ["musiceval-baseline", "xacle2027-baseline", "spo-clapscore", "ensemble-svr", "astar-distribution", "astar-frames"]
+    assert list(RECIPES) == ["musiceval-baseline", "xacle2027-baseline", "spo-clapscore", "ensemble-svr", "astar-distribution", "astar-frames", "moescore"]
     for item in RECIPES.values():
         assert item.reproduces and "METHODS.md" in item.source and "SRCC" in item.figure
     assert all(RECIPES[name].deviations for name in RECIPES)  # none is exact on frozen clip embeddings: each says what differs

@@ -34,12 +34,15 @@ class BinnedRegressor(TorchMLPRegressor):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and scores ``y`` (n_samples,) or (n_samples, n_outputs)."""
+        return self._fit_bins(X, y)
+
+    def _fit_bins(self, X, y, listener_scores=None):
         self._check_parameters()
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         Y = y.reshape(len(y), -1).astype(np.float64)
         self._y_ndim = y.ndim
-        self.bin_centers_ = score_bins(Y, self.n_bins, self.score_range)
-        targets = np.stack([self._network_targets(Y[:, t], self.bin_centers_[t]) for t in range(Y.shape[1])], axis=1)
+        self.bin_centers_ = score_bins(self._range_scores(Y, listener_scores), self.n_bins, self.score_range)
+        targets = self._all_targets(Y, listener_scores)
         return self._fit_network(
             X, targets, self._loss, n_outputs=Y.shape[1], truth=Y, decode=lambda out: self._decode(out.double().cpu())
         )
@@ -51,6 +54,14 @@ class BinnedRegressor(TorchMLPRegressor):
     def _build_network(self) -> nn.Module:
         layers, width = build_body(self.n_features_in_, self.hidden_sizes, self.activation, self.dropout)
         return nn.Sequential(*layers, self._head_layer(width))
+
+    def _range_scores(self, Y: np.ndarray, listener_scores) -> np.ndarray:
+        """The scores the bins must span when ``score_range`` is not set."""
+        return Y
+
+    def _all_targets(self, Y: np.ndarray, listener_scores) -> np.ndarray:
+        """The network's targets ``(n, n_outputs, ...)``: :meth:`_network_targets` of every output's scores."""
+        return np.stack([self._network_targets(Y[:, t], self.bin_centers_[t]) for t in range(Y.shape[1])], axis=1)
 
     # -- what a subclass defines -------------------------------------------------------
     def _network_targets(self, scores: np.ndarray, centers: np.ndarray) -> np.ndarray:

@@ -111,6 +111,29 @@ def gaussian_targets(scores: np.ndarray, centers: np.ndarray, sigma: float) -> n
     return targets
 
 
+#: What a distribution head trains on: a Gaussian around each clip's score, or the histogram of its ratings.
+DISTRIBUTION_TARGETS = ("gaussian", "histogram")
+
+
+def rating_histograms(ratings: np.ndarray, centers: np.ndarray, sigma: float, fallback: np.ndarray) -> np.ndarray:
+    """Per clip, the mean of :func:`gaussian_targets` of each of its ratings: its listeners' histogram, smoothed by ``sigma``.
+
+    ``ratings`` is (n, k), NaN-padded; a clip without ratings gets the target of its
+    ``fallback`` score (n,) (the Gaussian around its mean). ``sigma=0`` is the plain histogram.
+
+    >>> rating_histograms(np.array([[1.0, 3.0, 3.0, np.nan], [np.nan] * 4]), bin_centers(1, 3, 3), 0.0, np.array([2.0, 2.0])).round(3).tolist()
+    [[0.333, 0.0, 0.667], [0.0, 1.0, 0.0]]
+    """
+    ratings = np.asarray(ratings, dtype=float).reshape(len(ratings), -1)
+    known = ~np.isnan(ratings)
+    targets = gaussian_targets(np.nan_to_num(ratings).ravel(), centers, sigma).reshape(*ratings.shape, len(centers))
+    counts = known.sum(axis=1)
+    histograms = (targets * known[..., None]).sum(axis=1) / np.maximum(counts, 1)[:, None]
+    empty = counts == 0
+    histograms[empty] = gaussian_targets(np.asarray(fallback, dtype=float)[empty], centers, sigma)
+    return histograms
+
+
 def kl_divergence(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``KL(p ‖ q)`` with ``q = softmax(logits)`` over the last axis, summed over bins, averaged over the rest.
 

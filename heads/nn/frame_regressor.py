@@ -31,6 +31,8 @@ With ``return_std`` too (distribution output) it returns ``(mean, std, attention
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from numbers import Integral, Real
@@ -44,6 +46,7 @@ from clapmos.heads.nn.training import TRAINING_CONSTRAINTS, TrainingOptions, che
 from clapmos.heads.nn.attention_net import FrameAttentionNet
 from clapmos.heads.nn.distribution import bin_probabilities, distribution_mean, distribution_std
 from clapmos.heads.inputs.features import split_halves
+from clapmos.heads.inputs.ratings import NoListenerRatingsWarning
 from clapmos.heads.nn.frame_outputs import OUTPUT_CONSTRAINTS, DistributionTraining, check_output_parameters
 from clapmos.heads.nn.losses import RegressionLoss
 from clapmos.heads.mlp import ACTIVATIONS, check_hidden_sizes, layer_dropouts
@@ -105,7 +108,7 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1).astype(np.float64)
         decode = truth = split = seed = None
         if self.output == "distribution":
-            training = DistributionTraining.of(Y, self.n_bins, self.sigma, self.score_range)
+            training = DistributionTraining.of(Y, self.n_bins, self.sigma, self.score_range, self._histogram_ratings(Y, listener_scores))
             self.bin_centers_, Z, decode, truth = training.centers, training.targets, training.decode, Y
             loss = training.loss
         else:
@@ -123,6 +126,23 @@ class FrameRegressor(_ScoreScaleMixin, RegressorMixin, BaseEstimator):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         return self
+
+    def _histogram_ratings(self, Y: np.ndarray, listener_scores) -> np.ndarray | None:
+        """The ratings (n, k, n_outputs) to train histograms on, or ``None`` for Gaussians around ``y``."""
+        if getattr(self, "distribution_targets", "gaussian") != "histogram":
+            return None
+        if listener_scores is None:
+            warnings.warn("distribution_targets='histogram' without listener_scores: training on Gaussians around y",
+                          NoListenerRatingsWarning, stacklevel=3)
+            return None
+        scores = np.asarray(listener_scores, dtype=float)
+        if len(scores) != len(Y) or scores.ndim not in (2, 3) or (scores.ndim == 3 and scores.shape[2] != Y.shape[1]) or (scores.ndim == 2 and Y.shape[1] != 1):
+            raise ValueError(f"listener_scores of shape {scores.shape} must be (n_samples, k[, n_outputs]) for y of shape {Y.shape}")
+        return scores.reshape(len(Y), -1, Y.shape[1])
+
+    def predict_spread(self, X) -> np.ndarray:
+        """The predicted distribution's standard deviation (``output="distribution"``): with histogram targets, the listeners' disagreement."""
+        return self.predict(X, return_std=True)[1]
 
     def _score_targets(self, Y: np.ndarray, listener_scores, listener_ids):
         """The network's targets for ``output="score"``, with the (training, validation) rows and seed SPO fixes (else ``None``):

@@ -58,9 +58,9 @@ def member_pipelines(config: RunConfig, target: str, layout) -> list[tuple[str, 
     for head in config.members(target):
         spec = head_spec(member_head(head))
         params = member_params(config, head)
-        if spec.listener_ratings and config.screening_tau is not None:
-            params.setdefault("screening_tau", config.screening_tau)
         settable = spec.build().get_params()
+        if spec.listener_ratings and config.screening_tau is not None and "screening_tau" in settable:
+            params.setdefault("screening_tau", config.screening_tau)
         if config.device is not None and "device" in settable and "device" not in params:
             params["device"] = config.device
         if "use_text" in settable and "use_text" not in params:  # frame heads read text where the blocks would

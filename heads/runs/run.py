@@ -68,7 +68,10 @@ class RunConfig:
     :class:`~clapmos.heads.runs.ensemble.CVEnsemble` options; ``recipe`` records the recipe the
     configuration came from (:mod:`clapmos.heads.runs.recipes`). ``device`` is where the torch heads
     train (``None``: each head's own setting). ``head_targets`` limits members to some targets
-    (``{"xattn": ["textual"]}``: a recipe whose branches differ per target).
+    (``{"xattn": ["textual"]}``: a recipe whose branches differ per target). ``pretrain_store`` is a store of unrated pairs embedded
+    like the training store: the torch members are first trained on its clips' pseudo-labels, the
+    cosine of ``pretrain_embedder``'s audio and text (default: the first embedder with text), and start
+    from that network (:mod:`clapmos.heads.runs.pretraining`).
     """
 
     embedders: list[str]
@@ -94,6 +97,8 @@ class RunConfig:
         """The members fitted for ``target``: every head, unless ``head_targets`` limits a member to some targets."""
         limits = self.head_targets or {}
         return [head for head in self.heads if head not in limits or target in limits[head]]
+    pretrain_store: str | None = None
+    pretrain_embedder: str | None = None
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -130,6 +135,8 @@ class RunConfig:
 
             resolve_device(self.device, option="--device")
         check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
+        if self.pretrain_store:
+            _check_pretraining(self, store)
 
     def _check_ensemble_options(self) -> None:
         if self.stack_method not in ("ridge", "nnls"):
@@ -243,7 +250,9 @@ class FittedRun:
                 )
 
     def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
-        """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``."""
+        """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``
+        (``<target>_spread``, the listeners' predicted disagreement, for a run with a distribution member;
+        ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member)."""
         self.check_store(store)
         items = store.items(split)
         pieces = [self.predict_features(X) for X in self._inputs(store, split)]
@@ -257,6 +266,11 @@ class FittedRun:
             mean, std = model.predict(X, return_std=True)
             frame[target] = np.asarray(mean, dtype=np.float64)
             frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
+            spread = _listener_spread(model, X)
+            if spread is not None:
+                frame[f"{target}_spread"] = spread
+            for expert, weights in _gate_weights(model, X).items():
+                frame[f"{target}_gate_{expert}"] = weights
         return frame
 
     @property
@@ -324,6 +338,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     labels = store.labels(config.train_split)
     ratings = store.ratings()
     votes = store.comparisons(config.train_split) if all(head_spec(member_head(h)).comparisons for h in config.heads) else None
+    pretraining = _pseudo_labelled(store, config)
     models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
     _preflight(config, n_rows=len(rows_all), n_features=n_features, n_targets=len(targets))
     for target in targets:
@@ -337,8 +352,18 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows, target_votes)
+        if pretraining is not None:
+            from clapmos.heads.runs.pretraining import pretrain_members
+
+            with sklearn.config_context(enable_metadata_routing=False):
+                done = pretrain_members(ensemble.estimators, *pretraining)
+            log.info("%s: pretrained %s on %d pseudo-labelled pairs", target, ", ".join(done) or "no member", len(pretraining[1]))
         with sklearn.config_context(enable_metadata_routing=True):  # SPO heads request the listener arrays
             ensemble.fit(X, y, groups=_groups(config.group, items.iloc[rows]), **fit_params)
+        if pretraining is not None:
+            from clapmos.heads.runs.pretraining import strip_starts
+
+            strip_starts(ensemble.estimators)
         models[target] = ensemble
         oof[target] = labels[target].to_numpy(np.float64)
         predictions = {"": ensemble.oof_prediction_}
@@ -353,11 +378,59 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "corpus": store.corpus,
         "folds_used": {t: int(models[t].n_splits_) for t in models},  # fewer than config.cv when a group or the data allows fewer
     }
+    if pretraining is not None:
+        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1])}
     if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
 
+
+
+def _pretrain_embedder(store: FeatureStore, config: RunConfig) -> str:
+    if config.pretrain_embedder:
+        return config.pretrain_embedder
+    with_text = [name for name, _, text in store.layout(config.embedders) if text]
+    if not with_text:
+        raise ClapmosError(f"--pretrain-store: pseudo-labels compare audio with text, but {', '.join(config.embedders)} are audio-only; "
+                           "add a CLAP embedder and name it with --pretrain-embedder")
+    return with_text[0]
+
+
+def _check_pretraining(config: RunConfig, store: FeatureStore) -> None:
+    """Refuse a pretraining store or embedder that cannot serve this run, naming the option."""
+    if config.pretrain_embedder is not None:
+        if config.pretrain_embedder not in store.embedders:
+            raise ClapmosError(f"--pretrain-embedder {config.pretrain_embedder}: {store.path} has no such embedder; it has {', '.join(store.embedders)}")
+        if not dict((n, t) for n, _, t in store.layout([config.pretrain_embedder]))[config.pretrain_embedder]:
+            raise ClapmosError(f"--pretrain-embedder {config.pretrain_embedder}: it is audio-only; the pseudo-label is an audio-text cosine, choose a CLAP embedder")
+    if config.reads_frames:
+        raise ClapmosError("--pretrain-store pretrains the clip-vector torch heads; the frame heads (attn_mlp, xattn) cannot start from it")
+    _pseudo_labelled(store, config, check_only=True)
+
+
+def _pseudo_labelled(store: FeatureStore, config: RunConfig, check_only: bool = False):
+    """``(X, pseudo-labels)`` of the pretraining store's pairs, or ``None`` without ``pretrain_store``."""
+    if not config.pretrain_store:
+        return None
+    from clapmos.heads.runs.pretraining import store_similarity_labels
+
+    try:
+        unrated = FeatureStore.open(config.pretrain_store)
+    except ClapmosError as error:
+        raise ClapmosError(f"--pretrain-store {error}") from None
+    embedder = _pretrain_embedder(store, config)
+    for name in dict.fromkeys([*config.embedders, embedder]):
+        if name not in unrated.embedders:
+            raise ClapmosError(f"--pretrain-store {unrated.path} has no {name!r} features; embed it with --embedder {name} first")
+        ours, theirs = identity_of(store.embedder_attrs(name)), identity_of(unrated.embedder_attrs(name))
+        differ = [f"{k}: {v!r} vs {theirs[k]!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
+        if differ:
+            raise ClapmosError(f"--pretrain-store {unrated.path}: its {name!r} features were made differently ({'; '.join(differ)}); embed it like the training store")
+    if check_only:
+        return None
+    X, _ = unrated.stacked(config.embedders)
+    return X, store_similarity_labels(unrated, embedder)
 
 
 def _votes_of(votes: pd.DataFrame | None, target: str) -> pd.DataFrame | None:
@@ -391,6 +464,37 @@ def _ensemble(config: RunConfig, target: str, layout, ratings: pd.DataFrame, n_i
         random_state=config.random_state,
     )
     return ensemble, fit_params
+
+
+def _final_inputs(model, X):
+    """What the last step of a member pipeline reads: ``X`` through the steps before it (none: ``X`` itself)."""
+    if hasattr(model, "steps") and len(model.steps) > 1:
+        return model[:-1].transform(X)
+    return X
+
+
+def _listener_spread(ensemble: CVEnsemble, X) -> np.ndarray | None:
+    """The predicted spread of the listeners' ratings (mean over the fold models of the distribution members), or ``None``."""
+    spreads = []
+    for models in ensemble.models_.values():
+        for model in models:
+            final = model[-1] if hasattr(model, "steps") else model
+            if getattr(final, "output", "distribution") == "distribution" and hasattr(final, "predict_spread"):
+                spreads.append(np.asarray(final.predict_spread(_final_inputs(model, X)), dtype=np.float64))
+    return np.mean(spreads, axis=0) if spreads else None
+
+
+def _gate_weights(ensemble: CVEnsemble, X) -> dict[str, np.ndarray]:
+    """Per expert, the gate weight of every row, averaged over the fold models of the members with a gate (``moe``)."""
+    per_expert: dict[str, list[np.ndarray]] = {}
+    for models in ensemble.models_.values():
+        for model in models:
+            final = model[-1] if hasattr(model, "steps") else model
+            if not hasattr(final, "predict_gates"):
+                continue
+            for expert, weights in zip(final.experts_, final.predict_gates(_final_inputs(model, X)).T):
+                per_expert.setdefault(expert, []).append(weights)
+    return {expert: np.mean(weights, axis=0) for expert, weights in per_expert.items()}
 
 
 def _reads_text(spec) -> bool:

@@ -58,7 +58,7 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
         )
     for member in config.heads:
         settings = member_settings(config.params, member)
-        if head_spec(member).listener_ratings and config.screening_tau is not None:
+        if head_spec(member).listener_ratings and config.screening_tau is not None and "screening_tau" in head_spec(member).build().get_params():
             settings.setdefault("screening_tau", ("--screening-tau", config.screening_tau))
         check_head_parameters(member_head(member), {name: value for name, (_, value) in settings.items()},
                               labels={name: label for name, (label, _) in settings.items()})
