@@ -34,3 +34,7 @@ def listing(lines: Iterable[object], limit: int = 20) -> str:
     if len(lines) > limit:
         shown.append(f"  ... and {len(lines) - limit} more")
     return "\n".join(shown)
+
+
+class DivergedTrainingWarning(RuntimeWarning):
+    """A model's training loss became non-finite (too high a learning rate): ``fit`` does not save such a run."""

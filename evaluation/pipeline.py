@@ -12,12 +12,14 @@ stores); the rest of ``evaluation`` only scores tables (``tests/test_layering.py
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clapmos.embed.errors import DivergedTrainingWarning
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.attention_plots import attention_plot, worst_clips
 from clapmos.evaluation.fit_report import fold_summary, has_oof, heads_table, oof_label, oof_report, write_fit_report
@@ -28,7 +30,13 @@ from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.model_card import write_model_card
-from clapmos.heads.runs.run import FittedRun, RunConfig, fit_run, load_run, write_run_files
+from clapmos.heads.runs.run import (
+    FittedRun,
+    RunConfig,
+    fit_run,
+    load_run,
+    write_run_files,
+)
 from clapmos.heads.runs.validation import check_fit_converged
 
 
@@ -56,9 +64,15 @@ def fit_and_report(
     """
     out_dir = Path(out_dir)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
-    run = fit_run(features, config)
-    if config.cv > 1:  # out-of-fold predictions to judge by (--cv 1 has none)
-        check_fit_converged(run.oof, run.targets, config.params)  # a diverged fit is not saved
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DivergedTrainingWarning)
+        run = fit_run(features, config)
+    diverged = [str(w.message) for w in caught if issubclass(w.category, DivergedTrainingWarning)]
+    for w in caught:  # the other warnings go on to the user
+        if not issubclass(w.category, DivergedTrainingWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    # a diverged fit is not saved: a training loss that became non-finite, or (with out-of-fold predictions) a wild error
+    check_fit_converged(run.oof if config.cv > 1 else run.oof.iloc[:0], run.targets, config.params, diverged)
     votes = features.comparisons(config.train_split)
     votes = votes if len(votes) else None
     with writing_run_folder(out_dir) as folder:

@@ -85,7 +85,7 @@ def test_fit_with_a_pretrain_store_starts_the_torch_members_from_the_pseudo_labe
         make_demo_corpus(tmp_path / name, n_clips=40, seed=seed)
         assert invoke("embed", "--corpus", "musiceval", "--root", tmp_path / name, "--embedder", "spectral", "--out", tmp_path / f"{name}.zarr").exit_code == 0
     common = ["fit", "--store", tmp_path / "rated.zarr", "--embedder", "spectral", "--head", "mlp,ridge", "--cv", 2,
-              "--target", "overall", "--param", "mlp.max_epochs=3", "--no-plots"]
+              "--target", "overall", "--param", "mlp.max_epochs=3", "--param", "mlp.keep_initial=false", "--no-plots"]
     assert invoke(*common, "--out", tmp_path / "plain").exit_code == 0
     result = invoke(*common, "--pretrain-store", tmp_path / "unrated.zarr", "--out", tmp_path / "pretrained")
     assert result.exit_code == 0, result.output

@@ -35,6 +35,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from clapmos.embed.devices import is_device_name, resolve_device
+from clapmos.embed.errors import DivergedTrainingWarning
 
 Loss = Callable[..., torch.Tensor]
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -274,7 +275,7 @@ def _fit_epochs(module, data: _Data, train_idx, val_idx, loss_fn, options: Train
         record = _evaluate(module, data, val_idx, loss_fn, epoch, total / seen)
         history.append(record)
         if not np.isfinite(record["train_loss"]):
-            warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", RuntimeWarning)
+            warnings.warn(f"training loss became {record['train_loss']} at epoch {epoch}; lower lr", DivergedTrainingWarning)
             break
         score = _score(record, options.monitor)
         if val_idx is None or best_score is None or score > best_score:

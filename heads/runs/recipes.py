@@ -378,6 +378,7 @@ RECIPES: dict[str, Recipe] = {
                         "clapmos's moe defaults"),
                 Setting("seed", "(not published)", "clapmos's default seed", "not published"),
                 Setting("models", "(one model)", "a 5-fold ensemble", "clapmos's default --cv 5; --cv 1 trains one"),
+                same("training data", "(the XACLE training split, its validation split held out)", "--split train, --eval-split validation"),
             ),
         ),
     ]

@@ -89,25 +89,29 @@ def _check_pipelines_on_the_store(config: RunConfig, store: FeatureStore) -> Non
 
 
 
+JUDGED_ROWS = 10  # fewer out-of-fold rows: only non-finite predictions are refused
 DIVERGED_FACTOR = 100.0  # an out-of-fold MSE this many times the training mean's: the fit diverged
 
 
-def check_fit_converged(oof, targets: list[str], params: Mapping[str, Any]) -> None:
+def check_fit_converged(oof, targets: list[str], params: Mapping[str, Any], training: list[str] = ()) -> None:
     """Refuse a fit whose out-of-fold predictions (``oof``: ``<target>`` and ``<target>_pred`` columns) diverged.
 
     Diverged: a prediction that is not finite, or an out-of-fold MSE more than
     :data:`DIVERGED_FACTOR` times that of predicting every clip the mean of the training
     scores. The run is then not saved; the message names the settings given, the first
     suspects. A fit merely worse than the mean (common for a weak target on few clips) is
-    saved with a warning.
+    saved with a warning, and the MSE is not judged on fewer than :data:`JUDGED_ROWS` rows.
+    ``training`` lists divergences the training loops reported (a loss that became non-finite):
+    the run is not saved either, even when early stopping kept an epoch before it.
 
     >>> import pandas as pd
-    >>> check_fit_converged(pd.DataFrame({"mos": [1.0, 2.0, 3.0], "mos_pred": [1.1, 2.0, 2.8]}), ["mos"], {})
-    >>> check_fit_converged(pd.DataFrame({"mos": [1.0, 2.0, 3.0], "mos_pred": [9e62, 2.0, 2.8]}), ["mos"], {"lr": 1e9})
+    >>> mos = [1.0, 2.0, 3.0] * 4
+    >>> check_fit_converged(pd.DataFrame({"mos": mos, "mos_pred": [1.1, 2.0, 2.8] * 4}), ["mos"], {})
+    >>> check_fit_converged(pd.DataFrame({"mos": mos, "mos_pred": [9e62, 2.0, 2.8] * 4}), ["mos"], {"lr": 1e9})
     Traceback (most recent call last):
     clapmos.embed.errors.ClapmosError: the fit diverged, so the run was not saved: mos: out-of-fold MSE 2.7e+125, predicting the training mean gives 0.667. Change the settings (--param lr=1000000000.0) or leave them at their defaults, and fit again.
     """
-    problems = []
+    problems = list(dict.fromkeys(training))
     for target in targets:
         known = oof[oof[target].notna()] if target in oof else oof.iloc[:0]
         if known.empty or f"{target}_pred" not in known:
@@ -118,6 +122,8 @@ def check_fit_converged(oof, targets: list[str], params: Mapping[str, Any]) -> N
             problems.append(f"{target}: {int((~np.isfinite(predicted)).sum())} out-of-fold predictions are not finite")
             continue
         mse = float(np.mean((truth - predicted) ** 2))
+        if len(truth) < JUDGED_ROWS:  # a few out-of-fold rows (folds trained on 2 clips) say nothing about divergence
+            continue
         if mse > DIVERGED_FACTOR * baseline:
             problems.append(f"{target}: out-of-fold MSE {mse:.3g}, predicting the training mean gives {baseline:.3g}")
         elif mse > baseline:
