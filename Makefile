@@ -35,12 +35,17 @@ $(BROWSER_STAMP): | $(STAMP)
 	@touch $@
 
 # random test order (pytest-randomly prints the seed; repeat an order with -p randomly --randomly-seed=N)
-# CLAPMOS_THREADS=1: one thread per fit and embed (--threads default), as on the shared CI machines
+# CLAPMOS_THREADS=1: one thread per fit and embed (--threads default), as on the shared CI machines.
+# TEST_WORKERS: pytest-xdist processes, one per core by default (`make test TEST_WORKERS=0` runs in this process);
+# each test file runs whole in one worker (--dist loadfile), so a file's shared fixtures are built once.
+TEST_WORKERS ?= auto
+PYTEST := $(OFFLINE) CLAPMOS_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: install $(BROWSER_STAMP)
-	$(OFFLINE) CLAPMOS_THREADS=1 $(PY) -m pytest
+	$(PYTEST)
 
 test-slow: install
-	$(OFFLINE) CLAPMOS_THREADS=1 $(PY) -m pytest -m slow
+	$(PYTEST) -m slow
 
 # The whole pipeline on a generated corpus (MusicEval layout, spectral embedder): about a minute.
 demo: install

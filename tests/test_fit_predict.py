@@ -33,7 +33,9 @@ def store_path(tmp_path_factory):
     return folder / "store.zarr"
 
 
-@pytest.mark.parametrize("head", ["ridge", "lgbm", "mlp", "spo_mlp", "cosine", "ridge,spo_mlp"])
+# ridge and spo_mlp alone, and mlp, run with `make test-slow`: "ridge,spo_mlp" and the stacked test below cover them
+@pytest.mark.parametrize("head", [pytest.param("ridge", marks=pytest.mark.slow), "lgbm", pytest.param("mlp", marks=pytest.mark.slow),
+                                  pytest.param("spo_mlp", marks=pytest.mark.slow), "cosine", "ridge,spo_mlp"])
 def test_fit_predict_evaluate_round_trip(store_path, tmp_path, head):
     run = tmp_path / "run"
     fitted = invoke("fit", "--store", store_path, "--embedder", "spectral", "--head", head, "--cv", 2, "--eval-split", "dev", "--out", run, *QUICK)

@@ -71,8 +71,12 @@ def _batches(progress: Path) -> int:
 
 
 # Batches of 8 clips, 8 per block: kill before any block, inside the second, inside the third.
-@pytest.mark.parametrize("frames", [False, True], ids=["vectors", "frames"])
-@pytest.mark.parametrize("kill_after_batches", [0, 12, 20])
+# Each kill point runs with vectors and with frames; two of the six (10 s each) run with `make test-slow` only.
+@pytest.mark.parametrize(("kill_after_batches", "frames"), [
+    pytest.param(0, False, id="0-vectors"), pytest.param(0, True, id="0-frames"),
+    pytest.param(12, False, id="12-vectors", marks=pytest.mark.slow), pytest.param(12, True, id="12-frames"),
+    pytest.param(20, False, id="20-vectors"), pytest.param(20, True, id="20-frames", marks=pytest.mark.slow),
+])
 def test_sigkilled_run_resumes_to_the_same_store(corpus_and_reference, tmp_path, kill_after_batches, frames):
     folder, corpus, reference = corpus_and_reference
     store_path, progress = tmp_path / "killed.zarr", tmp_path / "progress.txt"
