@@ -5,7 +5,8 @@ are not comparable: pooling them naively teaches a model that the same quality i
 test and 7 in another. :class:`CorpusAlignedRegressor` learns one corpus-independent score
 ``s(x)`` (an MLP shared by every corpus) and, per corpus ``c``, an affine map
 ``a_c + b_c · s(x)`` (``b_c > 0``) onto that corpus's scale, trained jointly on every corpus's
-clips. The first corpus (in sorted order, or ``reference_corpus``) is the reference: its map is
+clips, each corpus's errors weighted by ``1/b_c²`` (its scale's stretch, estimated from the moments
+of its ratings before training) so that every corpus counts on the shared score's scale. The first corpus (in sorted order, or ``reference_corpus``) is the reference: its map is
 the identity, which fixes the shared score's scale. Targets of different names or ranges are
 mapped by the caller (``corpus`` says where each row comes from); nothing is guessed.
 
@@ -158,10 +159,13 @@ class CorpusAlignedRegressor(TorchMLPRegressor):
         Y = y.reshape(len(y), -1).astype(np.float64)
         self._y_ndim = y.ndim
         self.target_mean_, self.target_scale_ = target_affine(self.target_scaling, Y[index == 0])
-        loss = RegressionLoss(self.loss, self.tau, self.pairwise_weight, self.margin)
         Z = (Y - self.target_mean_) / self.target_scale_
         self._init = _moment_start(Z, index, len(self.corpora_))
-        self._fit_network(CorpusRows(X, index), Z, loss, n_outputs=Y.shape[1])
+        # errors measured on the shared score's scale: a corpus rated on a scale stretched b times has its squared
+        # errors weighted 1/b² (b from the moment start), so a wide-scale corpus does not outweigh the others
+        weight = np.exp(-2 * self._init[1][index])
+        loss = RegressionLoss(self.loss, self.tau, self.pairwise_weight, self.margin, class_weighting="per_clip")
+        self._fit_network(CorpusRows(X, index), Z, loss, n_outputs=Y.shape[1], extras={"weight": weight})
         del self._init
         net = self.module_
         reference = np.arange(len(self.corpora_))[:, None] != 0
