@@ -4,12 +4,14 @@ No module imports a stage downstream of its own, and the fit and evaluate stages
 embed stage only through the store and a few shared facts (the error type, file helpers,
 device names, the challenges' format constants): they never run an encoder.
 
-Two modules are the exception, by design: ``clapmos.evaluation.pipeline`` (fit -> predict ->
-evaluate, what ``clapmos fit``/``predict`` run) and ``clapmos.evaluation.predictor``
-(``score``: new audio files -> embeddings -> a fitted run's predictions). They sit at the end
+Four modules are the exception, by design: ``clapmos.evaluation.pipeline`` (fit -> predict ->
+evaluate, what ``clapmos fit``/``predict`` run), ``clapmos.evaluation.predictor``
+(``score``: new audio files -> embeddings -> a fitted run's predictions), and the commands that
+call them (``evaluation/commands/fitting.py``, ``using_runs.py``). They sit at the end
 of the flow and drive every stage before them, as ``cli.py`` does, so they may import any of
 them; no other module of the packages may import them, so the scorer and reports stay free of
-heads and encoders.
+heads and encoders. Each stage's other commands live in it (``embed/commands.py``,
+``heads/runs/commands.py``) and share ``embed/command_line.py`` (consoles, option checks).
 
 Within the packages, no module imports one of its importers (no cycles, lazy imports inside
 functions included; imports only for type checkers are not imports), and each room keeps to
@@ -31,18 +33,20 @@ STORE_FACTS = {
     "clapmos.embed.store", "clapmos.embed.store.frames", "clapmos.embed.store.frame_store", "clapmos.embed.store.schema",
     "clapmos.embed.errors", "clapmos.embed.files", "clapmos.embed.ownership", "clapmos.embed.filesystems",
 }
+#: what every command shares (consoles, the exit-2 message, option checks): each stage's commands may import it
+COMMAND_LINE = {"clapmos.embed.command_line"}
 # package -> modules of other packages it may import
 ALLOWED = {
     "embed": set(),
-    "heads": STORE_FACTS | {"clapmos.embed.devices", "clapmos.embed.corpora.table"},  # frames: the store's tokens
-    "evaluation": STORE_FACTS | {"clapmos.embed.corpora.formats"},
+    "heads": STORE_FACTS | COMMAND_LINE | {"clapmos.embed.devices", "clapmos.embed.corpora.table"},  # frames: the store's tokens
+    "evaluation": STORE_FACTS | COMMAND_LINE | {"clapmos.embed.corpora.formats"},
 }
 #: modules that join the stages (see the docstring): they may import any stage
-ORCHESTRATION = {"evaluation/pipeline.py", "evaluation/predictor.py"}
+ORCHESTRATION = {"evaluation/pipeline.py", "evaluation/predictor.py", "evaluation/commands/fitting.py", "evaluation/commands/using_runs.py"}
 #: what the top of each package may hold besides its rooms (subpackages)
 TOP_LEVEL = {
     "heads": {"__init__", "registry", "ridge", "lgbm", "mlp", "spo", "svr", "dist", "coral", "attn_mlp", "xattn", "bt", "ldnet", "moe", "aligned"},
-    "embed": {"__init__", "errors", "files", "ownership", "filesystems", "audio", "devices", "threads"},
+    "embed": {"__init__", "errors", "files", "ownership", "filesystems", "audio", "devices", "threads", "command_line", "commands"},
 }
 
 
