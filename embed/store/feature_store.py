@@ -40,7 +40,7 @@ from clapmos.embed.store.frame_store import FrameStoreMixin
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store.schema import (
     CHECKED_COLUMNS, COMPARISON_STR_COLUMNS, ITEM_CHUNK, RATING_CHUNK, SEGMENT_COLUMNS,
-    identity_of, is_clapmos_store, write_array, write_str,
+    identity_of, is_clapmos_store, read_column, write_array, write_str,
 )
 
 
@@ -232,9 +232,13 @@ class FeatureStore(FrameStoreMixin):
     def items(self, split: str | list[str] | None = None) -> pd.DataFrame:
         """Items table (id, path, text, system, split); the index is the row number in the store."""
         if self._items_cache is None:
-            self._items_cache = pd.DataFrame({c: self.group[f"items/{c}"][:].astype(str) for c in ITEM_COLUMNS})
+            self._items_cache = pd.DataFrame({c: self._column(f"items/{c}").astype(str) for c in ITEM_COLUMNS})
         items = self._items_cache
         return items if split is None else items.iloc[self.rows(split)]
+
+    def _column(self, name: str) -> np.ndarray:
+        """A table column (``items/id``, ``labels/<target>``...), checked against the digests written with it."""
+        return read_column(self.group[name], self.path)
 
     def segments(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-item ``(start_s, end_s)``: the part of each file that was embedded (NaN: the file's
@@ -242,7 +246,7 @@ class FeatureStore(FrameStoreMixin):
         ``items/end_s`` arrays are absent)."""
         if "items/start_s" not in self.group:
             return None
-        return tuple(np.asarray(self.group[f"items/{c}"][:], dtype=np.float64) for c in SEGMENT_COLUMNS)
+        return tuple(np.asarray(self._column(f"items/{c}"), dtype=np.float64) for c in SEGMENT_COLUMNS)
 
     def write_segments(self, start_s: Sequence[float], end_s: Sequence[float]) -> None:
         """Record that each item is a segment of its file (before any features are written)."""
@@ -253,7 +257,7 @@ class FeatureStore(FrameStoreMixin):
         """Per-item scores (float64, as published: see :func:`_decimal`), one column per target, indexed like :meth:`items`."""
         n = len(self)
         frame = pd.DataFrame(
-            {t: _decimal(self.group[f"labels/{t}"][:]) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
+            {t: _decimal(self._column(f"labels/{t}")) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
         )
         return frame if split is None else frame.iloc[self.rows(split)]
 
@@ -263,10 +267,10 @@ class FeatureStore(FrameStoreMixin):
         if "ratings/item" not in self.group or self.group["ratings/item"].shape[0] == 0:
             return pd.DataFrame({c: pd.Series(dtype=float if c in self.targets else object) for c in columns})
         r = self.group["ratings"]
-        frame = pd.DataFrame({"item": r["item"][:].astype(np.int64), "listener": r["listener"][:].astype(str)})
+        frame = pd.DataFrame({"item": self._column("ratings/item").astype(np.int64), "listener": self._column("ratings/listener").astype(str)})
         frame.insert(1, "id", self.items()["id"].to_numpy()[frame["item"].to_numpy()])
         for t in self.targets:
-            frame[t] = _decimal(r[t][:]) if t in r else np.nan
+            frame[t] = _decimal(self._column(f"ratings/{t}")) if t in r else np.nan
         if split is not None:
             frame = frame[np.isin(frame["item"].to_numpy(), self.rows(split))].reset_index(drop=True)
         return frame
@@ -277,12 +281,11 @@ class FeatureStore(FrameStoreMixin):
         if "comparisons/a" not in self.group:
             frame = empty_comparisons()
         else:
-            c = self.group["comparisons"]
             frame = pd.DataFrame(
                 {
-                    "a": c["a"][:].astype(np.int64), "b": c["b"][:].astype(np.int64),
-                    **{column: c[column][:].astype(str) for column in COMPARISON_STR_COLUMNS},
-                    "confidence": _decimal(c["confidence"][:]),
+                    "a": self._column("comparisons/a").astype(np.int64), "b": self._column("comparisons/b").astype(np.int64),
+                    **{column: self._column(f"comparisons/{column}").astype(str) for column in COMPARISON_STR_COLUMNS},
+                    "confidence": _decimal(self._column("comparisons/confidence")),
                 }
             )[COMPARISON_COLUMNS]
         ids = self.items()["id"].to_numpy()

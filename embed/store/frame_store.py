@@ -34,6 +34,7 @@ import zarr
 from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.store import seals
 from clapmos.embed.store.frames import Frames, block_layout, clip_capacities
+from clapmos.embed.store.schema import chunk_digests, read_column
 
 FRAMES_STORE_VERSION = 2
 TOKEN_CHUNK = 256  # tokens per chunk of frames/values (CLAP: 512 KB in float16)
@@ -93,7 +94,7 @@ class FrameStoreMixin:
         if "frames" in group and "frame_dim" in group["frames"].attrs:
             old = dict(group["frames"].attrs)
             changed = [f"{k}: store has {old.get(k)!r}, this run {v!r}" for k, v in wanted.items() if k in (*FRAME_IDENTITY_ATTRS, "frame_dtype") and old.get(k) != v]
-            if not changed and not np.array_equal(group["frames/start"][:], starts):
+            if not changed and not np.array_equal(self._layout(group["frames/start"], starts), starts):
                 changed = ["the clips' lengths (their audio files changed since the frames were laid out)"]
             if changed:
                 raise ClapmosError(
@@ -109,7 +110,8 @@ class FrameStoreMixin:
         n = len(starts)
         frames.create_array("values", shape=(total, frame_dim), dtype=dtype, chunks=(TOKEN_CHUNK, frame_dim), fill_value=0)
         frames.create_array("time", shape=(total,), dtype="float32", chunks=(TOKEN_CHUNK,), fill_value=0)
-        frames.create_array("start", shape=(n,), dtype="int64", chunks=(rows,), fill_value=0)[:] = starts
+        frames.create_array("start", shape=(n,), dtype="int64", chunks=(rows,), fill_value=0)
+        _write_layout(frames["start"], starts)
         frames.create_array("length", shape=(n,), dtype="int32", chunks=(rows,), fill_value=0)
         frames.create_array("done", shape=(n,), dtype="bool", chunks=(rows,), fill_value=False)
         seals.create_seals(frames, [seals.GROUP], n, rows)  # frames/check: each clip's tokens' digest
@@ -117,6 +119,14 @@ class FrameStoreMixin:
         frames.attrs.update({**wanted, "token_chunk": TOKEN_CHUNK, "total_tokens": int(total)})
         version = int(self.group.attrs.get("clapmos_store_version", 1))
         self.group.attrs["clapmos_store_version"] = max(version, FRAMES_STORE_VERSION)
+
+    def _layout(self, start: zarr.Array, starts: np.ndarray) -> np.ndarray:
+        """The stored first token of each clip; a damaged ``start`` array is laid out again from the headers (``starts``)."""
+        try:
+            return read_column(start, self.path)
+        except ClapmosError:  # damaged: the layout is a function of the headers, written again (tokens are checked when read)
+            _write_layout(start, starts)
+            return starts
 
     def _write_frames(self, key: str, first_row: int, frames: Frames) -> None:
         """Write the tokens of rows ``first_row:first_row+len(frames)`` (one whole block), then mark them done."""
@@ -254,3 +264,9 @@ class FrameStoreMixin:
         if not self.has_frames(embedder):
             raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")
         return self._features_group(embedder)["frames"]
+
+
+def _write_layout(start: zarr.Array, starts: np.ndarray) -> None:
+    """``frames/start``, with the digests of its chunks (:func:`clapmos.embed.store.schema.chunk_digests`)."""
+    start[:] = starts
+    start.attrs["checksums"] = chunk_digests(starts, int(start.chunks[0]))
