@@ -8,7 +8,8 @@ Everything else is done here, once for both, in this order:
 
 1. ``prepare_features`` (the features group, or a new one built beside it with ``overwrite``);
 2. with ``frames``, the frame-token layout;
-3. the pending chunk-aligned blocks (``only``: those holding a marked row);
+3. with ``repair``, written rows that fail their checksums marked pending (named in a warning);
+   then the pending chunk-aligned blocks (``only``: those holding a marked row);
 4. every pending audio file checked, all bad ones named in one error before any work;
 5. the engine embeds the blocks, each row with its segment when the store has segments;
 6. ``finish_features`` (swaps an overwrite in).

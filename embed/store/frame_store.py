@@ -7,6 +7,7 @@
     start  (N,) int64                     first token of each clip, laid out before any audio is read
     length (N,) int32                     tokens of each clip (written with the clip)
     done   (N,) bool                      which clips' tokens are written
+    check  (N,) uint64                    each clip's checksum of its tokens and times (clapmos.embed.store.seals)
     attrs: frame_dim, frame_rate, frame_dtype, token_chunk, total_tokens, frames (what a token is)
 
 The token counts are known from the audio headers before embedding (duration ->
@@ -253,7 +254,7 @@ class FrameStoreMixin:
         attrs = self.frame_attrs(embedder)
         group = self._frames_group(embedder)
         done = self.frames_done(embedder)
-        lengths = np.asarray(group["length"][:])[done]
+        lengths = np.asarray(self._read_flags(embedder, group["length"], "frame tokens"))[done]
         mean = f", {lengths.mean():.1f} tokens per clip" if len(lengths) else ""
         return (
             f"frames     {embedder}: {attrs['frame_dim']}-d tokens at {attrs.get('frame_rate', '?')} per second, "

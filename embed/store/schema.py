@@ -10,6 +10,8 @@
     comparisons/{a,b} (C,) int64        optional: pairwise votes, item rows of the two clips
     comparisons/{prompt,vote,voter,dimension} (C,) str, comparisons/confidence (C,) float32 (NaN: not given)
     features/<embedder>/audio (N, Da) float32, .../text (N, Dt) float32, .../done (N,) bool
+    features/<embedder>/check/{audio,text} (N,) uint64   each row's checksum (clapmos.embed.store.seals)
+    every table column above: attrs ``checksums``, one digest per chunk (:func:`chunk_digests`)
     (an audio-only embedder, attrs ``text_dim: 0``, has no ``text`` array)
     features/<embedder>/frames/...      frame tokens, optional (version 2; see clapmos.embed.store.frame_store)
 
