@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from clapmos.embed.command_line import check_device, check_seconds, open_store, out, score_ranges, user_errors
+from clapmos.embed.command_line import check_device, check_seconds, open_store, out, reported_warnings, score_ranges, user_errors
 from clapmos.embed.devices import PRECISION_NAMES
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.filesystems import is_url, location
@@ -129,18 +129,19 @@ def embed(
         load_embedder(model)
         resolve_windows(model, window_s, hop_s)
     store = FeatureStore.create(out_store, table, rebuild=rebuild)
-    run(
-        store,
-        model,
-        options=options,
-        window_s=window_s,
-        hop_s=hop_s,
-        workers=workers,
-        overwrite=overwrite,
-        threads=threads,
-        frames=frames,
-        frame_dtype=frame_dtype,
-    )
+    with reported_warnings():  # e.g. damaged rows embedded again, named
+        run(
+            store,
+            model,
+            options=options,
+            window_s=window_s,
+            hop_s=hop_s,
+            workers=workers,
+            overwrite=overwrite,
+            threads=threads,
+            frames=frames,
+            frame_dtype=frame_dtype,
+        )
     store.commit()
     what = f"features{' and frame tokens' if frames else ''}"
     out.print(f"wrote {name or get_embedder_class(embedder).name} {what} for {len(table)} clips to {out_store}", highlight=False)

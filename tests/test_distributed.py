@@ -65,10 +65,17 @@ def assert_same_store(store: FeatureStore, reference: FeatureStore) -> None:
 
 
 def tamper_done_rows(store: FeatureStore) -> np.ndarray:
-    """Overwrite the rows already done with zeros, so a later run that recomputed them would show."""
+    """Overwrite the rows already done with zeros, so a later run that recomputed them would show.
+
+    Their checksums are rewritten to match (else the zeros are damage, which ``embed`` rightly redoes)."""
+    from clapmos.embed.store.seals import row_digests
+
     done = store.done("spectral")
     assert 0 < done.sum() < len(done), "the interrupted run should have written some rows, not all"
-    store.group["features/spectral/audio"][np.flatnonzero(done)] = 0.0
+    rows = np.flatnonzero(done)
+    store.group["features/spectral/audio"][rows] = 0.0
+    zeros = np.zeros((len(rows), store.group["features/spectral/audio"].shape[1]), dtype=np.float32)
+    store.group["features/spectral/check/audio"][rows] = row_digests([zeros])
     return done
 
 

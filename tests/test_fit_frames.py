@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from clapmos import cli
 from clapmos.embed.corpora.demo import make_demo_corpus
 from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.seals import row_digests
 from clapmos.heads.runs.run import RunConfig, fit_run, load_run
 
 runner = CliRunner()
@@ -125,6 +126,8 @@ def test_a_clip_with_zero_frames_stops_the_fit_naming_it(store_path, tmp_path):
     shutil.copytree(store_path, damaged)
     store = FeatureStore.open(damaged, mode="r+")
     store.group["features/spectral/frames/length"][2] = 0
+    no_tokens = [np.zeros((1, 0), dtype=np.float16), np.zeros((1, 0), dtype=np.float32)]
+    store.group["features/spectral/frames/check"][2] = row_digests(no_tokens)[0]  # as if embedded with no tokens (else: damaged)
     clip = store.items()["id"].iat[2]
     result = invoke("fit", "--store", damaged, "--embedder", "spectral", "--head", "attn_mlp", "--train-split", "train,dev",
                     "--out", tmp_path / "run", *QUICK)

@@ -169,7 +169,7 @@ def test_the_readme_baseline_recipe_fits_affine_layers_with_l1(store_path, tmp_p
                     "--param", "loss=l1", "--param", "dropout=0", "--param", "max_epochs=5", "--cv", 2, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
     model = load_run(tmp_path / "run").models["overall"].models_["mlp"][0].named_steps["model"]
-    assert (model.hidden_sizes, model.activation, model.loss, model.dropout) == ((256, 64), "identity", "l1", 0)
+    assert (list(model.hidden_sizes), model.activation, model.loss, model.dropout) == ([256, 64], "identity", "l1", 0)  # the JSON list given
 
 
 def test_spo_fold_models_are_trained_on_the_listener_ratings_of_their_fold(store_path):

@@ -192,3 +192,29 @@ def test_param_values_that_once_crashed_mid_fit_are_refused_up_front(demo, head,
     result = invoke("fit", "--store", demo / "store.zarr", "--embedder", "spectral", "--head", head, "--param", param, "--out", demo / "r3")
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
     assert not (demo / "r3").exists()
+
+
+# --------------------------------------------------------------------------- list-valued --param settings
+@pytest.mark.parametrize("alphas", [[1e6], [0.1, 1.0, 10.0]])
+def test_a_list_valued_param_gives_the_run_that_list(demo, alphas, tmp_path):
+    from clapmos.heads.runs.run import load_run
+
+    given = "[" + ",".join(repr(a) for a in alphas) + "]"
+    result = invoke("fit", "--store", demo / "store.zarr", "--embedder", "spectral", "--head", "ridge", "--cv", "2",
+                    "--param", f"ridge.alphas={given}", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    run = load_run(tmp_path / "run")
+    for target, ensemble in run.models.items():
+        for members in ensemble.models_.values():
+            for pipeline in members:
+                ridge = pipeline.named_steps["model"]
+                assert list(ridge.alphas) == alphas
+                assert set(np.atleast_1d(ridge.alpha_)) <= set(alphas), target  # chosen from the list given
+
+
+def test_a_setting_a_tuple_cannot_hold_is_one_message_naming_it(demo):
+    from clapmos.heads.runs.run import RunConfig
+
+    config = RunConfig(embedders=["spectral"], heads=["ridge"], params={"ridge.alphas": (1e6,)})
+    with pytest.raises(ClapmosError, match=r"ridge.alphas=\[1000000.0\]: give a list"):
+        config.check(FeatureStore.open(demo / "store.zarr"))

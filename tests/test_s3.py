@@ -25,6 +25,7 @@ from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.filesystems import WRITING, begin_writing, filesystem
 from clapmos.embed.store import FeatureStore
+from clapmos.embed.store.seals import row_digests
 from tests.conftest import make_corpus
 from tests.layouts import write_manifest
 
@@ -119,7 +120,10 @@ def test_an_embed_killed_mid_way_resumes_on_s3_to_identical_arrays_without_redoi
     assert killed.returncode == 9, killed.stderr[-2000:]
     done = FeatureStore.open(url("killed.zarr")).done("spectral")
     assert 0 < done.sum() < len(done), "the killed run should have written some blocks, not all"
-    FeatureStore.open(url("killed.zarr"), mode="r+").group["features/spectral/audio"][np.flatnonzero(done)] = 0.0  # shows any redo
+    writable = FeatureStore.open(url("killed.zarr"), mode="r+").group
+    writable["features/spectral/audio"][np.flatnonzero(done)] = 0.0  # shows any redo (resealed: else rightly redone as damage)
+    zeros = np.zeros((int(done.sum()), writable["features/spectral/audio"].shape[1]), dtype=np.float32)
+    writable["features/spectral/check/audio"][np.flatnonzero(done)] = row_digests([zeros])
     embed_corpus(FeatureStore.open(url("killed.zarr"), mode="r+"), "spectral", progress=False)
     audio = FeatureStore.open(url("killed.zarr")).audio("spectral")
     assert (audio[done] == 0).all()

@@ -13,7 +13,6 @@ import soundfile as sf
 from clapmos.embed.audio import load_audio
 from clapmos.embed.backends.spectral import SpectralEmbedder
 from clapmos.embed.errors import ClapmosError
-from clapmos.embed.engines.cache_checks import Sealer
 from clapmos.embed.engines.runner import SerialEngine, embed_corpus
 from clapmos.embed.engines.score_cache import MARKER, EmbeddingCache, clip_keys
 from clapmos.embed.engines.score_inputs import read_score_inputs
@@ -90,7 +89,7 @@ def test_an_unfinished_shard_is_completed_when_all_its_missing_clips_are_wanted_
     cache = EmbeddingCache.open(tmp_path / "cache")
     shard = cache._new_shard(clips_of(wavs))
     only_the_first_block = np.arange(len(shard)) < 64
-    embed_corpus(shard, loaded(), progress=False, only=only_the_first_block, written=Sealer("spectral", frames=False))  # what a run stopped after one block leaves
+    embed_corpus(shard, loaded(), progress=False, only=only_the_first_block)  # what a run stopped after one block leaves (rows sealed as written)
     assert shard.done("spectral").sum() == 64
     # rows 64..69 are wanted, but their block also holds 70..99, which this run does not check: a new shard
     assert cache.complete("spectral", IDENTITY, clips_of(wavs[:70]), engine, 10.0, 10.0) == 6

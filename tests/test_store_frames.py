@@ -15,6 +15,7 @@ from clapmos.embed.store.frame_store import TOKEN_CHUNK
 from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.store import FeatureStore
 from clapmos.embed.store.schema import FEATURE_CHUNK
+from clapmos.embed.store.seals import row_digests
 from tests.conftest import make_corpus
 
 WINDOW_S, HOP_S = 1.0, 0.75  # overlapping windows, so token times are not just index / rate
@@ -121,6 +122,10 @@ def test_a_clip_with_zero_frames_is_refused_by_id(store, tmp_path):
     shutil.copytree(store.path, copy)
     damaged = FeatureStore.open(copy, mode="r+")
     damaged.group["features/spectral/frames/length"][3] = 0
+    with pytest.raises(ClapmosError, match=r"(?s)the stored frame tokens of 1 clip\(s\).*are damaged.*clip0003"):
+        damaged.frames("spectral")  # a length changed behind clapmos's back: its checksum says so
+    no_tokens = np.zeros((1, 0), dtype=np.float16), np.zeros((1, 0), dtype=np.float32)
+    damaged.group["features/spectral/frames/check"][3] = row_digests(list(no_tokens))[0]  # as if written with no tokens
     with pytest.raises(ClapmosError, match=r"(?s)1 clip\(s\) have zero frame tokens.*clip0003"):
         damaged.frames("spectral")
 

@@ -117,7 +117,8 @@ def test_every_array_of_the_cache_is_tested():
 
 
 DAMAGED_ARRAYS = [
-    "checks/spectral", "checks/spectral.frames", "features/spectral/audio", "features/spectral/done", "features/spectral/text",
+    "features/spectral/check/audio", "features/spectral/check/text", "features/spectral/frames/check",
+    "features/spectral/audio", "features/spectral/done", "features/spectral/text",
     "features/spectral/frames/done", "features/spectral/frames/length", "features/spectral/frames/start", "features/spectral/frames/time",
     "features/spectral/frames/values", "items/id", "items/path", "items/split",
 ]
@@ -150,14 +151,14 @@ def test_case_8_a_damaged_chunk_gives_the_fresh_numbers_and_names_the_clips(dama
     np.testing.assert_array_equal(audio, fresh[0])
     np.testing.assert_array_equal(text, fresh[1])
     assert all(np.array_equal(a, b) for a, b in zip(values, fresh[2]))
-    if array.startswith(("checks/", "features/spectral/audio", "features/spectral/text", "features/spectral/frames/")) and not array.endswith("done"):
+    if array.startswith(("features/spectral/check/", "features/spectral/audio", "features/spectral/text", "features/spectral/frames/")) and not array.endswith("done"):
         # a damaged number: the clips are embedded again, named by their paths, with the shard to delete
         assert embedded and any(str(shard) in m and ("failed their checksum" in m or "is damaged" in m) for m in messages), messages
         named = [m for m in messages if "failed their checksum" in m]
         assert not named or any(file in named[0] for file in clips["file"])
 
 
-@pytest.mark.parametrize("array", ["features/spectral/audio", "features/spectral/text", "checks/spectral"])
+@pytest.mark.parametrize("array", ["features/spectral/audio", "features/spectral/text", "features/spectral/check/audio"])
 def test_case_8_score_with_a_damaged_cache_gives_the_fresh_scores_and_names_the_clips(fitted, tmp_path, array):
     import pandas as pd
 

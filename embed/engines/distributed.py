@@ -323,8 +323,8 @@ def embed_range(
 
     ``paths``, ``texts`` and ``segments`` (``None``: whole files) are those of rows ``start:stop``; ``key`` is the features group
     to write (the embedder's, or the one an ``--overwrite`` builds). Chunks already done (by
-    an earlier attempt of this task, or another run) are skipped. ``written`` (picklable, e.g. the
-    score cache's :class:`~clapmos.embed.engines.cache_checks.Sealer`) is called after each block here, on the worker.
+    an earlier attempt of this task, or another run) are skipped. ``written`` (picklable) is called after each
+    block here, on the worker. Each block's rows are sealed as they are written (:mod:`clapmos.embed.store.seals`).
     """
     try:
         model = get_worker().plugins[plugin].loaded()

@@ -19,7 +19,7 @@ written too, with the run's token width and rate. Tokens are added to a shard al
 clips are being scored (its rows are then written again, with the same vectors); otherwise
 the clips go to a new shard.
 
-Every row is checked before it is used (:mod:`clapmos.embed.engines.cache_checks`): its vectors
+Every row is checked before it is used (:mod:`clapmos.embed.store.seals`, as in any store): its vectors
 and tokens must read back with the digests stored when they were written. A damaged row (or
 a shard that no longer opens) is not used: its clip is embedded again into a new shard, with
 a warning naming the clip by its path and the shard to delete.
@@ -52,7 +52,6 @@ from clapmos.embed.files import file_sha256
 from clapmos.embed.filesystems import begin_writing, complete_shards, end_writing, is_url, join, open_cache
 from clapmos.embed.store.frame_store import FRAME_IDENTITY_ATTRS
 from clapmos.embed.store.frames import Frames
-from clapmos.embed.engines import cache_checks
 from clapmos.embed.engines.sequence import Engine, embed_with
 from clapmos.embed.store import FeatureStore, identity_of
 
@@ -177,7 +176,7 @@ class EmbeddingCache:
         """Which ``rows`` of ``shard`` are intact (each row is checked once per cache object)."""
         known = self._intact.setdefault((Path(shard.path), embedder, frames), {})
         new = np.array([r for r in rows if int(r) not in known], dtype=np.int64)
-        known.update(zip(map(int, new), cache_checks.intact(shard, embedder, new, frames)))
+        known.update(zip(map(int, new), _intact(shard, embedder, new, frames)))
         return np.array([known[int(r)] for r in rows], dtype=bool)
 
     def vectors(self, embedder: str, identity: dict[str, Any], keys: Sequence[str], kind: str) -> np.ndarray:
@@ -257,12 +256,12 @@ class EmbeddingCache:
                 self._skip(Path(shard.path), error)
                 continue
             if blocks is not None and blocks.any():
-                embed_with(runner, shard, only=blocks, written=_sealing(embedder, frames), **run)
+                embed_with(runner, shard, only=blocks, repair=False, **run)
                 remaining -= set(shard.items()["id"].to_numpy()[blocks])
         rest = missing[missing["key"].isin(remaining)]
         if len(rest):
             shard = self._new_shard(rest)
-            embed_with(runner, shard, written=_sealing(embedder, frames), **run)
+            embed_with(runner, shard, repair=False, **run)
         self._intact.clear()
         return len(missing)
 
@@ -308,9 +307,11 @@ class EmbeddingCache:
         return FeatureStore.open(final, mode="r+")
 
 
-def _sealing(embedder: str, frames: dict[str, Any] | None) -> cache_checks.Sealer:
-    """What the engine calls after each block of a shard is written: store its rows' digests."""
-    return cache_checks.Sealer(embedder, frames is not None)
+def _intact(shard: FeatureStore, embedder: str, rows: np.ndarray, frames: bool) -> np.ndarray:
+    """Which ``rows`` read back as written, by their checksums (rows of a shard without them are not intact: embedded again)."""
+    if not len(rows) or not shard.sealed(embedder, frames):
+        return np.zeros(len(rows), dtype=bool)
+    return ~np.isin(rows, shard.damaged_rows(embedder, rows, frames=frames))
 
 
 def _made_like(shard: FeatureStore, embedder: str, identity: dict[str, Any]) -> bool:

@@ -8,7 +8,8 @@ Everything else is done here, once for both, in this order:
 
 1. ``prepare_features`` (the features group, or a new one built beside it with ``overwrite``);
 2. with ``frames``, the frame-token layout;
-3. the pending chunk-aligned blocks (``only``: those holding a marked row);
+3. with ``repair``, written rows that fail their checksums marked pending (named in a warning);
+   then the pending chunk-aligned blocks (``only``: those holding a marked row);
 4. every pending audio file checked, all bad ones named in one error before any work;
 5. the engine embeds the blocks, each row with its segment when the store has segments;
 6. ``finish_features`` (swaps an overwrite in).
@@ -100,10 +101,13 @@ def embed_with(
     frames: bool = False,
     frame_dtype: str = "float16",
     written: Callable[[FeatureStore, int, int], None] | None = None,
+    repair: bool = True,
 ) -> None:
     """Embed every row of ``store`` not yet done, on ``engine``: the steps of the module docstring.
 
-    The arguments are those of :func:`clapmos.embed.engines.runner.embed_corpus`.
+    The arguments are those of :func:`clapmos.embed.engines.runner.embed_corpus`. With ``repair``,
+    written rows that do not read back as written (a damaged chunk, found by their checksums) are
+    embedded again, named in a warning (the ``score`` cache embeds such clips into a new shard instead).
     """
     from clapmos.embed.engines.frame_plan import prepare_frame_layout
 
@@ -116,6 +120,8 @@ def embed_with(
         prepare_frame_layout(store, key, model, window_s, hop_s, frame_dtype, workers=engine.workers)
     if written is not None and hasattr(written, "prepare"):
         written.prepare(store)  # e.g. the cache's digest arrays, made here once, before any worker writes
+    if repair and key == model.name:
+        _repair(store, key, frames)
     blocks = store.pending_blocks(key, frames=frames)
     if only is not None:
         blocks = [(a, b) for a, b in blocks if only[a:b].any()]
@@ -131,6 +137,23 @@ def embed_with(
     else:
         log.info("%s: every row of %s is already embedded", store.path, model.name)
     store.finish_features(model.name, key)
+
+
+def _repair(store: FeatureStore, embedder: str, frames: bool) -> None:
+    """Mark damaged rows (:func:`clapmos.embed.store.seals.unmark_damaged`) as pending, naming them."""
+    import warnings
+
+    from clapmos.embed.errors import listing
+    from clapmos.embed.store.seals import unmark_damaged
+
+    rows = unmark_damaged(store, embedder, frames)
+    if len(rows):
+        items = store.items().iloc[rows]
+        warnings.warn(
+            f"{store.path}: {len(rows)} clip(s) of {embedder} did not read back as written (a damaged chunk) and are embedded "
+            f"again:\n{listing(f'{r.id}: {r.path}' for r in items.itertuples())}",
+            stacklevel=3,
+        )
 
 
 def refuse_dropping_frames(store: FeatureStore, name: str, overwrite: bool, frames: bool) -> None:

@@ -35,11 +35,12 @@ from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import require_folder
 from clapmos.embed.filesystems import is_url
 from clapmos.embed.filesystems import open_group as url_group
+from clapmos.embed.store import seals
 from clapmos.embed.store.frame_store import FrameStoreMixin
 from clapmos.embed.store.frames import Frames
 from clapmos.embed.store.schema import (
     CHECKED_COLUMNS, COMPARISON_STR_COLUMNS, ITEM_CHUNK, RATING_CHUNK, SEGMENT_COLUMNS,
-    identity_of, is_clapmos_store, write_array, write_str,
+    identity_of, is_clapmos_store, read_column, write_array, write_str,
 )
 
 
@@ -55,6 +56,7 @@ class FeatureStore(FrameStoreMixin):
         self.path = path
         self.final_path = final_path  # set while a rebuilt store waits beside the one it replaces
         self._items_cache: pd.DataFrame | None = None
+        self._unsealed_warned: set[str] = set()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -230,9 +232,13 @@ class FeatureStore(FrameStoreMixin):
     def items(self, split: str | list[str] | None = None) -> pd.DataFrame:
         """Items table (id, path, text, system, split); the index is the row number in the store."""
         if self._items_cache is None:
-            self._items_cache = pd.DataFrame({c: self.group[f"items/{c}"][:].astype(str) for c in ITEM_COLUMNS})
+            self._items_cache = pd.DataFrame({c: self._column(f"items/{c}").astype(str) for c in ITEM_COLUMNS})
         items = self._items_cache
         return items if split is None else items.iloc[self.rows(split)]
+
+    def _column(self, name: str) -> np.ndarray:
+        """A table column (``items/id``, ``labels/<target>``...), checked against the digests written with it."""
+        return read_column(self.group[name], self.path)
 
     def segments(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-item ``(start_s, end_s)``: the part of each file that was embedded (NaN: the file's
@@ -240,7 +246,7 @@ class FeatureStore(FrameStoreMixin):
         ``items/end_s`` arrays are absent)."""
         if "items/start_s" not in self.group:
             return None
-        return tuple(np.asarray(self.group[f"items/{c}"][:], dtype=np.float64) for c in SEGMENT_COLUMNS)
+        return tuple(np.asarray(self._column(f"items/{c}"), dtype=np.float64) for c in SEGMENT_COLUMNS)
 
     def write_segments(self, start_s: Sequence[float], end_s: Sequence[float]) -> None:
         """Record that each item is a segment of its file (before any features are written)."""
@@ -251,7 +257,7 @@ class FeatureStore(FrameStoreMixin):
         """Per-item scores (float64, as published: see :func:`_decimal`), one column per target, indexed like :meth:`items`."""
         n = len(self)
         frame = pd.DataFrame(
-            {t: _decimal(self.group[f"labels/{t}"][:]) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
+            {t: _decimal(self._column(f"labels/{t}")) if f"labels/{t}" in self.group else np.full(n, np.nan) for t in self.targets}
         )
         return frame if split is None else frame.iloc[self.rows(split)]
 
@@ -261,10 +267,10 @@ class FeatureStore(FrameStoreMixin):
         if "ratings/item" not in self.group or self.group["ratings/item"].shape[0] == 0:
             return pd.DataFrame({c: pd.Series(dtype=float if c in self.targets else object) for c in columns})
         r = self.group["ratings"]
-        frame = pd.DataFrame({"item": r["item"][:].astype(np.int64), "listener": r["listener"][:].astype(str)})
+        frame = pd.DataFrame({"item": self._column("ratings/item").astype(np.int64), "listener": self._column("ratings/listener").astype(str)})
         frame.insert(1, "id", self.items()["id"].to_numpy()[frame["item"].to_numpy()])
         for t in self.targets:
-            frame[t] = _decimal(r[t][:]) if t in r else np.nan
+            frame[t] = _decimal(self._column(f"ratings/{t}")) if t in r else np.nan
         if split is not None:
             frame = frame[np.isin(frame["item"].to_numpy(), self.rows(split))].reset_index(drop=True)
         return frame
@@ -275,12 +281,11 @@ class FeatureStore(FrameStoreMixin):
         if "comparisons/a" not in self.group:
             frame = empty_comparisons()
         else:
-            c = self.group["comparisons"]
             frame = pd.DataFrame(
                 {
-                    "a": c["a"][:].astype(np.int64), "b": c["b"][:].astype(np.int64),
-                    **{column: c[column][:].astype(str) for column in COMPARISON_STR_COLUMNS},
-                    "confidence": _decimal(c["confidence"][:]),
+                    "a": self._column("comparisons/a").astype(np.int64), "b": self._column("comparisons/b").astype(np.int64),
+                    **{column: self._column(f"comparisons/{column}").astype(str) for column in COMPARISON_STR_COLUMNS},
+                    "confidence": _decimal(self._column("comparisons/confidence")),
                 }
             )[COMPARISON_COLUMNS]
         ids = self.items()["id"].to_numpy()
@@ -309,7 +314,15 @@ class FeatureStore(FrameStoreMixin):
         group = self._features_group(embedder)
         if "done" not in group:
             return np.ones(len(self), dtype=bool)
-        return np.asarray(group["done"][:], dtype=bool)
+        return self._read_flags(embedder, group["done"], "done flags")
+
+    def _read_flags(self, embedder: str, array: zarr.Array, what: str) -> np.ndarray:
+        """A whole per-row array (``done``, frame ``length``...); a chunk that does not decode names its clips."""
+        try:
+            return np.asarray(array[:])
+        except Exception:  # noqa: BLE001 - a chunk that does not decode
+            rows = seals.checked(np.arange(len(self)), int(array.chunks[0]), lambda at: (array.get_coordinate_selection(at), at[:0])[1])
+            raise seals.damaged_error(self, embedder, rows, what) from None
 
     def audio(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
         """Audio embeddings ``(n, Da)`` of ``split`` (float32)."""
@@ -388,12 +401,55 @@ class FeatureStore(FrameStoreMixin):
         if len(missing):
             raise ClapmosError(
                 f"{self.path}: {len(missing)} of {len(rows)} rows of embedder {embedder!r} are not embedded yet. "
-                "Run the same `clapmos embed` command again to finish them."
+                "Run the same `clapmos embed` command again to finish them:\n"
+                f"{listing(f'{r.id}: {r.path}' for r in self.items().iloc[missing].itertuples())}"
             )
-        array = group[kind]
         whole = len(rows) == len(self) and bool((rows == np.arange(len(self))).all())
-        data = array[:] if whole else array.get_orthogonal_selection((rows, slice(None)))
-        return np.asarray(data, dtype=np.float32)
+        try:
+            data, damaged = seals.read_vectors(group, kind, rows, whole)
+        except Exception:  # noqa: BLE001 - a chunk that does not decode: which rows, block by block
+            data, damaged = None, self.damaged_rows(embedder, rows, kinds=[kind])
+        if len(damaged):
+            raise seals.damaged_error(self, embedder, damaged, f"{kind} embeddings")
+        self._warn_unsealed(embedder, group)
+        return data
+
+    def damaged_rows(self, embedder: str, rows: np.ndarray, kinds: Sequence[str] | None = None, frames: bool = False) -> np.ndarray:
+        """Which of ``rows`` (written ones) do not read back as written: a chunk that does not decode, or digests that differ.
+
+        ``kinds`` (default: ``audio`` and ``text``) are the vectors checked; with ``frames``, the
+        frame tokens too. Rows of a group written before seals are checked only for decoding.
+        """
+        group = self._features_group(embedder) if not embedder.startswith(".") else self._writable(embedder)
+        kinds = list(kinds or [k for k in ("audio", "text") if k in group])
+        rows = np.asarray(rows, dtype=np.int64)
+        step = int(group["done"].chunks[0]) if "done" in group else len(self)
+
+        def check(at: np.ndarray) -> np.ndarray:
+            bad = [seals.read_vectors(group, kind, at, whole=False)[1] for kind in kinds]
+            if frames:
+                bad.append(self._damaged_tokens(embedder, at))
+            return np.concatenate(bad) if bad else at[:0]
+
+        return np.unique(seals.checked(rows, max(step, 1), check))
+
+    def sealed(self, embedder: str, frames: bool = False) -> bool:
+        """Whether ``embedder``'s rows (and, with ``frames``, its frame tokens) carry digests (:mod:`clapmos.embed.store.seals`)."""
+        group = self._features_group(embedder)
+        return seals.sealed(group) and (not frames or (self.has_frames(embedder) and seals.frames_sealed(group["frames"])))
+
+    def _warn_unsealed(self, embedder: str, group: zarr.Group) -> None:
+        if seals.sealed(group) or embedder in self._unsealed_warned:
+            return
+        import warnings
+
+        self._unsealed_warned.add(embedder)
+        warnings.warn(
+            f"{self.path}: the {embedder} features carry no checksums (written by an older clapmos, or by another tool), so a "
+            f"damaged chunk cannot be told from good numbers; they are used as they are. To seal them, embed them again: "
+            f"`clapmos embed ... --embedder {embedder} --out {self.path} --overwrite` (add --frames if the store has frame tokens).",
+            stacklevel=4,
+        )
 
     # ------------------------------------------------------------------ features (write)
     def prepare_features(
@@ -510,6 +566,10 @@ class FeatureStore(FrameStoreMixin):
         group["audio"][start:stop] = audio
         if text is not None:
             group["text"][start:stop] = text
+        if seals.sealed(group):  # the digests after the data and before ``done``: a done row is always sealed
+            for kind, values in (("audio", audio), ("text", text)):
+                if values is not None:
+                    group[seals.GROUP][kind][start:stop] = seals.row_digests([values])
         if frames is not None:
             self._write_frames(key, start, frames)
         group["done"][start:stop] = True

@@ -7,6 +7,7 @@
     start  (N,) int64                     first token of each clip, laid out before any audio is read
     length (N,) int32                     tokens of each clip (written with the clip)
     done   (N,) bool                      which clips' tokens are written
+    check  (N,) uint64                    each clip's checksum of its tokens and times (clapmos.embed.store.seals)
     attrs: frame_dim, frame_rate, frame_dtype, token_chunk, total_tokens, frames (what a token is)
 
 The token counts are known from the audio headers before embedding (duration ->
@@ -32,7 +33,9 @@ import pandas as pd
 import zarr
 
 from clapmos.embed.errors import ClapmosError, listing
+from clapmos.embed.store import seals
 from clapmos.embed.store.frames import Frames, block_layout, clip_capacities
+from clapmos.embed.store.schema import chunk_digests, read_column
 
 FRAMES_STORE_VERSION = 2
 TOKEN_CHUNK = 256  # tokens per chunk of frames/values (CLAP: 512 KB in float16)
@@ -54,6 +57,7 @@ class FrameStoreMixin:
     def items(self, split: str | list[str] | None = None) -> pd.DataFrame: ...
     def has_text(self, embedder: str) -> bool: ...
     def chunk_rows(self, key: str) -> int: ...
+    def _read_flags(self, embedder: str, array: zarr.Array, what: str) -> np.ndarray: ...
     def _features_group(self, embedder: str) -> zarr.Group: ...
     def _writable(self, key: str) -> zarr.Group: ...
 
@@ -71,7 +75,7 @@ class FrameStoreMixin:
         """Which rows have their frame tokens written (all False when the store has no frames of ``embedder``)."""
         if not self.has_frames(embedder):
             return np.zeros(len(self), dtype=bool)
-        return np.asarray(self._frames_group(embedder)["done"][:], dtype=bool)
+        return np.asarray(self._read_flags(embedder, self._frames_group(embedder)["done"], "frame tokens' done flags"), dtype=bool)
 
     # ------------------------------------------------------------------ writing
     def prepare_frames(self, key: str, frame_dim: int, capacities: np.ndarray, attrs: dict[str, Any], dtype: str = "float16") -> None:
@@ -91,7 +95,7 @@ class FrameStoreMixin:
         if "frames" in group and "frame_dim" in group["frames"].attrs:
             old = dict(group["frames"].attrs)
             changed = [f"{k}: store has {old.get(k)!r}, this run {v!r}" for k, v in wanted.items() if k in (*FRAME_IDENTITY_ATTRS, "frame_dtype") and old.get(k) != v]
-            if not changed and not np.array_equal(group["frames/start"][:], starts):
+            if not changed and not np.array_equal(self._layout(group["frames/start"], starts), starts):
                 changed = ["the clips' lengths (their audio files changed since the frames were laid out)"]
             if changed:
                 raise ClapmosError(
@@ -107,13 +111,23 @@ class FrameStoreMixin:
         n = len(starts)
         frames.create_array("values", shape=(total, frame_dim), dtype=dtype, chunks=(TOKEN_CHUNK, frame_dim), fill_value=0)
         frames.create_array("time", shape=(total,), dtype="float32", chunks=(TOKEN_CHUNK,), fill_value=0)
-        frames.create_array("start", shape=(n,), dtype="int64", chunks=(rows,), fill_value=0)[:] = starts
+        frames.create_array("start", shape=(n,), dtype="int64", chunks=(rows,), fill_value=0)
+        _write_layout(frames["start"], starts)
         frames.create_array("length", shape=(n,), dtype="int32", chunks=(rows,), fill_value=0)
         frames.create_array("done", shape=(n,), dtype="bool", chunks=(rows,), fill_value=False)
+        seals.create_seals(frames, [seals.GROUP], n, rows)  # frames/check: each clip's tokens' digest
         # attributes last: a frames group without them is unfinished and laid out again
         frames.attrs.update({**wanted, "token_chunk": TOKEN_CHUNK, "total_tokens": int(total)})
         version = int(self.group.attrs.get("clapmos_store_version", 1))
         self.group.attrs["clapmos_store_version"] = max(version, FRAMES_STORE_VERSION)
+
+    def _layout(self, start: zarr.Array, starts: np.ndarray) -> np.ndarray:
+        """The stored first token of each clip; a damaged ``start`` array is laid out again from the headers (``starts``)."""
+        try:
+            return read_column(start, self.path)
+        except ClapmosError:  # damaged: the layout is a function of the headers, written again (tokens are checked when read)
+            _write_layout(start, starts)
+            return starts
 
     def _write_frames(self, key: str, first_row: int, frames: Frames) -> None:
         """Write the tokens of rows ``first_row:first_row+len(frames)`` (one whole block), then mark them done."""
@@ -139,6 +153,8 @@ class FrameStoreMixin:
         group["values"][first:end] = values
         group["time"][first:end] = times
         group["length"][first_row:stop_row] = lengths.astype(np.int32)
+        if seals.frames_sealed(group):  # as they will be read back: the stored dtype, clip by clip
+            group[seals.GROUP][first_row:stop_row] = seals.token_digests(values, times, starts - first, lengths)
         group["done"][first_row:stop_row] = True
 
     # ------------------------------------------------------------------ reading
@@ -163,6 +179,24 @@ class FrameStoreMixin:
         rows = np.asarray(rows, dtype=np.int64)
         if not checked:
             self.check_frames(embedder, rows)
+        try:
+            values, times, offsets, damaged = self._read_tokens(embedder, rows)
+        except Exception:  # noqa: BLE001 - a chunk that does not decode: which clips, block by block
+            values, damaged = None, self._damaged_tokens(embedder, rows)
+        if len(damaged):
+            raise seals.damaged_error(self, embedder, damaged, "frame tokens")
+        text_vectors = None
+        if text and self.has_text(embedder):
+            text_vectors = self.read_rows(embedder, "text", rows)
+        ids = self.items()["id"].to_numpy()[rows]
+        return Frames(values, offsets, times, text_vectors, None, ids)
+
+    def _damaged_tokens(self, embedder: str, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` have frame tokens that do not read back as written (block by block)."""
+        return seals.checked(rows, self.chunk_rows(embedder), lambda at: self._read_tokens(embedder, at)[3])
+
+    def _read_tokens(self, embedder: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Tokens, times and offsets of ``rows``, and the rows whose tokens' digests differ; raises if a chunk does not decode."""
         group = self._frames_group(embedder)
         starts = np.asarray(group["start"].get_coordinate_selection(rows))  # only the chunks of these rows
         lengths = np.asarray(group["length"].get_coordinate_selection(rows)).astype(np.int64)
@@ -179,12 +213,10 @@ class FrameStoreMixin:
                 a, b = starts[i] - low, starts[i] - low + lengths[i]
                 values[offsets[i] : offsets[i + 1]] = span_values[a:b]
                 times[offsets[i] : offsets[i + 1]] = span_times[a:b]
-        features = self._features_group(embedder)
-        text_vectors = None
-        if text and self.has_text(embedder):
-            text_vectors = np.asarray(features["text"].get_orthogonal_selection((rows, slice(None))), dtype=np.float32)
-        ids = self.items()["id"].to_numpy()[rows]
-        return Frames(values, offsets, times, text_vectors, None, ids)
+        if not seals.frames_sealed(group):
+            return values, times, offsets, rows[:0]
+        recorded = group[seals.GROUP].get_coordinate_selection(rows)
+        return values, times, offsets, rows[seals.mismatched(recorded, seals.clip_digests(values, times, offsets))]
 
     def check_frames(self, embedder: str, rows: np.ndarray) -> None:
         """Refuse, naming the command that fixes it, rows without frames or with none at all."""
@@ -194,9 +226,12 @@ class FrameStoreMixin:
         if len(missing):
             raise ClapmosError(
                 f"{self.path}: {len(missing)} of {len(rows)} clips have no frame tokens of {embedder!r} written yet. "
-                f"{self.frames_hint(embedder)}"
+                f"{self.frames_hint(embedder)}\n{listing(f'{r.id}: {r.path}' for r in self.items().iloc[missing].itertuples())}"
             )
-        empty = rows[np.asarray(self._frames_group(embedder)["length"][:])[rows] == 0]
+        empty = rows[self._read_flags(embedder, self._frames_group(embedder)["length"], "frame tokens")[rows] == 0]
+        damaged = self._damaged_tokens(embedder, empty)  # a length chunk deleted reads as 0 tokens
+        if len(damaged):
+            raise seals.damaged_error(self, embedder, damaged, "frame tokens")
         if len(empty):
             ids = self.items()["id"].to_numpy()[empty]
             raise ClapmosError(
@@ -219,7 +254,7 @@ class FrameStoreMixin:
         attrs = self.frame_attrs(embedder)
         group = self._frames_group(embedder)
         done = self.frames_done(embedder)
-        lengths = np.asarray(group["length"][:])[done]
+        lengths = np.asarray(self._read_flags(embedder, group["length"], "frame tokens"))[done]
         mean = f", {lengths.mean():.1f} tokens per clip" if len(lengths) else ""
         return (
             f"frames     {embedder}: {attrs['frame_dim']}-d tokens at {attrs.get('frame_rate', '?')} per second, "
@@ -230,3 +265,9 @@ class FrameStoreMixin:
         if not self.has_frames(embedder):
             raise ClapmosError(f"{self.path} has no frame tokens of {embedder!r}. {self.frames_hint(embedder)}")
         return self._features_group(embedder)["frames"]
+
+
+def _write_layout(start: zarr.Array, starts: np.ndarray) -> None:
+    """``frames/start``, with the digests of its chunks (:func:`clapmos.embed.store.schema.chunk_digests`)."""
+    start[:] = starts
+    start.attrs["checksums"] = chunk_digests(starts, int(start.chunks[0]))

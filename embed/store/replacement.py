@@ -37,7 +37,7 @@ from clapmos.embed.errors import ClapmosError
 from clapmos.embed.files import STAGING_MARK, refuse_link, remove_staging, restore_swapped_out, staging_folder, staging_path, swap_in
 from clapmos.embed.ownership import check_replaceable
 
-from clapmos.embed.store import schema
+from clapmos.embed.store import schema, seals
 from clapmos.embed.store.schema import is_clapmos_store
 
 if TYPE_CHECKING:
@@ -181,6 +181,12 @@ def _carry_over(old: FeatureStore, new: FeatureStore, embedder: str) -> None:
         values = np.full(group[kind].shape, np.nan, dtype=np.float32)
         values[target] = source[kind].get_orthogonal_selection((rows, slice(None)))
         group[kind][:] = values
+        digests = np.zeros(len(new), dtype=np.uint64)  # the old rows' digests move with them: still checked when read
+        if seals.sealed(source):
+            digests[target] = source[seals.GROUP][kind].get_coordinate_selection(rows)
+        else:  # rows of a store written before seals: sealed as they are now
+            digests[target] = seals.row_digests([values[target]])
+        group[seals.GROUP][kind][:] = digests
     copied = np.zeros(len(new), dtype=bool)
     copied[target] = True
     group["done"][:] = copied
@@ -196,6 +202,7 @@ def new_feature_group(store: FeatureStore, key: str, audio_dim: int, text_dim: i
     if text_dim:  # an audio-only embedder has no text array
         group.create_array("text", shape=(n, text_dim), dtype="float32", chunks=(chunk, text_dim), fill_value=np.nan)
     group.create_array("done", shape=(n,), dtype="bool", chunks=(chunk,), fill_value=False)
+    seals.create_seals(group.create_group(seals.GROUP), ["audio", "text"] if text_dim else ["audio"], n, chunk)
     group.attrs.update({**attrs, "audio_dim": audio_dim, "text_dim": text_dim, "chunk_rows": chunk})
 
 

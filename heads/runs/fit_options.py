@@ -23,7 +23,11 @@ def known_heads(value: str) -> None:
 
 
 def parse_params(pairs: Optional[list[str]]) -> dict:
-    """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true/false/null)."""
+    """``key=value`` pairs; values are read as JSON when they parse (numbers, lists, true/false/null).
+
+    A JSON list stays a Python list (``alphas=[1e6]``): what scikit-learn's own settings expect
+    (``RidgeCV`` writes its checked value back into a one-element ``alphas``, which a tuple refuses).
+    """
     import json
 
     params = {}
@@ -37,7 +41,7 @@ def parse_params(pairs: Optional[list[str]]) -> dict:
             value = raw
         except ValueError as error:
             raise ClapmosError(f"--param {pair}: {error}") from None
-        params[key.strip()] = tuple(value) if isinstance(value, list) else value
+        params[key.strip()] = value
     return params
 
 

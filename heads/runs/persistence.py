@@ -91,24 +91,60 @@ class PartReference:
 
 
 def skops_io() -> Any:
-    """``skops.io``, imported without importing torch.
+    """``skops.io``, imported without its walk of every scikit-learn module.
 
-    skops lists scikit-learn's estimators when it is imported, and scikit-learn's listing
-    imports every package it walks, torch's array-API shim included, which imports torch
-    (a second or more, for a ridge run that never uses it). While skops is imported, torch
-    is made unimportable so the shim is skipped (the walk ignores packages that fail to
-    import); nothing of torch's is an estimator. When torch is already loaded, nothing changes.
+    When imported, skops lists scikit-learn's estimators (``sklearn.utils.all_estimators``,
+    which imports every scikit-learn package, and through its array-API shim torch: seconds,
+    most of a cached ``score``'s time) to trust them by default. clapmos gives skops its own
+    list instead (:func:`trusted_types`, with :func:`sklearn_estimator_types` for the
+    scikit-learn types a file holds, the same rule as skops' list), so the walk is skipped
+    while skops is imported. When skops was already imported, nothing changes.
     """
-    if "skops.io" not in sys.modules and "torch" not in sys.modules:
-        sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError meanwhile
+    if "skops.io" not in sys.modules:
+        import sklearn.utils
+
+        walk = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = lambda *args, **kwargs: []  # skops' import-time default list: empty
         try:
             import skops.io  # noqa: F401
         finally:
-            if "torch" in sys.modules and sys.modules["torch"] is None:
-                del sys.modules["torch"]
+            sklearn.utils.all_estimators = walk
     import skops.io as sio
 
     return sio
+
+
+#: Parts of a module path that skops' default list (``all_estimators``) never looks into.
+_UNLISTED_MODULES = {"tests", "externals", "setup", "conftest", "experimental", "estimator_checks"}
+
+
+def sklearn_estimator_types(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that skops trusts by default: scikit-learn's public, concrete estimators.
+
+    The rule of ``sklearn.utils.all_estimators`` (a class, not private, not abstract, a
+    ``BaseEstimator`` other than itself, reached from a public scikit-learn module), checked
+    for the names given only: only their modules are imported.
+
+    >>> sklearn_estimator_types(["sklearn.linear_model._ridge.RidgeCV", "sklearn.base.BaseEstimator", "os.system"])
+    ['sklearn.linear_model._ridge.RidgeCV']
+    """
+    import importlib
+    import inspect
+
+    out = []
+    for name in names:
+        module_name, _, class_name = name.rpartition(".")
+        if not module_name.startswith("sklearn.") or _UNLISTED_MODULES & set(module_name.split(".")) or class_name.startswith("_"):
+            continue
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name, None)
+            public = getattr(importlib.import_module(module_name.split("._")[0]), class_name, None)
+        except ImportError:
+            continue
+        if (isinstance(cls, type) and cls is public and issubclass(cls, BaseEstimator) and cls is not BaseEstimator
+                and not inspect.isabstract(cls) and f"{cls.__module__}.{cls.__qualname__}" == name):
+            out.append(name)
+    return sorted(out)
 
 
 def save_model(model: BaseEstimator, folder: str | Path) -> None:
@@ -171,9 +207,10 @@ def load_model(folder: str | Path, heads: Iterable[str] | None = None) -> Any:
                 f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
                 "Refusing to load a tampered model; fit it again."
             )
-    trusted = trusted_types(heads)
     data = _current_module_names((folder / "model.skops").read_bytes())
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+    listed = set(sio.get_untrusted_types(data=data))
+    trusted = sorted(set(trusted_types(heads)) | set(sklearn_estimator_types(listed)))
+    untrusted = sorted(listed - set(trusted))
     if untrusted:
         raise ClapmosError(
             f"{folder / 'model.skops'} holds types clapmos does not trust: {', '.join(untrusted)}. "

@@ -160,7 +160,11 @@ def _check(build, label: str, head: str) -> None:
         raise ClapmosError(f"{label}: not a parameter of head {head!r}; {hint}") from None
     try:
         validate_estimator(estimator)
-    except (ValueError, TypeError) as error:
+    except TypeError as error:
+        if "does not support item assignment" in str(error):  # scikit-learn writes into a list setting (RidgeCV's alphas)
+            raise ClapmosError(f"{label}: give a list ([...]), not a tuple: {_clean(error)}") from None
+        raise ClapmosError(f"{label}: {_clean(error)}") from None
+    except ValueError as error:
         raise ClapmosError(f"{label}: {_clean(error)}") from None
     except Exception as error:
         if type(error).__name__ != "LightGBMError":
