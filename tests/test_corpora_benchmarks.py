@@ -36,12 +36,12 @@ def test_songeval_round_trips_into_the_store(tmp_path):
     assert items["split"].tolist() == ["train", "val", "train", "train", "val", "train"]
     assert items["path"].tolist() == [str(folder / "mp3" / f"{k}.mp3") for k in range(6)]
     assert store.targets == ["coherence", "memorability", "naturalness", "clarity", "musicality"]
-    for k, annotations in written.items():
+    for k, rated in written.items():
         row = int(k)
         for key, target in TARGET_OF.items():
-            if annotations:
-                assert labels[target].iat[row] == pytest.approx(np.mean([a[key] for a in annotations]), abs=1e-6)
-                assert ratings[ratings["item"] == row][target].tolist() == [a[key] for a in annotations]
+            if rated:
+                assert labels[target].iat[row] == pytest.approx(np.mean([a[key] for a in rated]), abs=1e-6)
+                assert ratings[ratings["item"] == row][target].tolist() == [a[key] for a in rated]
             else:
                 assert math.isnan(labels[target].iat[row])
     assert set(ratings["listener"]) == {""}  # rater ids are not released

@@ -115,7 +115,7 @@ embed_corpus(FeatureStore.open(sys.argv[1], mode="r+"), DiesAfterTwoBlocks(), pr
 
 def test_an_embed_killed_mid_way_resumes_on_s3_to_identical_arrays_without_redoing_rows(corpus):
     data, reference = corpus
-    store = FeatureStore.create(url("killed.zarr"), data)
+    FeatureStore.create(url("killed.zarr"), data)
     killed = subprocess.run([sys.executable, "-c", KILLER, url("killed.zarr")], env=os.environ, capture_output=True, text=True)
     assert killed.returncode == 9, killed.stderr[-2000:]
     done = FeatureStore.open(url("killed.zarr")).done("spectral")
