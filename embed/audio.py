@@ -61,8 +61,9 @@ def stream_audio(
     >>> import tempfile, soundfile as sf
     >>> path = tempfile.mkdtemp() + "/tone.wav"
     >>> sf.write(path, np.zeros((44_100, 2), dtype=np.float32), 44_100)
-    >>> [len(b) for b in stream_audio(path, 16_000, block_frames=20_000)]
-    [7256, 7256, 1488]
+    >>> blocks = list(stream_audio(path, 16_000, block_frames=20_000))  # soxr's delay: the last block is the flushed tail
+    >>> len(blocks), sum(len(b) for b in blocks)
+    (4, 16000)
     """
     try:
         audio = sf.SoundFile(str(path))
