@@ -101,7 +101,8 @@ def stream_audio(
 def _decoded_blocks(audio: sf.SoundFile, path, first: int, remaining: int | None, block_frames: int) -> Iterator[np.ndarray]:
     """The ``(frames, channels)`` float32 blocks of ``audio`` from frame ``first`` (``remaining`` frames, or to the end).
 
-    Formats of :data:`WHOLE_READ_FORMATS` are decoded in one read and then handed out block by block.
+    Formats of :data:`WHOLE_READ_FORMATS` are decoded in one read, down-mixed (one channel: the same
+    means, so the same numbers) and then handed out block by block.
     """
     whole = audio.format in WHOLE_READ_FORMATS
     try:
@@ -112,8 +113,10 @@ def _decoded_blocks(audio: sf.SoundFile, path, first: int, remaining: int | None
             data = audio.read((-1 if remaining is None else remaining) if whole else size, dtype="float32", always_2d=True)
             if data.shape[0] == 0:
                 return
-            if whole:
-                yield from (data[start : start + block_frames] for start in range(0, data.shape[0], block_frames))
+            if whole:  # down-mixed at once, so that only the mono signal is held while it is handed out
+                mono = data.mean(axis=1, keepdims=True) if data.shape[1] > 1 else data
+                del data
+                yield from (mono[start : start + block_frames] for start in range(0, mono.shape[0], block_frames))
                 return
             remaining = None if remaining is None else remaining - data.shape[0]
             yield data
