@@ -227,10 +227,10 @@ def check_audio_files(paths: list[str], workers: int = 4) -> None:
             return f"{path}: unreadable ({str(error).strip()})"
         if info.frames == 0:
             return f"{path}: empty (0 samples)"
-        if info.subtype in FLOAT_SUBTYPES:  # read block by block: a long file is never held whole
-            bad = sum(int((~np.isfinite(b)).any(axis=1).sum()) for b in sf.blocks(path, BLOCK_FRAMES, dtype="float32", always_2d=True))
-            if bad:
-                return f"{path}: {bad} of {info.frames} samples are not finite (NaN or inf)"
+        if info.subtype in FLOAT_SUBTYPES:
+            problem = non_finite_in_file(path)
+            if problem:
+                return f"{path}: {problem}"
         return None
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -241,6 +241,22 @@ def check_audio_files(paths: list[str], workers: int = 4) -> None:
             "Replace them, or remove them and their rows from the corpus lists (then add --rebuild: the "
             "store's item list changes), and run the command again; features already written are kept."
         )
+
+
+def non_finite_in_file(path: str | Path) -> str | None:
+    """:func:`non_finite`'s phrase for a (floating-point) file, read block by block (never held whole); None if all are finite.
+
+    >>> import tempfile, soundfile as sf
+    >>> path = tempfile.mkdtemp() + "/nan.wav"
+    >>> sf.write(path, np.array([0.0, np.nan, 0.5], dtype=np.float32), 8000, subtype="FLOAT")
+    >>> non_finite_in_file(path)
+    '1 of 3 samples are not finite (NaN or inf)'
+    """
+    bad = total = 0
+    for block in sf.blocks(str(path), BLOCK_FRAMES, dtype="float32", always_2d=True):  # float files only: not MP3
+        bad += int((~np.isfinite(block)).any(axis=1).sum())
+        total += len(block)
+    return f"{bad} of {total} samples are not finite (NaN or inf)" if bad else None
 
 
 def non_finite(data: np.ndarray) -> str:

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from clapmos.embed.audio import check_audio_files, cut_windows, load_audio, stream_audio, stream_windows
-from clapmos.embed.errors import ClapmosError
 from clapmos.embed.engines.runner import BlockEncoder, read_ahead
+from clapmos.embed.errors import ClapmosError
 from tests.benchmark_layouts import write_mp3
 
 
@@ -151,7 +151,7 @@ def test_streaming_holds_one_block_not_the_file(tmp_path):
     finally:
         tracemalloc.stop()
     assert n == len(whole)
-    assert streamed_peak < 3e6 < 10e6 < whole_peak  # a few blocks of 0.5 MB, against the decoded file and its copies
+    assert streamed_peak < 3e6 and whole_peak > 10e6  # a few blocks of 0.5 MB, against the decoded file and its copies
 
 
 def test_non_finite_samples_in_several_blocks_are_all_counted_and_bad_segments_named(tmp_path):
