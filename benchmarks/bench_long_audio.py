@@ -213,6 +213,10 @@ numpy, soundfile and soxr loaded: {empty:.0f} MB):
 |---|---|---:|---:|---:|---:|---:|---:|
 {chr(10).join(reads)}
 
+In a whole embedding the model sets the peak, so the reader shows most with the light spectral
+embedder; read alone, a FLAC or WAV song takes its windows plus a block, while an MP3 still
+allocates its whole decode and its down-mix at one moment (libsndfile 1.2.2, see above).
+
 Memory does not grow with the number of songs: a block of clips is embedded batch by batch as its
 files are read, and the reader threads stop reading ahead once 4 batches of windows wait.
 
