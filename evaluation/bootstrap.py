@@ -44,6 +44,17 @@ MetricFunction = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass(frozen=True)
+class Vectorised:
+    """A metric already computed on two ``(draws, pairs)`` arrays, one value per draw (e.g. Top-Tier F1 at a threshold).
+
+    >>> batched(Vectorised(lambda t, p: np.abs(t - p).max(axis=1)))(np.zeros((2, 3)), np.ones((2, 3)))
+    array([1., 1.])
+    """
+
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Draws:
     """The clip indices of ``n_draws`` bootstrap draws (clip or system level).
 
@@ -220,13 +231,15 @@ BATCHED: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {"MSE": _ms
 def batched(metric: str | MetricFunction) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``metric`` as a function of two ``(draws, pairs)`` arrays returning one value per draw.
 
-    A name of :data:`BATCHED` gives its vectorised form; a function ``f(true, pred) -> float``
+    A name of :data:`BATCHED` gives its vectorised form, a :class:`Vectorised` its function; a function ``f(true, pred) -> float``
     (e.g. one registered in :mod:`clapmos.evaluation.metrics`) is applied row by row, NaN
     where it warns or fails on a degenerate draw.
 
     >>> batched(lambda t, p: float(np.max(np.abs(t - p))))(np.zeros((2, 3)), np.ones((2, 3)))
     array([1., 1.])
     """
+    if isinstance(metric, Vectorised):
+        return metric.function
     if isinstance(metric, str):
         if metric not in BATCHED:
             raise ValueError(f"no bootstrap form of metric {metric!r}; pass a function f(true, pred) -> float instead")

@@ -17,13 +17,14 @@ a system left out; with given true system means, systems without one left out).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from clapmos.evaluation.bootstrap import Draws, MetricFunction, draw_clips, draw_systems, percentile_interval
+from clapmos.evaluation.bootstrap import Draws, MetricFunction, Vectorised, draw_clips, draw_systems, percentile_interval
 from clapmos.evaluation.metrics import LEVELS, METRICS
 
 #: prompts are resampled whole only when there are at least this many (else clips are)
@@ -113,24 +114,51 @@ def metric_intervals(
     confidence: float = 0.95,
     seed: int = 0,
     metrics: Sequence[str] | Mapping[str, MetricFunction] = METRICS,
+    per_target: Mapping[str, Mapping[str, MetricFunction | Vectorised]] | None = None,
+    mean_of: Sequence[str] = (),
+    mean_metrics: Sequence[str] = ("LCC", "SRCC", "KTAU", "TTA"),
 ) -> pd.DataFrame:
     """Percentile bootstrap interval of every metric, level and target (columns :data:`INTERVAL_COLUMNS`).
 
     ``y_true`` and ``y_pred`` have one column per target; ``metrics`` are names of
-    :data:`clapmos.evaluation.bootstrap.BATCHED` or ``{name: f(true, pred) -> float}``.
+    :data:`clapmos.evaluation.bootstrap.BATCHED` or ``{name: f(true, pred) -> float}``;
+    ``per_target`` adds metrics of single targets (``{target: {name: function}}``, e.g. Top-Tier
+    F1 at each dimension's threshold). With ``mean_of`` (targets all scored on the same clips,
+    so their draws coincide), target ``mean`` gets the interval of the per-draw mean over
+    them of each of ``mean_metrics`` (NaN values of a draw left out, as the point estimate does).
     """
     functions = dict(metrics) if isinstance(metrics, Mapping) else {m: m for m in metrics}
-    rows = []
+    rows, drawn, values_of = [], {}, {}
     for target in y_true.columns:
         given = None if system_truth is None else system_truth[target]
+        extra = dict((per_target or {}).get(target, {}))
         for sample in level_samples(y_true[target].to_numpy(), y_pred[target].to_numpy(), systems, given, groups):
             draws = sample.draws(n_draws, seed)
-            for name, function in functions.items():
+            drawn[sample.level, target] = draws
+            for name, function in {**functions, **extra}.items():
                 values = draws.metric(sample.true, sample.pred, function, sample.given)
+                values_of[sample.level, target, name] = values
                 rows.append((sample.level, target, name, *percentile_interval(values, confidence)))
+    if len(mean_of) > 1 and set(mean_of) <= set(y_true.columns):
+        for level in LEVELS:
+            same = [drawn.get((level, t)) for t in mean_of]
+            if any(d is None for d in same) or not all(np.array_equal(d.clip, same[0].clip) for d in same[1:]):
+                continue  # the targets were not drawn alike (other clips scored): no interval of their mean
+            for name in mean_metrics:
+                if all((level, t, name) in values_of for t in mean_of):
+                    stacked = np.vstack([values_of[level, t, name] for t in mean_of])
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # a draw where every target is NaN: NaN
+                        rows.append((level, "mean", name, *percentile_interval(np.nanmean(stacked, axis=0), confidence)))
     return pd.DataFrame(rows, columns=INTERVAL_COLUMNS)
 
 
 def with_intervals(results: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
-    """``results`` of :func:`~clapmos.evaluation.metrics.score` with the ``low`` and ``high`` columns of ``intervals``."""
-    return results.merge(intervals, on=["level", "target", "metric"], how="left")
+    """``results`` of :func:`~clapmos.evaluation.metrics.score` with the ``low`` and ``high`` columns of ``intervals``.
+
+    A value that is not defined (NaN, e.g. Top-Tier F1 of clips none of which is top) gets no interval.
+    """
+    merged = results.merge(intervals, on=["level", "target", "metric"], how="left")
+    undefined = merged["value"].isna()
+    merged.loc[undefined, ["low", "high"]] = np.nan
+    return merged

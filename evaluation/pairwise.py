@@ -11,6 +11,11 @@ the accuracy is the mean over the votes kept (NaN with a warning when none is).
 L2-regularised logistic regression on the votes; a TIE counts as half a win for each side,
 BOTH_BAD is left out, and a system needs ``min_votes`` votes to be listed.
 
+**Intervals** (:func:`vote_interval`): percentile bootstrap over the votes the accuracy keeps
+(a dropped label is never drawn, so every draw has as many votes as the accuracy counts); each
+drawn vote keeps its score under the tie rules (1, 0.5 for the tie class, 0). Votes are
+resampled one by one: repeated votes on the same pair count as separate votes, as in the accuracy.
+
 >>> pairwise_accuracy(["model_a", "b", "both", "TIE"], [0.5, 0.0, 1.0, 2.0])
 0.8333333333333334
 """
@@ -22,6 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from clapmos.evaluation.bootstrap import draw_clips, percentile_interval
 from clapmos.evaluation.metrics import RESULT_COLUMNS, EvaluationWarning
 
 CMI_LABELS = {"a": "A", "model_a": "A", "b": "B", "model_b": "B", "both": "tie", "neither": "tie"}
@@ -53,6 +59,20 @@ def pairwise_accuracy(y_true, y_pred) -> float:
                       EvaluationWarning, stacklevel=2)
         return float("nan")
     return float(kept.mean())
+
+
+def vote_interval(y_true, y_pred, n_draws: int = 1000, confidence: float = 0.95, seed: int | list[int] = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`pairwise_accuracy`, votes resampled with replacement (NaN, NaN without a kept vote).
+
+    >>> vote_interval(["both", "neither"] * 5, [1.0, -1.0] * 5, n_draws=100)  # all ties: every draw scores 0.5
+    (0.5, 0.5)
+    """
+    scores = pairwise_scores(y_true, y_pred)
+    kept = scores[~np.isnan(scores)]
+    if not len(kept) or not n_draws:
+        return float("nan"), float("nan")
+    draws = draw_clips(len(kept), n_draws, np.random.default_rng(seed))
+    return percentile_interval(kept[draws.clip.reshape(n_draws, -1)].mean(axis=1), confidence)
 
 
 #: the registry entry: a plain ``(y_true, y_pred)`` function (labels, score differences A − B), resampled by vote
@@ -93,8 +113,10 @@ def bradley_terry(system_a, system_b, votes, c: float = 1.0, min_votes: int = 30
     return pd.Series(beta, index=listed, name="beta").sort_values(ascending=False)
 
 
-def pairwise_results(comparisons: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the tidy results (level ``pairwise``, metric ``ACC``), one per judged dimension.
+def pairwise_results(comparisons: pd.DataFrame, predictions: pd.DataFrame, n_draws: int = 0, confidence: float = 0.95,
+                     seed: int = 0) -> pd.DataFrame:
+    """Rows of the tidy results (level ``pairwise``, metric ``ACC``), one per judged dimension;
+    with ``n_draws`` also ``low`` and ``high`` (:func:`vote_interval`, seeded by ``seed`` and the dimension's position).
 
     ``comparisons`` has ``id_a``, ``id_b``, ``vote`` and ``dimension``; ``predictions`` has ``id``
     and score columns. A dimension is scored with the prediction column of its name, else
@@ -104,7 +126,7 @@ def pairwise_results(comparisons: pd.DataFrame, predictions: pd.DataFrame) -> pd
     columns = [c for c in predictions.columns if c not in ("id", "system")]
     score_of = predictions.set_index("id")
     rows = []
-    for dimension, votes in comparisons.groupby("dimension", sort=False):
+    for position, (dimension, votes) in enumerate(comparisons.groupby("dimension", sort=False)):
         column = dimension if dimension in columns else "musicality" if "musicality" in columns else columns[0] if len(columns) == 1 else None
         if column is None:
             warnings.warn(f"pairwise, {dimension}: no prediction column {dimension!r} or musicality; not evaluated",
@@ -117,8 +139,9 @@ def pairwise_results(comparisons: pd.DataFrame, predictions: pd.DataFrame) -> pd
         votes = votes[known]
         diff = score_of.loc[votes["id_a"], column].to_numpy(float) - score_of.loc[votes["id_b"], column].to_numpy(float)
         scores = pairwise_scores(votes["vote"], diff)
-        rows.append(("pairwise", dimension, "ACC", pairwise_accuracy(votes["vote"], diff), int((~np.isnan(scores)).sum())))
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        interval = vote_interval(votes["vote"], diff, n_draws, confidence, seed=[seed, position]) if n_draws else ()
+        rows.append(("pairwise", dimension, "ACC", pairwise_accuracy(votes["vote"], diff), int((~np.isnan(scores)).sum()), *interval))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS + (["low", "high"] if n_draws else []))
 
 
 def leaderboards(comparisons: pd.DataFrame, predictions: pd.DataFrame, systems: pd.Series, c: float = 1.0,

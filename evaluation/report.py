@@ -121,7 +121,7 @@ def evaluate_predictions(
         bad = predictions["id"][~np.isfinite(predictions[predicted].to_numpy(dtype=float)).all(axis=1)]
         if len(bad):
             raise ClapmosError(f"{path}: {len(bad)} clip(s) have predictions that are not finite numbers:\n{listing(bad)}")
-        pairwise = pairwise_results(truth.comparisons, predictions)
+        pairwise = pairwise_results(truth.comparisons, predictions, bootstrap.n_draws, bootstrap.confidence, bootstrap.seed)
         rated = [t for t in truth.targets if t in predicted and truth.clips[t].notna().any()]
         if not rated:  # a corpus of votes only: nothing else to score
             clips = truth.clips[["id", "system"]].merge(predictions[["id", *predicted]], on="id", how="inner")
@@ -140,14 +140,16 @@ def evaluate_predictions(
     given = truth.system_means[targets] if truth.system_means is not None else None
     system_ids = None if systems is None else systems.to_numpy()
     results = score(true, pred, systems=system_ids, system_truth=given)
+    per_target, mean_of = None, ()
     if truth.corpus == "songeval":
-        from clapmos.evaluation.top_tier import top_tier_results
+        from clapmos.evaluation.top_tier import top_tier_interval_metrics, top_tier_results
 
         results = top_tier_results(true, pred, system_ids, SONGEVAL_TOP_TIER, results)
+        per_target, mean_of = top_tier_interval_metrics(SONGEVAL_TOP_TIER), list(SONGEVAL_TOP_TIER)
     if bootstrap.n_draws:
         prompts = None if truth.prompts is None else truth.prompts.reindex(clips["id"]).to_numpy(dtype=object)
         intervals = metric_intervals(true, pred, system_ids, groups=prompts, system_truth=given, n_draws=bootstrap.n_draws,
-                                     confidence=bootstrap.confidence, seed=bootstrap.seed)
+                                     confidence=bootstrap.confidence, seed=bootstrap.seed, per_target=per_target, mean_of=mean_of)
         results = with_intervals(results, intervals)
     if pairwise is not None:
         results = pd.concat([results, pairwise], ignore_index=True)

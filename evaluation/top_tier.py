@@ -10,6 +10,13 @@ when the other side has one. When neither side has a top song F1 is undefined: N
 :class:`~clapmos.evaluation.metrics.EvaluationWarning`. ``epsilon=1e-8`` reproduces the
 participants' code instead (1e-8 added to each denominator, 0 for that case).
 
+**Intervals** (:func:`top_tier_draws`, used by ``evaluate``): the clips are resampled as for
+every other metric (systems then their clips at the system level) and the same thresholds are
+applied in every draw. A draw in which neither side has a top clip gets F1 = 0, the value of the
+participants' form, rather than being left out, so the interval is not conditioned on draws
+that happen to hold a top song; when the scored clips themselves hold none (TTA is NaN) the
+interval is NaN too.
+
 >>> top_tier_f1([4.2, 3.0, 4.5, 2.0], [4.0, 4.1, 3.9, 1.0], threshold=4.0)
 0.5
 """
@@ -24,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from clapmos.embed.corpora.formats import SONGEVAL_TOP_TIER
+from clapmos.evaluation.bootstrap import Vectorised
 from clapmos.evaluation.metrics import LEVELS, RESULT_COLUMNS, EvaluationWarning
 
 
@@ -53,6 +61,29 @@ def top_tier_metrics(thresholds: dict[str, float] | None = None) -> dict[str, Ca
     """
     thresholds = SONGEVAL_TOP_TIER if thresholds is None else thresholds
     return {f"TTA_{target}": functools.partial(top_tier_f1, threshold=value) for target, value in thresholds.items()}
+
+
+def top_tier_draws(true: np.ndarray, pred: np.ndarray, threshold: float) -> np.ndarray:
+    """Top-Tier F1 of every row of two ``(draws, clips)`` arrays; 0 for a row with no top clip on either side.
+
+    >>> top_tier_draws(np.array([[4.2, 3.0], [1.0, 2.0]]), np.array([[4.0, 4.1], [1.0, 1.0]]), 4.0)
+    array([0.66666667, 0.        ])
+    """
+    top_true, top_pred = np.asarray(true) >= threshold, np.asarray(pred) >= threshold
+    tp = (top_true & top_pred).sum(axis=1)
+    wrong = (top_true ^ top_pred).sum(axis=1)  # FP + FN
+    denominator = 2 * tp + wrong
+    return np.divide(2.0 * tp, denominator, out=np.zeros(len(denominator)), where=denominator > 0)
+
+
+def top_tier_interval_metrics(thresholds: dict[str, float] | None = None) -> dict[str, dict[str, Vectorised]]:
+    """``{target: {"TTA": draws → F1}}`` for :func:`clapmos.evaluation.intervals.metric_intervals`'s ``per_target``.
+
+    >>> sorted(top_tier_interval_metrics()["clarity"])
+    ['TTA']
+    """
+    thresholds = SONGEVAL_TOP_TIER if thresholds is None else thresholds
+    return {target: {"TTA": Vectorised(functools.partial(top_tier_draws, threshold=value))} for target, value in thresholds.items()}
 
 
 #: the registry entries: Top-Tier F1 of each SongEval dimension at its published threshold

@@ -128,7 +128,7 @@ def test_bad_checkpoint_is_refused_before_any_audio_is_read(tmp_path, monkeypatc
         raise AssertionError("audio was read before the checkpoint was checked")
 
     monkeypatch.setattr(clapmos.embed.engines.sequence, "check_audio_files", no_audio)
-    monkeypatch.setattr(clapmos.embed.engines.runner, "load_audio", no_audio)
+    monkeypatch.setattr(clapmos.embed.engines.runner, "stream_windows", no_audio)
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
     pd.DataFrame({"path": ["a.wav"], "text": ["quiet"]}).to_csv(tmp_path / "m.csv", index=False)
     bad = tmp_path / "resnet.pt"

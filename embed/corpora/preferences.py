@@ -18,7 +18,10 @@ Music Arena (``battle_data/`` in ``--root``)
 CMI-Pref / CMI-RewardBench (JSON lines)
     ``cmi_train.jsonl`` and ``cmi_test.jsonl`` (splits ``train``, ``test``), else
     ``cmi_data.jsonl``, ``all_test.jsonl`` or ``--root`` a ``.jsonl`` file, split from each
-    row's ``split`` (default: the file's stem). Columns (inferred from a viewer mirror):
+    row's ``split`` (default: the file's stem). CMI-Pref-Pseudo's layout was not verified: with
+    none of those names, every ``.jsonl`` in ``--root`` or its ``data/`` is read with the same
+    columns (assumed), split from ``split`` or the file stem before any ``-`` (``train-00000.jsonl``
+    → ``train``); its parquet files need converting to JSON lines first. Columns (inferred from a viewer mirror):
     ``audio-path`` (A; ``audio_path``/``audio_a`` accepted), ``audio2`` (B; ``audio_b``),
     ``prompt``, ``user id`` (``user_id``), ``model_a``/``model_b``, and one label per
     ``preference-<dimension>`` column (``preference`` alone: dimension ``preference``) with
@@ -27,8 +30,8 @@ CMI-Pref / CMI-RewardBench (JSON lines)
     no vote. A row with one clip and a ``musicality`` or ``text-music alignment`` score
     (CMI-RewardBench's PAM and MusicEval subsets) labels that clip (targets ``musicality``,
     ``alignment``): a store of ratings and votes together. Other rows without a second clip are skipped.
-    Audio paths (``cmi-pref/gen-audio/….mp3``) resolve against the file's folder, the folder
-    above it, or the folder without the path's first part.
+    Audio paths (``cmi-pref/gen-audio/….mp3``) resolve against the file's folder or the two
+    folders above it, or (without the path's first part) the file's folder or the one above it.
 
 A clip in votes of several splits goes to the most held-out one (test, then dev/val); a
 split's comparisons are those whose two clips are both in it.
@@ -144,9 +147,12 @@ def _jsonl_files(root: Path) -> list[tuple[Path, str]]:
     single = [(root / name, Path(name).stem) for name in SINGLE_FILES if (root / name).is_file()]
     if single:
         return single[:1]
+    other = sorted(p for folder in (root, root / "data") if folder.is_dir() for p in folder.glob("*.jsonl"))  # CMI-Pref-Pseudo (assumed)
+    if other:
+        return [(path, path.stem.split("-")[0]) for path in other]
     raise ClapmosError(
         f"expected Music Arena's {root}/battle_data/, or CMI-Pref's {root}/cmi_train.jsonl and cmi_test.jsonl "
-        "(or cmi_data.jsonl, all_test.jsonl), found none. Pass --root that folder, or a .jsonl file of votes."
+        "(or cmi_data.jsonl, all_test.jsonl, or any .jsonl in it or its data/), found none. Pass --root that folder, or a .jsonl file of votes."
     )
 
 
@@ -157,12 +163,13 @@ def _field(record: dict, names: tuple[str, ...]) -> str:
 
 def _cmi_audio(relative: str, folder: Path) -> Path:
     parts = Path(relative).parts
-    bases = [folder, folder.parent]
+    bases = [folder, folder.parent, folder.parent.parent]  # the file's folder, or above it (a data/ folder of shards)
     path = resolve_audio(relative, bases)
     if not path.is_file() and len(parts) > 1 and not Path(relative).is_absolute():
-        stripped = folder / Path(*parts[1:])
-        if stripped.is_file():
-            return stripped
+        for base in bases[:2]:
+            stripped = base / Path(*parts[1:])
+            if stripped.is_file():
+                return stripped
     return path
 
 

@@ -18,7 +18,8 @@ What is inferred (from other people's loaders), and accepted in every plausible 
 Rater ids are not released: the per-annotator ratings are stored with an empty listener.
 Systems are not named in the release (``system`` is empty). The challenge's validation list
 ``val_ids.txt`` (lines like ``mp3/23.mp3``), found in the folder or its ``static/``, makes the
-split ``val`` and the rest ``train``; without it every song is ``train``.
+split ``val`` and the rest ``train``; without it every song is ``train``. A folder without the
+metadata is read as a challenge test folder (:mod:`clapmos.embed.corpora.songeval_tests`).
 
 >>> song_id("mp3/23.mp3"), song_id("23")
 ('23', '23')
@@ -82,11 +83,10 @@ def read_songeval(root: Path, splits: list[str] | None = None) -> Corpus:
     if not _metadata(root) and _metadata(root / "SongEval"):
         root = root / "SongEval"
     metadata = _metadata(root)
-    if metadata is None:
-        raise ClapmosError(
-            f"expected the SongEval metadata {root}/metadata.jsonl (or metadata_all.jsonl), found neither. "
-            "Pass --root SongEval (the folder that holds metadata.jsonl and mp3/)."
-        )
+    if metadata is None:  # a challenge test folder: audio and lists, no ratings
+        from clapmos.embed.corpora.songeval_tests import read_songeval_tests
+
+        return read_songeval_tests(root, splits)
     notes: list[str] = []
     problems = Problems()
     songs = [_read_song(where, record, problems) for where, record in jsonl_records(metadata)]

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from clapmos.embed.audio import cut_windows, load_audio
+from clapmos.embed.audio import stream_windows
 from clapmos.embed.backends import Embedder, create_embedder
 from clapmos.embed.backends.contract import checked_vectors, load_embedder
 from clapmos.embed.backends.plugins import plugin_provenance, plugin_spec
@@ -205,8 +205,8 @@ class BlockEncoder:
         self.frames = frames
 
     def windows(self, path: str, start_s: float | None = None, end_s: float | None = None) -> list[np.ndarray]:
-        audio = load_audio(path, self.model.sample_rate, start_s, end_s)
-        return [self.model.prepare_window(w) for w in cut_windows(audio, self.model.sample_rate, self.window_s, self.hop_s)]
+        """The prepared windows of one clip, cut as its file is decoded block by block (never held whole)."""
+        return [self.model.prepare_window(w) for w in stream_windows(path, self.model.sample_rate, self.window_s, self.hop_s, start_s, end_s)]
 
     def audio_blocks(
         self, paths: np.ndarray, blocks: list[tuple[int, int]], segments: tuple[np.ndarray, np.ndarray] | None = None

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from clapmos.embed.audio import FLOAT_SUBTYPES, non_finite, segment_frames
+from clapmos.embed.audio import FLOAT_SUBTYPES, non_finite_in_file, segment_frames
 from clapmos.embed.corpora._parse import Problems, parse_score
 from clapmos.embed.corpora.manifest import JSONL_SUFFIXES
 from clapmos.embed.corpora.manifest import _records as list_records
@@ -124,9 +124,9 @@ def audio_problems(inputs: pd.DataFrame, workers: int = 4) -> dict[int, str]:
         try:
             info = sf.info(file)
             if info.subtype in FLOAT_SUBTYPES and info.frames:
-                data, _ = sf.read(file, dtype="float32", always_2d=True)
-                if not np.isfinite(data).all():
-                    return non_finite(data)
+                problem = non_finite_in_file(file)  # block by block
+                if problem:
+                    return problem
         except Exception as error:  # libsndfile reports format problems as several types
             return f"unreadable ({str(error).strip()})"
         return "empty (0 samples)" if info.frames == 0 else info
