@@ -134,9 +134,9 @@ class RunConfig:
             from clapmos.embed.devices import resolve_device
 
             resolve_device(self.device, option="--device")
-        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
         if self.pretrain_store:
             _check_pretraining(self, store)
+        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
     def _check_ensemble_options(self) -> None:
         if self.stack_method not in ("ridge", "nnls"):
