@@ -46,6 +46,7 @@ from clapmos.heads.registry import HEAD_NAMES, default_blocks, head_spec, member
 from clapmos.embed.ownership import verify_recorded
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.members import member_params, member_pipelines
+from clapmos.heads.runs.store_match import check_same_features, shared_clips
 from clapmos.heads.runs.validation import check_run_config
 
 log = logging.getLogger(__name__)
@@ -379,7 +380,8 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "folds_used": {t: int(models[t].n_splits_) for t in models},  # fewer than config.cv when a group or the data allows fewer
     }
     if pretraining is not None:
-        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1])}
+        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1]),
+                                  "clips_shared": pretrain_overlap(store, config)}
     if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
@@ -420,17 +422,21 @@ def _pseudo_labelled(store: FeatureStore, config: RunConfig, check_only: bool = 
     except ClapmosError as error:
         raise ClapmosError(f"--pretrain-store {error}") from None
     embedder = _pretrain_embedder(store, config)
-    for name in dict.fromkeys([*config.embedders, embedder]):
-        if name not in unrated.embedders:
-            raise ClapmosError(f"--pretrain-store {unrated.path} has no {name!r} features; embed it with --embedder {name} first")
-        ours, theirs = identity_of(store.embedder_attrs(name)), identity_of(unrated.embedder_attrs(name))
-        differ = [f"{k}: {v!r} vs {theirs[k]!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
-        if differ:
-            raise ClapmosError(f"--pretrain-store {unrated.path}: its {name!r} features were made differently ({'; '.join(differ)}); embed it like the training store")
+    check_same_features(store, unrated, list(dict.fromkeys([*config.embedders, embedder])), "--store", "--pretrain-store")
     if check_only:
         return None
     X, _ = unrated.stacked(config.embedders)
     return X, store_similarity_labels(unrated, embedder)
+
+
+def pretrain_overlap(store: FeatureStore, config: RunConfig) -> dict[str, int]:
+    """Per split of the run (training and evaluation), how many pretraining pairs are clips of it.
+
+    Recorded, not refused: a pseudo-label is computed from the clip's own embeddings (what the
+    model reads at test time anyway), so pretraining on an evaluation clip sees none of its ratings.
+    """
+    unrated = FeatureStore.open(config.pretrain_store)
+    return {split: shared_clips(store, unrated, config.embedders[0], split) for split in [*config.train_split, *(config.eval_split or [])]}
 
 
 def _votes_of(votes: pd.DataFrame | None, target: str) -> pd.DataFrame | None:
