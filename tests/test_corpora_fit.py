@@ -142,3 +142,21 @@ def test_the_fit_reports_every_corpus_on_its_own_scale(corpora):
         assert metrics["cv"]["utterance"]["overall"]["SRCC"] > 0.8
     held_out_b = json.loads((root / "run" / "corpora" / "b" / "metrics.json").read_text())["eval"]["utterance"]["overall"]["MSE"]
     assert held_out_b < (0.25 * 20) ** 2 * 3  # on b's scale (a's would be ~50² off)
+
+
+def test_a_saved_run_of_several_corpora_predicts_as_before_saving(corpora, tmp_path):
+    from clapmos.heads.runs.corpora import PooledStores, corpora_config, parse_target_maps
+    from clapmos.heads.runs.run import RunConfig, fit_run, save_run
+
+    root, _, _ = corpora
+    stores = {name: FeatureStore.open(root / f"{name}.zarr") for name in ("a", "b")}
+    config = RunConfig(embedders=["spectral"], heads=["aligned"], features=["audio"], cv=2, targets=["overall"],
+                       params={"hidden_sizes": [8], "max_epochs": 5}, corpora=corpora_config(stores, ["overall"], parse_target_maps(["b:mos=overall"])))
+    run = fit_run(PooledStores(stores, config.corpora), config)
+    assert run.oof["corpus"].tolist() == ["a"] * 60 + ["b"] * 60
+    save_run(run, tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    assert loaded.config.corpora == config.corpora and loaded.provenance["corpora"]["b"]["store"] == str(root / "b.zarr")
+    for name, store in stores.items():
+        pd.testing.assert_frame_equal(loaded.predict(store, "dev"), run.predict(store, "dev"))
+    assert not np.allclose(run.predict(stores["b"], "dev", corpus="a")["overall"], run.predict(stores["b"], "dev")["overall"])
