@@ -13,7 +13,7 @@ stores); the rest of ``evaluation`` only scores tables (``tests/test_layering.py
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.seen import seen_unseen
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
+from clapmos.heads.runs.corpora import under_corpus_names
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.model_card import write_model_card
 from clapmos.heads.runs.run import (
@@ -114,34 +115,30 @@ def _per_corpus(run: FittedRun) -> dict[str, pd.DataFrame]:
     return {label: run.oof[run.oof["corpus"] == label].reset_index(drop=True) for label in run.corpora}
 
 
-def _under_run_names(truth, names: dict[str, str]):
-    """A corpus's truth with its targets under the run's names (``names``: run target -> the store's)."""
-    from dataclasses import replace
-
-    theirs = truth.clips[["id", "system", *names.values()]].copy()
-    clips = pd.concat([theirs[["id", "system"]], pd.DataFrame({ours: theirs[t].to_numpy() for ours, t in names.items()}, index=theirs.index)], axis=1)
-    return replace(truth, clips=clips, targets=list(names), comparisons=None)
-
-
 def write_corpus_reports(run: FittedRun, stores, folder: Path, plots: bool, bootstrap: BootstrapSettings) -> dict[str, dict[str, EvaluationReport]]:
-    """Per corpus of a run of several stores, its reports on its own scale in ``corpora/<label>/`` (``cv/``, ``eval/``,
-    ``metrics.json``): the out-of-fold predictions of its clips, and its held-out split predicted on its scale."""
+    """Per corpus of a run of several stores, its reports on its own scale and under its own target names in
+    ``corpora/<label>/`` (``cv/``, ``eval/``, ``metrics.json``): the out-of-fold predictions of its clips, and its
+    held-out split predicted on its scale."""
     config, reports = run.config, {}
     for label, oof in _per_corpus(run).items():
         store, found = stores.stores[label], {}
-        cv = oof_report(oof, run.targets, label=f"{label} · out-of-fold · {'+'.join(config.heads)}", bootstrap=bootstrap,
-                        corpus=store.corpus) if has_oof(oof, run.targets) else None
+        names = config.corpora[label]["targets"]
+        oof = under_corpus_names(oof, names)
+        cv = oof_report(oof, list(names.values()), label=f"{label} · out-of-fold · {'+'.join(config.heads)}", bootstrap=bootstrap,
+                        corpus=store.corpus) if has_oof(oof, list(names.values())) else None
         if cv is not None:
             found["out-of-fold"] = cv
         held_out = None
         if config.eval_split:
-            truth = _under_run_names(truth_from_store(store.path, config.eval_split), config.corpora[label]["targets"])
-            predictions = run.predict(store, config.eval_split, corpus=label)
+            truth = truth_from_store(store.path, config.eval_split)
+            predictions = run.predict(store, config.eval_split, corpus=label)  # under the corpus's own target names
+            theirs = list(names.values())
+            truth = replace(truth, clips=truth.clips[["id", "system", *theirs]], targets=theirs, comparisons=None)
             if truth.labelled:
-                held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{label} {'+'.join(config.eval_split)} predictions",
+                held_out = evaluate_predictions(predictions[["id", *theirs]], truth, f"{label} {'+'.join(config.eval_split)} predictions",
                                                 label=f"{label} · {'+'.join(config.eval_split)}, held out · {'+'.join(config.heads)}", bootstrap=bootstrap)
                 found[f"held-out {'+'.join(config.eval_split)}"] = held_out
-        write_fit_report(oof, run.targets, folder / "corpora" / label, held_out, plots=plots, heads="+".join(config.heads),
+        write_fit_report(oof, list(names.values()), folder / "corpora" / label, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []), bootstrap=bootstrap, cv=cv)
         reports[label] = found
     return reports

@@ -104,13 +104,14 @@ def test_each_corpus_is_predicted_on_its_own_scale_after_loading_the_run(corpora
     run = load_run(root / "run")
     assert run.config.heads == ["aligned"] and run.corpora == ["a", "b"]
     assert run.config.corpora["b"]["targets"] == {"overall": "mos"}
-    for name, (_, offset, stretch) in SCALES.items():
-        predicted = run.predict(FeatureStore.open(root / f"{name}.zarr"), "dev")
+    for name, (target, offset, stretch) in SCALES.items():
+        predicted = run.predict(FeatureStore.open(root / f"{name}.zarr"), "dev")  # under this corpus's own target name
+        assert list(predicted.columns) == ["id", "system", target, f"{target}_std"]
         dev = truth[name].set_index("id").loc[predicted["id"]]
         on_scale = offset + stretch * dev["q"].to_numpy()
-        rmse = np.sqrt(np.mean((predicted["overall"].to_numpy() - on_scale) ** 2))
+        rmse = np.sqrt(np.mean((predicted[target].to_numpy() - on_scale) ** 2))
         assert rmse < 0.25 * stretch * dev["q"].std()  # on this corpus's scale, not the other's
-        assert spearmanr(predicted["overall"], dev["q"]).statistic > 0.9
+        assert spearmanr(predicted[target], dev["q"]).statistic > 0.9
     # the map learnt for b: b's score = shift + stretch · a's, the truth 50 + 20 (q) against 3 + q: stretch 20, shift -10
     stretches = [model[-1].stretch_[1, 0] for model in run.models["overall"].models_["aligned"]]
     assert np.mean(stretches) == pytest.approx(20.0, rel=0.3)
@@ -122,7 +123,7 @@ def test_predict_on_the_command_line_uses_the_stores_corpus_and_refuses_an_unkno
         result = invoke("predict", "--model", root / "run", "--store", root / f"{name}.zarr", "--split", "dev", "--out", root / f"{name}.csv")
         assert result.exit_code == 0, result.output
     a, b = pd.read_csv(root / "a.csv"), pd.read_csv(root / "b.csv")
-    assert 1 < a["overall"].mean() < 5 and 20 < b["overall"].mean() < 80
+    assert 1 < a["overall"].mean() < 5 and 20 < b["mos"].mean() < 80
     shutil.copytree(root / "b.zarr", root / "copy.zarr")  # the same clips, but not a store the run was fitted on: no known scale
     unknown = invoke("predict", "--model", root / "run", "--store", root / "copy.zarr", "--split", "dev", "--out", root / "copy.csv")
     assert unknown.exit_code != 0 and "is none of the stores this run was fitted on" in said(unknown) and "--corpus a (the reference)" in said(unknown)
@@ -130,17 +131,17 @@ def test_predict_on_the_command_line_uses_the_stores_corpus_and_refuses_an_unkno
     named = invoke("predict", "--model", root / "run", "--store", root / "copy.zarr", "--split", "dev", "--corpus", "a", "--out", root / "b-as-a.csv")
     assert named.exit_code == 0, named.output
     as_a = pd.read_csv(root / "b-as-a.csv")  # b's clips on a's scale: (b − 50)/20 + 3 by the truth
-    assert np.sqrt(np.mean((as_a["overall"] - ((b["overall"] - 50) / 20 + 3)) ** 2)) < 0.2  # a's scale spans 1.5–4.5
+    assert np.sqrt(np.mean((as_a["overall"] - ((b["mos"] - 50) / 20 + 3)) ** 2)) < 0.2  # a's scale spans 1.5–4.5
 
 
 def test_the_fit_reports_every_corpus_on_its_own_scale(corpora):
     root, _, output = corpora
     assert "corpus a, on its own scale: out-of-fold" in output and "corpus b, on its own scale: held-out dev" in output
-    for name in ("a", "b"):
+    for name, (target, _, _) in SCALES.items():  # each under its own target name
         metrics = json.loads((root / "run" / "corpora" / name / "metrics.json").read_text())
-        assert metrics["eval"]["utterance"]["overall"]["SRCC"] > 0.9
-        assert metrics["cv"]["utterance"]["overall"]["SRCC"] > 0.8
-    held_out_b = json.loads((root / "run" / "corpora" / "b" / "metrics.json").read_text())["eval"]["utterance"]["overall"]["MSE"]
+        assert metrics["eval"]["utterance"][target]["SRCC"] > 0.9
+        assert metrics["cv"]["utterance"][target]["SRCC"] > 0.8
+    held_out_b = json.loads((root / "run" / "corpora" / "b" / "metrics.json").read_text())["eval"]["utterance"]["mos"]["MSE"]
     assert held_out_b < (0.25 * 20) ** 2 * 3  # on b's scale (a's would be ~50² off)
 
 
@@ -159,4 +160,15 @@ def test_a_saved_run_of_several_corpora_predicts_as_before_saving(corpora, tmp_p
     assert loaded.config.corpora == config.corpora and loaded.provenance["corpora"]["b"]["store"] == str(root / "b.zarr")
     for name, store in stores.items():
         pd.testing.assert_frame_equal(loaded.predict(store, "dev"), run.predict(store, "dev"))
-    assert not np.allclose(run.predict(stores["b"], "dev", corpus="a")["overall"], run.predict(stores["b"], "dev")["overall"])
+    assert not np.allclose(run.predict(stores["b"], "dev", corpus="a")["overall"], run.predict(stores["b"], "dev")["mos"])
+
+
+def test_evaluate_scores_a_corpus_predictions_against_its_own_store(corpora):
+    root, _, _ = corpora
+    result = invoke("predict", "--model", root / "run", "--store", root / "b.zarr", "--split", "dev", "--out", root / "b-eval.csv")
+    assert result.exit_code == 0, result.output
+    result = invoke("evaluate", "--pred", root / "b-eval.csv", "--store", root / "b.zarr", "--split", "dev", "--draws", 0, "--no-plots",
+                    "--out-dir", root / "b-eval")
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(root / "b-eval" / "results.csv")
+    assert set(results["target"]) == {"mos"}

@@ -85,6 +85,18 @@ def corpora_config(stores: Mapping[str, object], targets: Sequence[str], maps: M
     return corpora
 
 
+def under_corpus_names(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """``frame`` with the run's target columns (``overall``, ``overall_std``, ``overall_pred``...) under a corpus's names.
+
+    >>> under_corpus_names(pd.DataFrame(columns=["id", "overall", "overall_std"]), {"overall": "mos"}).columns.tolist()
+    ['id', 'mos', 'mos_std']
+    """
+    def renamed(column: str) -> str:
+        return next((names[t] + column[len(t):] for t in sorted(names, key=len, reverse=True) if column == t or column.startswith(f"{t}_")), column)
+
+    return frame.rename(columns=renamed)
+
+
 def check_corpora(stores: Mapping[str, object], embedders: Sequence[str]) -> None:
     """Refuse stores that cannot share a run: two with one label, or features made differently from the first store's."""
     reference = next(iter(stores.values()))

@@ -261,12 +261,18 @@ class FittedRun:
         ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member).
 
         A run of several corpora predicts on the scale of ``corpus`` (a label of the run), by default the
-        corpus whose store this is; a store that is none of the run's is refused (name a ``corpus``)."""
+        corpus whose store this is, under that corpus's target names (``mos`` for ``--target-map b:mos=overall``),
+        so the file scores against that store's labels; a store that is none of the run's is refused (name a ``corpus``)."""
         self.check_store(store)
         label = self.corpus_of(store, corpus)
         items = store.items(split)
         pieces = [self.predict_features(X, corpus=label) for X in self._inputs(store, split)]
-        return pd.concat([items[["id", "system"]].reset_index(drop=True), pd.concat(pieces, ignore_index=True)], axis=1)
+        frame = pd.concat([items[["id", "system"]].reset_index(drop=True), pd.concat(pieces, ignore_index=True)], axis=1)
+        if label is None:
+            return frame
+        from clapmos.heads.runs.corpora import under_corpus_names
+
+        return under_corpus_names(frame, self.config.corpora[label]["targets"])
 
     @property
     def corpora(self) -> list[str]:
