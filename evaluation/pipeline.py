@@ -13,7 +13,7 @@ stores); the rest of ``evaluation`` only scores tables (``tests/test_layering.py
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from clapmos.evaluation.report import EvaluationReport, evaluate_predictions
 from clapmos.evaluation.seen import seen_unseen
 from clapmos.evaluation.submissions import write_submission
 from clapmos.evaluation.truth import truth_from_store
+from clapmos.heads.runs.corpora import under_corpus_names
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.model_card import write_model_card
 from clapmos.heads.runs.run import (
@@ -50,6 +51,7 @@ class FitOutcome:
     heads: pd.DataFrame | None  # per head and the ensemble (out-of-fold), when several heads are stacked
     held_out: EvaluationReport | None  # when ``config.eval_split`` is labelled
     cv_folds: dict | None  # the grouping of the folds and what each held out (fit_report.fold_summary); None with --cv 1
+    corpora: dict[str, dict[str, EvaluationReport]] | None = None  # several stores: per corpus, its out-of-fold and held-out reports
 
 
 def fit_and_report(
@@ -63,7 +65,7 @@ def fit_and_report(
     see :mod:`clapmos.heads.runs.folder`): an earlier run there is replaced, anything else refused.
     """
     out_dir = Path(out_dir)
-    features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
+    features = FeatureStore.open(store) if isinstance(store, (str, Path)) else store  # or PooledStores: a run of several corpora
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DivergedTrainingWarning)
         run = fit_run(features, config)
@@ -72,16 +74,18 @@ def fit_and_report(
         if not issubclass(w.category, DivergedTrainingWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     # a diverged fit is not saved: a training loss that became non-finite, or (with out-of-fold predictions) a wild error
-    check_fit_converged(run.oof if config.cv > 1 else run.oof.iloc[:0], run.targets, config.params, diverged)
+    for table in _per_corpus(run).values():  # each corpus on its own scale
+        check_fit_converged(table if config.cv > 1 else table.iloc[:0], run.targets, config.params, diverged)
     votes = features.comparisons(config.train_split)
     votes = votes if len(votes) else None
     with writing_run_folder(out_dir) as folder:
         write_run_files(run, folder)
         held_out = None
+        reference = features.reference if run.corpora else features
         if config.eval_split:
             eval_name = "+".join(config.eval_split)
-            predictions = run.predict(features, config.eval_split)
-            truth = truth_from_store(features.path, config.eval_split)
+            predictions = run.predict(reference, config.eval_split)
+            truth = truth_from_store(reference.path, config.eval_split)
             if truth.labelled:
                 held_out = evaluate_predictions(predictions[["id", *run.targets]], truth, f"{eval_name} predictions",
                                                 label=f"{eval_name}, held out · {'+'.join(config.heads)}", bootstrap=bootstrap)
@@ -89,17 +93,55 @@ def fit_and_report(
                                             truth.prompts, bootstrap)
             predictions.to_csv(folder / "eval_predictions.csv", index=False)
         oof = has_oof(run.oof, run.targets)  # none with --cv 1 (one model per head)
-        cv = oof_report(run.oof, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap,
+        corpora = write_corpus_reports(run, features, folder, plots, bootstrap) if run.corpora else None
+        top = next(iter(_per_corpus(run).values()))  # several corpora: the reference corpus's, on its scale
+        cv = oof_report(top, run.targets, label=oof_label("+".join(config.train_split), "+".join(config.heads)), bootstrap=bootstrap,
                         corpus=features.corpus, comparisons=votes) if oof else None
         folds = cv_folds(run, features) if oof else None
-        write_fit_report(run.oof, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
+        write_fit_report(top, run.targets, folder, held_out, plots=plots, heads="+".join(config.heads),
                          train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []),
                          bootstrap=bootstrap, cv_info=folds, cv=cv)
         write_model_card(folder, name=out_dir.name)  # the folder is staged under another name
         if plots and run.reads_frames and (oof or held_out is not None):
             write_attention_plots(run, features, folder, held_out)
-    heads = heads_table(run.oof, run.targets) if len(config.heads) > 1 and oof else None
-    return FitOutcome(run, out_dir, cv, heads, held_out, folds)
+    heads = heads_table(top, run.targets) if len(config.heads) > 1 and oof else None
+    return FitOutcome(run, out_dir, cv, heads, held_out, folds, corpora)
+
+
+def _per_corpus(run: FittedRun) -> dict[str, pd.DataFrame]:
+    """The out-of-fold table per corpus of a run of several stores (reference first), else ``{"": the table}``."""
+    if not run.corpora:
+        return {"": run.oof}
+    return {label: run.oof[run.oof["corpus"] == label].reset_index(drop=True) for label in run.corpora}
+
+
+def write_corpus_reports(run: FittedRun, stores, folder: Path, plots: bool, bootstrap: BootstrapSettings) -> dict[str, dict[str, EvaluationReport]]:
+    """Per corpus of a run of several stores, its reports on its own scale and under its own target names in
+    ``corpora/<label>/`` (``cv/``, ``eval/``, ``metrics.json``): the out-of-fold predictions of its clips, and its
+    held-out split predicted on its scale."""
+    config, reports = run.config, {}
+    for label, oof in _per_corpus(run).items():
+        store, found = stores.stores[label], {}
+        names = config.corpora[label]["targets"]
+        oof = under_corpus_names(oof, names)
+        cv = oof_report(oof, list(names.values()), label=f"{label} · out-of-fold · {'+'.join(config.heads)}", bootstrap=bootstrap,
+                        corpus=store.corpus) if has_oof(oof, list(names.values())) else None
+        if cv is not None:
+            found["out-of-fold"] = cv
+        held_out = None
+        if config.eval_split:
+            truth = truth_from_store(store.path, config.eval_split)
+            predictions = run.predict(store, config.eval_split, corpus=label)  # under the corpus's own target names
+            theirs = list(names.values())
+            truth = replace(truth, clips=truth.clips[["id", "system", *theirs]], targets=theirs, comparisons=None)
+            if truth.labelled:
+                held_out = evaluate_predictions(predictions[["id", *theirs]], truth, f"{label} {'+'.join(config.eval_split)} predictions",
+                                                label=f"{label} · {'+'.join(config.eval_split)}, held out · {'+'.join(config.heads)}", bootstrap=bootstrap)
+                found[f"held-out {'+'.join(config.eval_split)}"] = held_out
+        write_fit_report(oof, list(names.values()), folder / "corpora" / label, held_out, plots=plots, heads="+".join(config.heads),
+                         train_split="+".join(config.train_split), eval_split="+".join(config.eval_split or []), bootstrap=bootstrap, cv=cv)
+        reports[label] = found
+    return reports
 
 
 def training_ids(store: FeatureStore, split: list[str]) -> dict[str, set]:
@@ -135,12 +177,14 @@ def write_attention_plots(run: FittedRun, store: FeatureStore, folder: Path, hel
 
 def predict_to_file(
     model: str | Path | FittedRun, store: str | Path | FeatureStore, out_file: str | Path, split: list[str] | None = None,
-    format: str = "csv",
+    format: str = "csv", corpus: str | None = None,
 ) -> pd.DataFrame:
-    """Predict ``split`` of ``store`` with the run (folder) ``model`` and write a validated submission file; return the predictions."""
+    """Predict ``split`` of ``store`` with the run (folder) ``model`` and write a validated submission file; return the predictions.
+
+    A run of several corpora predicts on the scale of ``corpus`` (default: the store's own corpus in the run)."""
     run = model if isinstance(model, FittedRun) else load_run(model)
     features = store if isinstance(store, FeatureStore) else FeatureStore.open(store)
-    predictions = run.predict(features, split)
+    predictions = run.predict(features, split, corpus=corpus)
     targets = [c for c in predictions.columns if c not in ("id", "system")] if format == "csv" else None
     write_submission(predictions, Path(out_file), format, expected_ids=features.items(split)["id"], targets=targets)
     return predictions

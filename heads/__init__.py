@@ -6,7 +6,7 @@ is loaded only by the heads that need it.
 >>> from clapmos import heads
 >>> head = heads.make_head("ridge", target="overall")
 >>> sorted(heads.HEAD_NAMES)
-['attn_mlp', 'bt', 'coral', 'cosine', 'dist', 'ldnet', 'lgbm', 'mlp', 'moe', 'ridge', 'spo_mlp', 'svr', 'xattn']
+['aligned', 'attn_mlp', 'bt', 'coral', 'cosine', 'dist', 'ldnet', 'lgbm', 'mlp', 'moe', 'ridge', 'spo_mlp', 'svr', 'xattn']
 """
 
 from __future__ import annotations

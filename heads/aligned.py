@@ -11,7 +11,9 @@ the identity, which fixes the shared score's scale. Targets of different names o
 mapped by the caller (``corpus`` says where each row comes from); nothing is guessed.
 
 ``predict(X, corpus=labels)`` gives each row on its own corpus's scale; ``predict(X)`` on the
-reference corpus's.
+reference corpus's. As the head ``aligned``, it is what ``fit --store A --store B`` trains
+(:mod:`clapmos.heads.runs.corpora`): the corpus label of each row reaches ``fit`` and ``predict``
+through the ensemble.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from clapmos.heads.inputs.targets import target_affine
 from clapmos.heads.mlp import TorchMLPRegressor, build_mlp
 from clapmos.heads.nn.losses import RegressionLoss
 from clapmos.heads.nn.training import DenseInputs
+from clapmos.heads.registry import HeadSpec, register_head
 
 
 class CorpusAlignedNet(nn.Module):
@@ -223,3 +226,14 @@ def _moment_start(Z: np.ndarray, index: np.ndarray, n_corpora: int) -> tuple[np.
         log_stretch[c] = np.log(stretch)
         shift[c] = rows.mean(axis=0) - stretch * ref_mean
     return shift, log_stretch
+
+
+register_head(
+    HeadSpec(
+        name="aligned",
+        summary="MLP shared by several corpora with a learned per-corpus affine map of its score (AlignNet); fit --store A --store B",
+        build=lambda random_state=None, **_: CorpusAlignedRegressor(random_state=random_state),
+        types=(CorpusAlignedRegressor,),
+        quick={"hidden_sizes": (16,), "max_epochs": 20, "patience": 5, "lr": 1e-2},
+    )
+)

@@ -62,7 +62,12 @@ class ListenerConditionedNet(nn.Module):
 
 
 class ListenerRows(BatchedInputs):
-    """One training row per rating: the clip's features (``X[clip]``) and the listener index."""
+    """One training row per rating: the clip's features (``X[clip]``) and the listener index.
+
+    A mini-batch is ``batch_size`` *clips* with all their rows (every rating and the mean listener's),
+    so a step encodes as many clips as a plain MLP's step and decodes every listener of each
+    (LDNet's per-clip batching): an epoch takes as many steps as the MLP's on the same clips.
+    """
 
     def __init__(self, X: np.ndarray, clip: np.ndarray, listener: np.ndarray) -> None:
         self.X, self.clip, self.listener = X, clip, listener
@@ -77,11 +82,20 @@ class ListenerRows(BatchedInputs):
         return super().to(device)
 
     def batches(self, items: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-        """Shuffled batches of about ``batch_size`` rows that keep a clip's rows together (its clip is encoded once)."""
+        """Shuffled batches of ``batch_size`` clips, each with all its rows among ``items`` (each clip encoded once).
+
+        >>> rows = ListenerRows(np.zeros((3, 1)), np.array([0, 0, 1, 1, 1, 2]), np.zeros(6, dtype=int))
+        >>> [b.tolist() for b in rows.batches(torch.arange(6), 2, torch.Generator().manual_seed(0))]  # clips 1 and 2, then clip 0
+        [[2, 3, 4, 5], [0, 1]]
+        """
         rank = torch.randperm(int(self.clip.max()) + 1, generator=generator)[torch.as_tensor(self.clip)[items]]
-        jitter = torch.rand(len(items), generator=generator)
-        order = torch.argsort(rank.double() + 0.5 * jitter)
-        return list(torch.split(items[order], batch_size))
+        order = torch.argsort(rank, stable=True)
+        ranks = rank[order]
+        position = torch.cumsum(torch.cat([torch.ones(1, dtype=torch.long), (ranks[1:] != ranks[:-1]).long()]), 0) - 1  # the clip's place in the epoch
+        return list(torch.split(items[order], torch.bincount(position // batch_size).tolist()))
+
+    def is_full(self, batch: torch.Tensor, batch_size: int) -> bool:
+        return len(torch.unique(torch.as_tensor(self.clip)[batch])) == batch_size
 
     def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         batch = batch.to(self.device)
@@ -117,9 +131,9 @@ class ListenerConditionedRegressor(TorchMLPRegressor):
     mean_listener_weight : int, default=1
         How many times each clip's mean-listener row (its mean score) enters an epoch beside
         its single ratings; 0 drops them (``inference`` must then be ``"all_listeners"``).
-    batch_size : int, default=256
-        Rows (single ratings and mean-listener rows) per mini-batch, a clip's rows kept together
-        (each clip is encoded once per batch): with ~5 ratings per clip, about 50 clips.
+    batch_size : int, default=64
+        Clips per mini-batch, each with all its rows (its single ratings and its mean-listener
+        row; each clip is encoded once per batch): an epoch takes as many steps as the MLP's.
     activation, dropout, target_scaling, optimizer, lr, weight_decay, momentum, drop_last, max_epochs, validation_fraction, patience, monitor, lr_schedule, device, random_state
         As in :class:`~clapmos.heads.mlp.TorchMLPRegressor` (the loss is MSE over the known
         ratings; early stopping monitors held-out rating rows).
@@ -176,7 +190,7 @@ class ListenerConditionedRegressor(TorchMLPRegressor):
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
         momentum: float = 0.9,
-        batch_size: int = 256,
+        batch_size: int = 64,
         drop_last: bool = False,
         max_epochs: int = 100,
         validation_fraction: float | None = 0.1,

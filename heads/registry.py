@@ -41,6 +41,7 @@ HEAD_MODULES: dict[str, str] = {
     "bt": "clapmos.heads.bt",
     "ldnet": "clapmos.heads.ldnet",
     "moe": "clapmos.heads.moe",
+    "aligned": "clapmos.heads.aligned",
 }
 HEAD_NAMES = tuple(HEAD_MODULES)
 

@@ -82,6 +82,8 @@ INVALID: dict[tuple[str, str], tuple[list[str], str]] = {
     ("fit", "--seed"): (with_option(FIT, "--seed", "-1"), "--seed"),
     ("fit", "--threads"): (with_option(FIT, "--threads", "0"), "--threads"),
     ("fit", "--plots"): ([*FIT, "--plots=yes"], "--plots"),
+    ("fit", "--target-map"): (with_option(FIT, "--target-map", "b:mos=overall"), "--target-map"),
+    ("predict", "--corpus"): (with_option(PREDICT, "--corpus", "nope"), "--corpus nope"),
     ("fit", "--pretrain-store"): (with_option(FIT, "--pretrain-store", "{missing}"), "--pretrain-store"),
     ("fit", "--pretrain-embedder"): (with_option(with_option(FIT, "--pretrain-store", "{store}"), "--pretrain-embedder", "nope"), "--pretrain-embedder"),
     ("predict", "--model"): (with_option(PREDICT, "--model", "{missing}"), "--model"),

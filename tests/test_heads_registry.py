@@ -45,7 +45,7 @@ def _quiet_fallback():
 
 
 def test_the_head_names_are_the_documented_ten():
-    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral", "attn_mlp", "xattn", "bt", "ldnet", "moe")
+    assert HEAD_NAMES == ("ridge", "lgbm", "mlp", "spo_mlp", "cosine", "svr", "dist", "coral", "attn_mlp", "xattn", "bt", "ldnet", "moe", "aligned")
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,8 @@ def test_fit_with_a_pretrain_store_starts_the_torch_members_from_the_pseudo_labe
     result = invoke(*common, "--pretrain-store", tmp_path / "unrated.zarr", "--out", tmp_path / "pretrained")
     assert result.exit_code == 0, result.output
     plain, pretrained = load_run(tmp_path / "plain"), load_run(tmp_path / "pretrained")
-    assert pretrained.provenance["pretrain"] == {"store": str(tmp_path / "unrated.zarr"), "embedder": "spectral", "pairs": 40}
+    assert pretrained.provenance["pretrain"] == {"store": str(tmp_path / "unrated.zarr"), "embedder": "spectral", "pairs": 40,
+                                                 "clips_shared": {"train": 0}}  # another corpus: no clip in common
     first = [run.models["overall"].models_["mlp"][0].named_steps["model"].module_[0].weight.detach().numpy() for run in (plain, pretrained)]
     assert not np.allclose(*first)  # same seed, same data: only the start differs
     assert not any(hasattr(m.named_steps["model"], "_initial_state") for m in pretrained.models["overall"].models_["mlp"])

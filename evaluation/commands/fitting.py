@@ -32,7 +32,7 @@ from clapmos.heads.runs.fit_options import explicit_fields, known_heads, parse_c
 @user_errors
 def fit(
     ctx: typer.Context,
-    store: Annotated[Path, typer.Option(help="Feature store made by `clapmos embed`.")],
+    store: Annotated[list[Path], typer.Option(help="Feature store made by `clapmos embed`. Repeat for several corpora (listening tests) in one model: --store a.zarr --store b.zarr fits --head aligned, a shared score with a learned map onto each corpus's scale; each store's corpus is its folder name, the first is the reference.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder to write (model, config, metrics, plots). An earlier run there is replaced whole once the new one is complete, unless a file in it was added or edited; any other folder is refused, and so is a path inside a run or a store.")],
     embedder: Annotated[str, typer.Option(help="Embedder(s) whose features to use, comma-separated (see `clapmos info STORE`); several are used side by side, e.g. m2d,clap.")] = "clap",
     head: Annotated[str, typer.Option(help=f"Head(s), comma-separated: {', '.join(HEAD_NAMES)} (attn_mlp and xattn read frame tokens: embed --frames); head:tag for a second member of one head (svr:a,svr:b). Several are stacked with ridge.")] = "spo_mlp",
@@ -57,6 +57,7 @@ def fit(
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Level of the metric intervals.")] = 0.95,
     pretrain_store: Annotated[Optional[Path], typer.Option(help="Store of unrated (prompt, audio) pairs embedded like --store: the torch heads first learn their pseudo-labels (the CLAP audio-text cosine), then fine-tune on the ratings. Off by default.")] = None,
     pretrain_embedder: Annotated[Optional[str], typer.Option(help="Embedder whose audio-text cosine is the pseudo-label (default: the first --embedder with text).")] = None,
+    target_map: Annotated[Optional[list[str]], typer.Option(metavar="CORPUS:THEIRS=OURS", help="With several --store: store CORPUS's target THEIRS is the run's target OURS (the first store's), e.g. mytest:mos=overall. Targets are never matched by guess: a store lacking a target under the run's name needs one. Repeatable.")] = None,
 ) -> None:
     """Fit cross-validated heads on cached features; print out-of-fold (and held-out) metrics; save the run.
 
@@ -67,7 +68,10 @@ def fit(
         from clapmos.heads.runs.recipes import recipe as known_recipe
 
         known_recipe(recipe)
-    features_store = open_store(store)  # the quick checks first: no heavy import before them
+    if target_map and len(store) < 2:
+        raise ClapmosError("--target-map maps the targets of a second --store onto the first's; give several --store")
+    features_store = open_store(store[0])  # the quick checks first: no heavy import before them
+    corpora = _open_corpora(store) if len(store) > 1 else None
     from clapmos.heads.runs.folder import check_run_destination
 
     out_dir = location(out_dir)
@@ -101,9 +105,18 @@ def fit(
         from clapmos.heads.runs.recipes import apply_recipe
 
         values = apply_recipe(recipe, values, explicit_fields(ctx))
-    known_embedder(features_store, ",".join(values["embedders"]))
-    known_splits(features_store, values["train_split"], "--train-split")
-    known_splits(features_store, values["eval_split"], "--eval-split")
+    for one in (corpora or {"": features_store}).values():
+        known_embedder(one, ",".join(values["embedders"]))
+        known_splits(one, values["train_split"], "--train-split")
+        known_splits(one, values["eval_split"], "--eval-split")
+    if corpora is not None:
+        from clapmos.heads.runs.corpora import check_corpora, corpora_config, parse_target_maps
+
+        if "heads" not in explicit_fields(ctx) and recipe is None:
+            values["heads"] = ["aligned"]
+        check_corpora(corpora, values["embedders"])
+        targets = values["targets"] or features_store.targets
+        values["corpora"] = corpora_config(corpora, targets, parse_target_maps(target_map or []))
 
     from clapmos.embed.threads import limit_threads
     from clapmos.evaluation.fit_report import heads_markdown
@@ -116,6 +129,10 @@ def fit(
     if any(member_head(h) == "lgbm" for h in values["heads"]) and not any(k.split(".")[-1] == "n_jobs" for k in values["params"]):
         values["params"] = {**values["params"], "lgbm.n_jobs": threads}
     config = RunConfig(**values)
+    if corpora is not None:
+        from clapmos.heads.runs.corpora import PooledStores
+
+        features_store = PooledStores(corpora, config.corpora)
     config.check(features_store)  # every option and model parameter, before any work
     with reported_warnings(), limit_threads(threads):
         with err.status(f"fitting {', '.join(config.heads)} with {f'{config.cv}-fold cross-validation' if config.cv > 1 else 'one model each'}..."):
@@ -141,8 +158,25 @@ def fit(
     if outcome.held_out is not None:
         print_table(f"held-out split {'+'.join(config.eval_split)}", markdown_table(outcome.held_out.results))
         print_seen(outcome.held_out.seen)
+    for label, reports in (outcome.corpora or {}).items():
+        for where, report in reports.items():
+            print_table(f"corpus {label}, on its own scale: {where}", markdown_table(report.results))
     out.print(f"\nsaved the run to {out_dir}", highlight=False)
 
+
+
+def _open_corpora(paths: list[Path]) -> dict:
+    """Several --store: each opened (errors name the store), by corpus label (the folder name), in the order given."""
+    from clapmos.heads.runs.corpora import corpus_label
+
+    stores: dict = {}
+    for path in paths:
+        label = corpus_label(location(path))
+        if label in stores:
+            raise ClapmosError(f"--store {path}: another store is also named {label!r} ({stores[label].path}); a store's corpus is its "
+                               "folder name, so give each store its own name")
+        stores[label] = open_store(path)
+    return stores
 
 
 def print_folds(info: dict) -> None:
@@ -165,6 +199,7 @@ def predict(
     out_file: Annotated[Path, typer.Option("--out", help="File to write: answer.txt (or .zip), a XACLE .csv, or a plain .csv. A file clapmos wrote there, unchanged since, is replaced; any other file is refused.")],
     split: Annotated[Optional[str], typer.Option(help="Split(s) to predict, comma-separated (default: every item).")] = None,
     format: Annotated[str, typer.Option(help="audiomos (answer.txt), xacle (wav_file_name,pred_score), csv (id,<targets>,<target>_std), songeval-track1 (utt score .scp, one per test set), songeval-track2 (utt + 5 scores in the baseline's order; songeval-track2-site: the site's order) or audiomos-track2 (sample_id,PQ,PC,CE,CU).")] = "csv",
+    corpus: Annotated[Optional[str], typer.Option(help="A run fitted on several stores: the corpus whose scale to predict on (default: the corpus of --store, when it is one of the run's stores; another store is refused without this option).")] = None,
 ) -> None:
     """Predict scores for a store's items with a fitted run and write a validated submission file."""
     from clapmos.evaluation.submissions import FORMATS
@@ -180,7 +215,7 @@ def predict(
         run = load_run(location(model))
     except ClapmosError as error:
         raise ClapmosError(f"--model {error}") from None
-    predictions = predict_to_file(run, features_store, out_file, split=splits, format=format)
+    predictions = predict_to_file(run, features_store, out_file, split=splits, format=format, corpus=corpus)
     out.print(f"wrote {len(predictions)} predictions of {', '.join(run.targets)} to {out_file} ({format})", highlight=False)
 
 

@@ -163,6 +163,10 @@ class BatchedInputs:
         """Batches to score ``items`` with (every item once, in any order)."""
         return [items]
 
+    def is_full(self, batch: torch.Tensor, batch_size: int) -> bool:
+        """Whether ``batch`` is a whole batch of ``batch_size`` (what ``drop_last`` keeps)."""
+        return len(batch) == batch_size
+
     def take(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
@@ -248,7 +252,7 @@ def _batches(inputs: BatchedInputs, train_idx: torch.Tensor, options: TrainingOp
     """One epoch's shuffled mini-batches (the last, incomplete one dropped with ``drop_last``, unless it is the only one)."""
     batches = inputs.batches(train_idx, options.batch_size, order)
     if options.drop_last and len(batches) > 1:
-        batches = [batch for batch in batches if len(batch) == options.batch_size]
+        batches = [batch for batch in batches if inputs.is_full(batch, options.batch_size)]
     return batches
 
 

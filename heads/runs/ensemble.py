@@ -136,7 +136,9 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         groups : array-like (n_samples,), optional
             Group labels (system or prompt ids) for grouped folds.
         **fit_params : sample-aligned arrays passed to the members' ``fit``, sliced per
-            fold (routed by scikit-learn's metadata routing when it is enabled).
+            fold (routed by scikit-learn's metadata routing when it is enabled). ``corpus``
+            (each row's corpus label) also reaches the ``predict`` of the members that take it,
+            so the out-of-fold predictions are on each row's own corpus scale.
         """
         if int(self.n_splits) < 1 or int(self.n_seeds) < 1:
             raise ValueError(f"need n_splits >= 1 and n_seeds >= 1, got {self.n_splits} and {self.n_seeds}")
@@ -158,6 +160,7 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
         members = self._members()
         params = self._member_params(fit_params)
+        predict_params = {k: v for k, v in fit_params.items() if k in PREDICT_METADATA}
         seeds = repetition_seeds(self.random_state, int(self.n_seeds))
         folds_per_seed = [self._folds(X, y, groups, seed) for seed in seeds]
         self.test_fold_ = np.full(len(y), -1)
@@ -174,7 +177,8 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
                     model = _seeded(clone(member), seed)
                     model.fit(X[train], y[train], **{k: _take(v, train) for k, v in params[name].items()})
                     if len(test):
-                        oof[s, test] = np.asarray(model.predict(X[test])).reshape(oof[s, test].shape)
+                        given = {k: _take(v, test) for k, v in predict_params.items() if _predict_takes(model, k)}
+                        oof[s, test] = np.asarray(model.predict(X[test], **given)).reshape(oof[s, test].shape)
                     self.models_[name].append(model)
                     self.model_seeds_[name].append(seed)
             self.oof_members_[name] = oof.mean(axis=0)
@@ -228,12 +232,18 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         return stackers, stacked.reshape(y.shape)
 
     # ------------------------------------------------------------------ predicting
-    def predict_members(self, X) -> dict[str, np.ndarray]:
-        """Per member, the predictions of each of its fold models: ``(n_models, n_samples[, n_targets])``."""
+    def predict_members(self, X, **predict_params) -> dict[str, np.ndarray]:
+        """Per member, the predictions of each of its fold models: ``(n_models, n_samples[, n_targets])``.
+
+        ``predict_params`` (``corpus``: each row's corpus label) go to the members whose ``predict`` takes them."""
         check_is_fitted(self)
         if not isinstance(X, Frames):
             X = validate_data(self, X, reset=False)
-        return {name: np.stack([np.asarray(m.predict(X)) for m in models]) for name, models in self.models_.items()}
+        unknown = sorted(set(predict_params) - set(PREDICT_METADATA))
+        if unknown:
+            raise TypeError(f"CVEnsemble.predict got unexpected keyword argument(s) {unknown}; it routes {list(PREDICT_METADATA)}")
+        return {name: np.stack([np.asarray(m.predict(X, **{k: v for k, v in predict_params.items() if _predict_takes(m, k)})) for m in models])
+                for name, models in self.models_.items()}
 
     def attention(self, X) -> list[np.ndarray]:
         """Per clip, the attention weight of each frame token: the mean over every fold model of the frame heads."""
@@ -245,9 +255,11 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
             raise ValueError("no member of this ensemble gives attention weights (the frame heads attn_mlp and xattn do)")
         return [np.mean([weights[i] for weights in per_model], axis=0) for i in range(len(X))]
 
-    def predict(self, X, return_std: bool = False):
-        """Mean of the fold models (stacked across members); with ``return_std``, also their spread."""
-        per_member = self.predict_members(X)
+    def predict(self, X, return_std: bool = False, **predict_params):
+        """Mean of the fold models (stacked across members); with ``return_std``, also their spread.
+
+        ``corpus`` (each row's corpus label) reaches the members that take it (``aligned``): each row on its corpus's scale."""
+        per_member = self.predict_members(X, **predict_params)
         means = np.stack([p.mean(axis=0) for p in per_member.values()])
         if self.stackers_ is not None:
             flat = means.reshape(means.shape[0], means.shape[1], -1)
@@ -264,6 +276,18 @@ class CVEnsemble(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+#: fit metadata that also goes to the members' ``predict`` (sliced per fold for the out-of-fold predictions)
+PREDICT_METADATA = ("corpus",)
+
+
+def _predict_takes(model, name: str) -> bool:
+    """Whether ``model`` (or its last step) has a ``predict`` parameter ``name``."""
+    import inspect
+
+    final = model[-1] if hasattr(model, "steps") else model
+    return name in inspect.signature(final.predict).parameters
 
 
 def repetition_seeds(random_state, n_seeds: int) -> list[int]:

@@ -46,6 +46,7 @@ from clapmos.heads.registry import HEAD_NAMES, default_blocks, head_spec, member
 from clapmos.embed.ownership import verify_recorded
 from clapmos.heads.runs.folder import writing_run_folder
 from clapmos.heads.runs.members import member_params, member_pipelines
+from clapmos.heads.runs.store_match import check_same_features, shared_clips
 from clapmos.heads.runs.validation import check_run_config
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ class RunConfig:
     (``{"xattn": ["textual"]}``: a recipe whose branches differ per target). ``pretrain_store`` is a store of unrated pairs embedded
     like the training store: the torch members are first trained on its clips' pseudo-labels, the
     cosine of ``pretrain_embedder``'s audio and text (default: the first embedder with text), and start
-    from that network (:mod:`clapmos.heads.runs.pretraining`).
+    from that network (:mod:`clapmos.heads.runs.pretraining`). ``corpora`` makes a run of several stores
+    (:mod:`clapmos.heads.runs.corpora`): per corpus label, reference first, its store and the name of each
+    run target in it.
     """
 
     embedders: list[str]
@@ -99,6 +102,7 @@ class RunConfig:
         return [head for head in self.heads if head not in limits or target in limits[head]]
     pretrain_store: str | None = None
     pretrain_embedder: str | None = None
+    corpora: dict[str, dict] | None = None
 
     def blocks(self, target: str) -> list[str] | None:
         """The feature blocks asked for ``target`` (``None``: the head's defaults)."""
@@ -134,9 +138,11 @@ class RunConfig:
             from clapmos.embed.devices import resolve_device
 
             resolve_device(self.device, option="--device")
-        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
         if self.pretrain_store:
             _check_pretraining(self, store)
+        if self.corpora:
+            _check_corpora_heads(self)
+        check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
     def _check_ensemble_options(self) -> None:
         if self.stack_method not in ("ridge", "nnls"):
@@ -249,21 +255,56 @@ class FittedRun:
                     + "\nEmbed it with the same embedder (and --frames), or fit a model on this store."
                 )
 
-    def predict(self, store: FeatureStore, split: str | list[str] | None = None) -> pd.DataFrame:
+    def predict(self, store: FeatureStore, split: str | list[str] | None = None, corpus: str | None = None) -> pd.DataFrame:
         """Predictions for the items of ``split``: ``id``, ``system``, one column per target and ``<target>_std``
         (``<target>_spread``, the listeners' predicted disagreement, for a run with a distribution member;
-        ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member)."""
-        self.check_store(store)
-        items = store.items(split)
-        pieces = [self.predict_features(X) for X in self._inputs(store, split)]
-        return pd.concat([items[["id", "system"]].reset_index(drop=True), pd.concat(pieces, ignore_index=True)], axis=1)
+        ``<target>_gate_<embedder>``, the gate weights, for a run with a ``moe`` member).
 
-    def predict_features(self, X) -> pd.DataFrame:
+        A run of several corpora predicts on the scale of ``corpus`` (a label of the run), by default the
+        corpus whose store this is, under that corpus's target names (``mos`` for ``--target-map b:mos=overall``),
+        so the file scores against that store's labels; a store that is none of the run's is refused (name a ``corpus``)."""
+        self.check_store(store)
+        label = self.corpus_of(store, corpus)
+        items = store.items(split)
+        pieces = [self.predict_features(X, corpus=label) for X in self._inputs(store, split)]
+        frame = pd.concat([items[["id", "system"]].reset_index(drop=True), pd.concat(pieces, ignore_index=True)], axis=1)
+        if label is None:
+            return frame
+        from clapmos.heads.runs.corpora import under_corpus_names
+
+        return under_corpus_names(frame, self.config.corpora[label]["targets"])
+
+    @property
+    def corpora(self) -> list[str]:
+        """The corpus labels of a run of several stores, the reference first (empty for a run of one store)."""
+        return list(self.config.corpora or {})
+
+    def corpus_of(self, store: FeatureStore, corpus: str | None = None) -> str | None:
+        """The corpus on whose scale ``store`` is predicted: ``corpus`` if given, else the run's corpus trained on this very store."""
+        if not self.corpora:
+            if corpus is not None:
+                raise ClapmosError(f"--corpus {corpus}: this run was fitted on one store; it has no corpora to choose from")
+            return None
+        if corpus is not None:
+            if corpus not in self.corpora:
+                raise ClapmosError(f"--corpus {corpus}: the run's corpora are {', '.join(self.corpora)}")
+            return corpus
+        here = Path(str(store.path)).resolve()
+        for label, entry in self.config.corpora.items():
+            if Path(entry["store"]).resolve() == here:
+                return label
+        listing = ", ".join(f"{label} ({entry['store']})" for label, entry in self.config.corpora.items())
+        raise ClapmosError(f"{store.path} is none of the stores this run was fitted on ({listing}), so its scale is unknown. "
+                           f"Name the corpus whose scale to predict on: --corpus {self.corpora[0]} (the reference), or another of them.")
+
+    def predict_features(self, X, corpus: str | None = None) -> pd.DataFrame:
         """One column per target and ``<target>_std`` for feature rows laid out like :meth:`FeatureStore.stacked`'s
-        (or, for a run with frame heads, :class:`~clapmos.embed.store.frames.Frames` carrying those rows as ``vectors``)."""
+        (or, for a run with frame heads, :class:`~clapmos.embed.store.frames.Frames` carrying those rows as ``vectors``).
+        A run of several corpora answers on the scale of ``corpus`` (default: the reference corpus, the first)."""
         frame = pd.DataFrame(index=range(len(X)))
+        extra = {} if not self.corpora else {"corpus": np.full(len(X), corpus or self.corpora[0], dtype=object).astype(str)}
         for target, model in self.models.items():
-            mean, std = model.predict(X, return_std=True)
+            mean, std = model.predict(X, return_std=True, **extra)
             frame[target] = np.asarray(mean, dtype=np.float64)
             frame[f"{target}_std"] = np.asarray(std, dtype=np.float64)
             spread = _listener_spread(model, X)
@@ -339,7 +380,7 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
     ratings = store.ratings()
     votes = store.comparisons(config.train_split) if all(head_spec(member_head(h)).comparisons for h in config.heads) else None
     pretraining = _pseudo_labelled(store, config)
-    models, oof = {}, items.iloc[rows_all][["id", "system", "split"]].reset_index(drop=True)
+    models, oof = {}, items.iloc[rows_all][["id", "system", "split", *(["corpus"] if config.corpora else [])]].reset_index(drop=True)
     _preflight(config, n_rows=len(rows_all), n_features=n_features, n_targets=len(targets))
     for target in targets:
         target_votes = _votes_of(votes, target)
@@ -352,6 +393,8 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
             log.warning("%s: %d unlabelled item(s) of %s left out of training", target, int((~known).sum()), "+".join(config.train_split))
         rows, X, y = rows_all[known], X_all if known.all() else X_all[known], labels[target].to_numpy(np.float64)[known]
         ensemble, fit_params = _ensemble(config, target, layout, ratings, len(store), rows, target_votes)
+        if config.corpora:  # each row's corpus: the aligned heads learn a map per corpus, and predict each row on its own scale
+            fit_params["corpus"] = store.corpus_labels(config.train_split)[known]
         if pretraining is not None:
             from clapmos.heads.runs.pretraining import pretrain_members
 
@@ -378,13 +421,34 @@ def fit_run(store: FeatureStore, config: RunConfig) -> FittedRun:
         "corpus": store.corpus,
         "folds_used": {t: int(models[t].n_splits_) for t in models},  # fewer than config.cv when a group or the data allows fewer
     }
+    if config.corpora:
+        provenance["corpora"] = {label: {"store": str(s.path), "corpus": s.corpus} for label, s in store.stores.items()}
     if pretraining is not None:
-        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1])}
+        provenance["pretrain"] = {"store": str(config.pretrain_store), "embedder": _pretrain_embedder(store, config), "pairs": len(pretraining[1]),
+                                  "clips_shared": pretrain_overlap(store, config)}
     if config.reads_frames:
         provenance["frames"] = {config.embedders[0]: store.frame_attrs(config.embedders[0])}
     return FittedRun(config, models, provenance, oof)
 
 
+
+
+def reads_corpus(head: str) -> bool:
+    """Whether ``head``'s model takes each row's corpus label in ``fit`` and ``predict`` (``aligned``)."""
+    import inspect
+
+    model = head_spec(member_head(head)).build()
+    return "corpus" in inspect.signature(model.fit).parameters and "corpus" in inspect.signature(model.predict).parameters
+
+
+def _check_corpora_heads(config: RunConfig) -> None:
+    """A run of several corpora: every member aligns the corpora's scales; no pretraining store."""
+    pooling = [h for h in config.heads if not reads_corpus(h)]
+    if pooling:
+        raise ClapmosError(f"several --store: --head {', '.join(pooling)} would pool the corpora's scales as if they were one; a run of "
+                           "several corpora fits the head that learns a map per corpus: --head aligned (the default with several --store)")
+    if config.pretrain_store:
+        raise ClapmosError("--pretrain-store with several --store is not supported; pretrain with one store")
 
 
 def _pretrain_embedder(store: FeatureStore, config: RunConfig) -> str:
@@ -420,17 +484,21 @@ def _pseudo_labelled(store: FeatureStore, config: RunConfig, check_only: bool = 
     except ClapmosError as error:
         raise ClapmosError(f"--pretrain-store {error}") from None
     embedder = _pretrain_embedder(store, config)
-    for name in dict.fromkeys([*config.embedders, embedder]):
-        if name not in unrated.embedders:
-            raise ClapmosError(f"--pretrain-store {unrated.path} has no {name!r} features; embed it with --embedder {name} first")
-        ours, theirs = identity_of(store.embedder_attrs(name)), identity_of(unrated.embedder_attrs(name))
-        differ = [f"{k}: {v!r} vs {theirs[k]!r}" for k, v in ours.items() if k in theirs and theirs[k] != v]
-        if differ:
-            raise ClapmosError(f"--pretrain-store {unrated.path}: its {name!r} features were made differently ({'; '.join(differ)}); embed it like the training store")
+    check_same_features(store, unrated, list(dict.fromkeys([*config.embedders, embedder])), "--store", "--pretrain-store")
     if check_only:
         return None
     X, _ = unrated.stacked(config.embedders)
     return X, store_similarity_labels(unrated, embedder)
+
+
+def pretrain_overlap(store: FeatureStore, config: RunConfig) -> dict[str, int]:
+    """Per split of the run (training and evaluation), how many pretraining pairs are clips of it.
+
+    Recorded, not refused: a pseudo-label is computed from the clip's own embeddings (what the
+    model reads at test time anyway), so pretraining on an evaluation clip sees none of its ratings.
+    """
+    unrated = FeatureStore.open(config.pretrain_store)
+    return {split: shared_clips(store, unrated, config.embedders[0], split) for split in [*config.train_split, *(config.eval_split or [])]}
 
 
 def _votes_of(votes: pd.DataFrame | None, target: str) -> pd.DataFrame | None:

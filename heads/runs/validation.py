@@ -56,6 +56,7 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
             f"{','.join(config.train_split)}, so its scores would not be held out. Evaluate on a split the heads are not "
             "trained on, or leave --eval-split out (the cross-validated scores are reported anyway)."
         )
+    check_options_used(config)
     for member in config.heads:
         settings = member_settings(config.params, member)
         if head_spec(member).listener_ratings and config.screening_tau is not None and "screening_tau" in head_spec(member).build().get_params():
@@ -69,6 +70,56 @@ def check_run_config(config: RunConfig, store: FeatureStore) -> None:
                 "Give max_epochs of 1 or more."
             )
     _check_pipelines_on_the_store(config, store)
+
+
+#: The run options that only some heads read: option -> (its flag, the question put to a member's head).
+#: A run whose members all ignore an option it was given is refused (mixed runs: the members that read it use it).
+HEAD_OPTIONS: dict[str, str] = {
+    "screening_tau": "--screening-tau",
+    "device": "--device",
+    "pretrain_store": "--pretrain-store",
+    "features": "--features",
+}
+
+
+def option_used(option: str, head: str) -> bool:
+    """Whether ``head`` reads the run option ``option`` (a key of :data:`HEAD_OPTIONS`).
+
+    >>> option_used("screening_tau", "spo_mlp"), option_used("screening_tau", "dist"), option_used("device", "ridge")
+    (True, False, False)
+    """
+    from clapmos.heads.registry import head_spec, member_head
+
+    spec = head_spec(member_head(head))
+    model = spec.build()
+    settable = model.get_params()
+    if option == "screening_tau":  # the listener-rating screening of SPO (and the frame heads' listener targets)
+        return spec.listener_ratings and "screening_tau" in settable
+    if option == "device":  # where a torch head trains
+        return "device" in settable
+    if option == "pretrain_store":  # a clip-vector torch head that can start from a pretrained network
+        return spec.inputs == "vectors" and hasattr(model, "_starting_network")
+    if option == "features":  # the feature blocks (the frame heads: whether they read the text tokens)
+        return spec.reads_blocks or "use_text" in settable
+    raise KeyError(option)
+
+
+def check_options_used(config: RunConfig) -> None:
+    """Refuse a run option (:data:`HEAD_OPTIONS`) that none of the run's heads reads, instead of ignoring it.
+
+    >>> from clapmos.heads.runs.run import RunConfig
+    >>> check_options_used(RunConfig(embedders=["clap"], heads=["dist"], screening_tau=0.5))
+    Traceback (most recent call last):
+    clapmos.embed.errors.ClapmosError: --screening-tau is read by none of --head dist; it is used by spo_mlp, cosine, attn_mlp, xattn. Drop --screening-tau, or add one of those heads.
+    """
+    from clapmos.heads.registry import HEAD_NAMES
+
+    for option, flag in HEAD_OPTIONS.items():
+        if getattr(config, option) is None or any(option_used(option, member) for member in config.heads):
+            continue
+        users = [head for head in HEAD_NAMES if option_used(option, head)]
+        raise ClapmosError(f"{flag} is read by none of --head {','.join(config.heads)}; it is used by {', '.join(users)}. "
+                           f"Drop {flag}, or add one of those heads.")
 
 
 def _check_pipelines_on_the_store(config: RunConfig, store: FeatureStore) -> None:
