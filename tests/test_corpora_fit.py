@@ -110,7 +110,9 @@ def test_each_corpus_is_predicted_on_its_own_scale_after_loading_the_run(corpora
         dev = truth[name].set_index("id").loc[predicted["id"]]
         on_scale = offset + stretch * dev["q"].to_numpy()
         rmse = np.sqrt(np.mean((predicted[target].to_numpy() - on_scale) ** 2))
-        assert rmse < 0.25 * stretch * dev["q"].std()  # on this corpus's scale, not the other's
+        # on this corpus's scale, not the other's (the other scale would be off by its offset or 20-fold stretch); over four
+        # data seeds this fit's RMSE / stretch is 0.20 on average on either corpus (0.15 to 0.25; std(q) is about 0.85)
+        assert rmse < 0.4 * stretch * dev["q"].std()
         assert spearmanr(predicted[target], dev["q"]).statistic > 0.9
     # the map learnt for b: b's score = shift + stretch · a's, the truth 50 + 20 (q) against 3 + q: stretch 20, shift -10
     stretches = [model[-1].stretch_[1, 0] for model in run.models["overall"].models_["aligned"]]
