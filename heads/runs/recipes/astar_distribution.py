@@ -22,6 +22,13 @@ ASTAR_SHARED = (
     same("prediction", "Prediction: Σ_k q_k·c_k"),
 )
 
+#: how both astar recipes combine their members, published and ours
+ASTAR_STACKING = (
+    Setting("stacking", "stacked by a Ridge(alpha=1) (or LightGBM) meta-model on their concatenated bin distributions",
+            "Ridge(alpha=1) on their expected scores", "CVEnsemble stacks the members' scores, not their distributions"),
+    Setting("stacked on", "fitted on the dev split", "out-of-fold predictions of the training split", HELD_OUT),
+)
+
 
 RECIPE = Recipe(
     name="astar-distribution",
@@ -43,8 +50,6 @@ RECIPE = Recipe(
         same("one-hot variant", "(one-hot variant: the nearest bin)", "dist:onehot (σ 0)"),
         same("CORAL", "CORAL variant: K − 1 binary tasks", "coral (20 bins)"),
         Setting("models", "Final submission: 8 such models", "3 heads, each a 5-fold ensemble", "one model per head type; add heads to taste"),
-        Setting("stacking", "stacked by a Ridge(alpha=1) (or LightGBM) meta-model on their concatenated bin distributions",
-                "Ridge(alpha=1) on their expected scores", "CVEnsemble stacks the members' scores, not their distributions"),
-        Setting("stacked on", "fitted on the dev split", "out-of-fold predictions of the training split", HELD_OUT),
+        *ASTAR_STACKING,
     ),
 )

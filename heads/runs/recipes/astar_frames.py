@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from clapmos.heads.runs.recipes.astar_distribution import ASTAR_SHARED
-from clapmos.heads.runs.recipes.base import HELD_OUT, Recipe, Setting, same
+from clapmos.heads.runs.recipes.astar_distribution import ASTAR_SHARED, ASTAR_STACKING
+from clapmos.heads.runs.recipes.base import Recipe, Setting, same
 
 _ASTAR_BINS = {"output": "distribution", "n_bins": 20, "sigma": 0.25, "score_range": (1.0, 5.0)}
 
@@ -41,8 +41,6 @@ RECIPE = Recipe(
         *ASTAR_SHARED[1:],
         same("one-hot variant", "(one-hot variant: the nearest bin)", "attn_mlp:onehot, xattn:onehot (σ 0)"),
         Setting("models", "Final submission: 8 such models", "2 per target, each a 5-fold ensemble", "one model per target type"),
-        Setting("stacking", "stacked by a Ridge(alpha=1) (or LightGBM) meta-model on their concatenated bin distributions",
-                "Ridge(alpha=1) on their expected scores", "CVEnsemble stacks the members' scores, not their distributions"),
-        Setting("stacked on", "fitted on the dev split", "out-of-fold predictions of the training split", HELD_OUT),
+        *ASTAR_STACKING,
     ),
 )
