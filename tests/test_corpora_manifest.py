@@ -180,7 +180,7 @@ def test_malformed_json_lines_are_named(audio):
     manifest.write_text('{"path": "a.wav", "mos": 1}\n{"path": "b.wav", mos: 2}\n\n[1, 2]\n')
     with pytest.raises(ClapmosError) as error:
         read_corpus("manifest", manifest)
-    assert f"{manifest}:2: Expecting property name" in str(error.value) and f"{manifest}:4: a JSON list" in str(error.value)
+    assert f"{manifest}:2: not JSON (Expecting property name" in str(error.value) and f"{manifest}:4: a JSON list" in str(error.value)
 
 
 @pytest.mark.parametrize(

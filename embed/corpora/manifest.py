@@ -30,7 +30,6 @@ the rows of one clip.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -38,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clapmos.embed.corpora._parse import Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, parse_score, read_text, warn
+from clapmos.embed.corpora._parse import (
+    Problems, build_corpus, check_audio, check_unique_ids, choose_splits, csv_rows, jsonl_records, parse_score, warn,
+)
 from clapmos.embed.corpora.table import Corpus
 from clapmos.embed.errors import ClapmosError, listing
 
@@ -127,21 +128,7 @@ def _records(path: Path) -> list[tuple[int, dict[str, object]]]:
             raise ClapmosError(f"{path}: malformed line(s), expected {len(header)} fields like the header:\n{listing(bad)}")
         records = [(r.line, dict(zip(header, r.fields))) for r in rows[1:]]
     elif path.suffix.lower() in JSONL_SUFFIXES:
-        records, bad = [], []
-        for number, line in enumerate(read_text(path).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                bad.append(f"{path}:{number}: {error.msg}")
-                continue
-            if isinstance(record, dict):
-                records.append((number, record))
-            else:
-                bad.append(f"{path}:{number}: a JSON {type(record).__name__}, not an object")
-        if bad:
-            raise ClapmosError(f"{path}: malformed line(s), expected one JSON object per line:\n{listing(bad)}")
+        records = [(int(where.rpartition(":")[2]), record) for where, record in jsonl_records(path)]
     else:
         raise ClapmosError(f"{path}: unknown manifest type {path.suffix!r}; use .csv or .jsonl.")
     if not records:

@@ -439,7 +439,7 @@ class FeatureStore(FeatureWriterMixin, FrameStoreMixin, StoreSummaryMixin):
     def sealed(self, embedder: str, frames: bool = False) -> bool:
         """Whether ``embedder``'s rows (and, with ``frames``, its frame tokens) carry digests (:mod:`clapmos.embed.store.seals`)."""
         group = self._features_group(embedder)
-        return seals.sealed(group) and (not frames or (self.has_frames(embedder) and seals.frames_sealed(group["frames"])))
+        return seals.sealed(group) and (not frames or (self.has_frames(embedder) and seals.sealed(group["frames"])))
 
     def _warn_unsealed(self, embedder: str, group: zarr.Group) -> None:
         if seals.sealed(group) or embedder in self._unsealed_warned:

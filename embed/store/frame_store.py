@@ -153,7 +153,7 @@ class FrameStoreMixin:
         group["values"][first:end] = values
         group["time"][first:end] = times
         group["length"][first_row:stop_row] = lengths.astype(np.int32)
-        if seals.frames_sealed(group):  # as they will be read back: the stored dtype, clip by clip
+        if seals.sealed(group):  # as they will be read back: the stored dtype, clip by clip
             group[seals.GROUP][first_row:stop_row] = seals.token_digests(values, times, starts - first, lengths)
         group["done"][first_row:stop_row] = True
 
@@ -213,7 +213,7 @@ class FrameStoreMixin:
                 a, b = starts[i] - low, starts[i] - low + lengths[i]
                 values[offsets[i] : offsets[i + 1]] = span_values[a:b]
                 times[offsets[i] : offsets[i + 1]] = span_times[a:b]
-        if not seals.frames_sealed(group):
+        if not seals.sealed(group):
             return values, times, offsets, rows[:0]
         recorded = group[seals.GROUP].get_coordinate_selection(rows)
         return values, times, offsets, rows[seals.mismatched(recorded, seals.clip_digests(values, times, offsets))]

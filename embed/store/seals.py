@@ -58,13 +58,9 @@ def create_seals(group: zarr.Group, names: list[str], n: int, chunk: int) -> Non
         group.create_array(name, shape=(n,), dtype="uint64", chunks=(chunk,), fill_value=0)
 
 
-def sealed(features: zarr.Group) -> bool:
-    """Whether the rows of a features group carry digests (groups written before seals do not)."""
-    return GROUP in features
-
-
-def frames_sealed(frames: zarr.Group) -> bool:
-    return GROUP in frames
+def sealed(group: zarr.Group) -> bool:
+    """Whether the rows of a features group (or its ``frames`` group) carry digests (groups written before seals do not)."""
+    return GROUP in group
 
 
 def mismatched(recorded: np.ndarray, digests: np.ndarray) -> np.ndarray:

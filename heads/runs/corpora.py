@@ -98,7 +98,7 @@ def under_corpus_names(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.Data
 
 
 def check_corpora(stores: Mapping[str, object], embedders: Sequence[str]) -> None:
-    """Refuse stores that cannot share a run: two with one label, or features made differently from the first store's."""
+    """Refuse stores that cannot share a run: features made differently from the first store's (both stores named)."""
     reference = next(iter(stores.values()))
     for store in list(stores.values())[1:]:
         check_same_features(reference, store, embedders, "--store", "--store")
