@@ -40,8 +40,8 @@ from clapmos.embed.engines.score_cache import EmbeddingCache, clip_keys
 from clapmos.embed.engines.score_inputs import audio_problems, read_score_inputs
 from clapmos.embed.store import identity_of
 from clapmos.evaluation.systems import SystemComparison, compare_systems
-from clapmos.heads.inputs.frame_inputs import with_vectors
-from clapmos.heads.runs.run import FittedRun, load_run
+from clapmos.heads.runs.frame_heads import with_vectors
+from clapmos.heads.runs.fitted import FittedRun, load_run
 
 PATH_OPTIONS = ("checkpoint", "tokenizer", "m2d_portable", "model_path")  # per embedder: one value for all, or {embedder: value}
 PathOption = str | Path | Mapping[str, str | Path] | Sequence[str] | None

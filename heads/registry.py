@@ -161,7 +161,7 @@ def default_blocks(target: str | Sequence[str] | None = None) -> tuple[str, ...]
     >>> default_blocks(["overall", "textual"])
     ('audio', 'text', 'cosine')
     """
-    from clapmos.heads.inputs.features import BLOCK_ORDER
+    from clapmos.heads.inputs.blocks import BLOCK_ORDER
 
     targets = [target] if target is None or isinstance(target, str) else list(target)
     wanted = set()

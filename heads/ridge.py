@@ -10,16 +10,22 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.linear_model import RidgeCV
 
 from clapmos.heads.registry import HeadSpec, register_head
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import RidgeCV
 
 RIDGE_ALPHAS = tuple(np.logspace(-1, 5, 13))
 
 
 def build_ridge(**_) -> RidgeCV:
-    """The model step of the ``ridge`` head."""
+    """The model step of the ``ridge`` head (scikit-learn imported here: scoring with a saved ridge run never builds one)."""
+    from sklearn.linear_model import RidgeCV
+
     return RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True, gcv_mode="svd")
 
 

@@ -67,12 +67,12 @@ def test_a_frame_head_stacked_with_a_clip_vector_head_fits_predicts_and_evaluate
 
 
 def test_predicting_in_batches_from_the_store_gives_the_in_memory_predictions(store_path, stacked_run, monkeypatch):
-    import clapmos.heads.runs.run
+    import clapmos.heads.runs.fitted
 
     run = load_run(stacked_run[0])
     store = FeatureStore.open(store_path)
     whole = run.predict(store)
-    monkeypatch.setattr(clapmos.heads.runs.run, "PREDICT_BATCH", 7)
+    monkeypatch.setattr(clapmos.heads.runs.fitted, "PREDICT_BATCH", 7)
     pd.testing.assert_frame_equal(run.predict(store), whole, rtol=0, atol=1e-12)
 
 

@@ -61,7 +61,7 @@ def score(
         from clapmos.embed.ownership import refuse_inside
 
         refuse_inside(cache, "--cache")
-    from clapmos.heads.runs.run import load_run
+    from clapmos.heads.runs.fitted import load_run
 
     from clapmos.heads.runs.hub import run_folder
 

@@ -9,10 +9,9 @@ import numpy as np
 
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.store import FeatureStore
-from clapmos.heads.inputs.frame_inputs import check_frame_heads, reads_frames
+from clapmos.heads.runs.frame_heads import check_frame_heads, reads_frames
 from clapmos.heads.registry import HEAD_NAMES, default_blocks, head_spec, member_head
 from clapmos.heads.runs.pretrain_store import check_pretraining
-from clapmos.heads.runs.validation import check_run_config
 
 GROUPINGS = ("none", "system", "prompt")
 
@@ -105,6 +104,8 @@ class RunConfig:
             check_pretraining(self, store)
         if self.corpora:
             _check_corpora_heads(self)
+        from clapmos.heads.runs.validation import check_run_config  # scikit-learn: not imported where runs are only used
+
         check_run_config(self, store)  # option values and model parameters, through the estimators' own checks
 
     def _check_ensemble_options(self) -> None:
@@ -127,7 +128,7 @@ class RunConfig:
             )
 
     def _check_features(self, targets: list[str]) -> None:
-        from clapmos.heads.inputs.features import BLOCK_ORDER
+        from clapmos.heads.inputs.blocks import BLOCK_ORDER
 
         if isinstance(self.features, dict):
             missing = [t for t in targets if t not in self.features]

@@ -92,7 +92,7 @@ def push_run(folder: str | Path, repo_id: str, private: bool = False, revision: 
     The run is loaded first (hashes and trusted types checked: a damaged run is never
     published); a run without a model card gets one (``README.md``, titled ``repo_id``).
     """
-    from clapmos.heads.runs.run import load_run
+    from clapmos.heads.runs.fitted import load_run
 
     folder = Path(folder)
     if not REPO_ID.match(repo_id):

@@ -7,6 +7,8 @@ A saved model is a folder::
     model.skops            the estimator tree, with torch modules and boosters replaced by references
     torch-<k>.safetensors  weights of each torch module
     lightgbm-<k>.txt       each LightGBM booster as LightGBM writes it
+    linear.npz             for a linear ensemble, its arrays (:mod:`clapmos.heads.runs.linear_form`):
+                           :func:`load_linear` predicts with them without importing scikit-learn or skops
 
 Loading checks the hashes, refuses any type in ``model.skops`` outside
 :func:`trusted_types` (so a tampered file cannot run code), then rebuilds torch
@@ -30,12 +32,13 @@ import sys
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-from sklearn.base import BaseEstimator
+from typing import TYPE_CHECKING, Any
 
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.files import file_sha256
+
+if TYPE_CHECKING:
+    from clapmos.heads.runs.linear_form import LinearForm
 
 MODEL_FORMAT = "clapmos-model"
 MODEL_VERSION = 1
@@ -131,6 +134,8 @@ def sklearn_estimator_types(names: Iterable[str]) -> list[str]:
     import importlib
     import inspect
 
+    from sklearn.base import BaseEstimator
+
     out = []
     for name in names:
         module_name, _, class_name = name.rpartition(".")
@@ -147,8 +152,12 @@ def sklearn_estimator_types(names: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def save_model(model: BaseEstimator, folder: str | Path) -> None:
+def save_model(model: Any, folder: str | Path) -> None:
     """Write a fitted estimator (any tree of scikit-learn objects and clapmos heads) to ``folder``."""
+    from sklearn.base import BaseEstimator
+
+    from clapmos.heads.runs.linear_form import linear_form
+
     sio = skops_io()
     # a torch module or a booster in the tree means its package is loaded: neither is imported for a ridge model
     torch, lightgbm = sys.modules.get("torch"), sys.modules.get("lightgbm")
@@ -179,12 +188,16 @@ def save_model(model: BaseEstimator, folder: str | Path) -> None:
         _set(owner, attr, PartReference(parts[-1]["kind"], key))
     sio.dump(tree, folder / "model.skops")
     files = ["model.skops", *(p["file"] for p in parts)]
+    form = linear_form(model)
+    linear = None if form is None else form.save(folder)
+    files += [] if linear is None else [linear["file"]]
     manifest = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
         "estimator": type(model).__name__,
         "parts": parts,
         "sha256": {name: file_sha256(folder / name) for name in files},
+        **({} if linear is None else {"linear": linear}),
     }
     (folder / "model.json").write_text(json.dumps(manifest, indent=2))
 
@@ -198,15 +211,7 @@ def load_model(folder: str | Path, heads: Iterable[str] | None = None) -> Any:
     """
     sio = skops_io()
     folder = Path(folder)
-    manifest = _read_manifest(folder)
-    for name, digest in manifest["sha256"].items():
-        if not (folder / name).is_file():
-            raise ClapmosError(f"{folder / name}: missing; the saved model is incomplete. Fit it again.")
-        if file_sha256(folder / name) != digest:
-            raise ClapmosError(
-                f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
-                "Refusing to load a tampered model; fit it again."
-            )
+    manifest = _verified_manifest(folder)
     data = _current_module_names((folder / "model.skops").read_bytes())
     listed = set(sio.get_untrusted_types(data=data))
     trusted = sorted(set(trusted_types(heads)) | set(sklearn_estimator_types(listed)))
@@ -234,6 +239,37 @@ def load_model(folder: str | Path, heads: Iterable[str] | None = None) -> Any:
             restored = lightgbm.Booster(model_str=files[value.key].read_text())
         _set(owner, attr, restored)
     return tree
+
+
+def load_linear(folder: str | Path) -> LinearForm | None:
+    """The arrays of a linear model saved by :func:`save_model` (``None`` when it saved none), every file's sha256 checked.
+
+    Imports neither scikit-learn nor skops: what a cached re-score with a ``ridge`` run loads.
+    """
+    from clapmos.heads.runs.linear_form import LinearForm
+
+    folder = Path(folder)
+    manifest = _verified_manifest(folder)
+    if "linear" not in manifest:
+        return None
+    try:
+        return LinearForm.load(folder, manifest["linear"])
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise ClapmosError(f"{folder / 'model.json'}: its linear form cannot be read ({error}); the model folder is damaged. Fit it again.") from None
+
+
+def _verified_manifest(folder: Path) -> dict[str, Any]:
+    """``model.json``, once every file it lists is there with the sha256 it recorded."""
+    manifest = _read_manifest(folder)
+    for name, digest in manifest["sha256"].items():
+        if not (folder / name).is_file():
+            raise ClapmosError(f"{folder / name}: missing; the saved model is incomplete. Fit it again.")
+        if file_sha256(folder / name) != digest:
+            raise ClapmosError(
+                f"{folder / name}: its contents changed since the model was saved (sha256 mismatch). "
+                "Refusing to load a tampered model; fit it again."
+            )
+    return manifest
 
 
 def _current_module_names(data: bytes) -> bytes:
@@ -276,6 +312,8 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 def _walk(obj: Any, seen: set[int] | None = None) -> Iterator[tuple[Any, Any, Any]]:
     """Yield ``(container, key, value)`` for every value inside estimators, lists, tuples and dicts."""
+    from sklearn.base import BaseEstimator
+
     seen = set() if seen is None else seen
     if id(obj) in seen:
         return
