@@ -1,4 +1,5 @@
-"""Loading a run imports only what its heads need: a ridge run costs neither torch nor LightGBM.
+"""Loading a run imports only what its heads need: a ridge run costs neither torch nor LightGBM,
+and predicts from its arrays without scikit-learn, skops or scipy.
 
 Every check runs in a fresh interpreter (``sys.modules`` of this one already holds torch), which
 loads the run, predicts with it, scores cached clips through a :class:`Predictor`, and prints
@@ -23,16 +24,18 @@ from clapmos.heads.runs.run import RunConfig, fit_run, load_run, save_run
 from tests.conftest import make_corpus
 
 HEAVY = ("torch", "lightgbm", "safetensors.torch")
+SCIKIT = ("sklearn", "skops", "scipy")  # a ridge run scores from its arrays (clapmos.heads.runs.linear_form)
 
 CHILD = """
 import json, sys
 from clapmos.embed.store import FeatureStore
 from clapmos.evaluation.predictor import Predictor
-from clapmos.heads.runs.run import load_run
+from clapmos.heads.runs.fitted import load_run
 run = load_run({run!r})
 predicted = run.predict(FeatureStore.open({store!r}))
+scikit = [m for m in {scikit!r} if m in sys.modules]  # before scoring: the spectral embedder itself uses scikit-learn
 scored = Predictor.from_run({run!r}, cache={cache!r}).score([{audio!r}])
-print(json.dumps({{"heavy": [m for m in {heavy!r} if m in sys.modules], "predicted": predicted["overall"].tolist(),
+print(json.dumps({{"heavy": [m for m in {heavy!r} if m in sys.modules], "scikit": scikit, "predicted": predicted["overall"].tolist(),
                   "scored": len(scored)}}))
 """
 
@@ -53,16 +56,16 @@ def fitted(store, heads, folder):
 
 def load_in_fresh_process(store, folder) -> dict:
     code = CHILD.format(run=str(folder / "run"), store=str(store.path), cache=str(folder / "cache"),
-                        audio=str(store.items()["path"].iloc[0]), heavy=HEAVY)
+                        audio=str(store.items()["path"].iloc[0]), heavy=HEAVY, scikit=SCIKIT)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_loading_and_scoring_with_a_ridge_run_imports_neither_torch_nor_lightgbm(store, tmp_path):
+def test_loading_and_scoring_with_a_ridge_run_imports_neither_torch_nor_lightgbm_nor_scikit_learn(store, tmp_path):
     run = fitted(store, ["ridge"], tmp_path)
     child = load_in_fresh_process(store, tmp_path)
-    assert child["heavy"] == []
+    assert child["heavy"] == [] and child["scikit"] == []
     assert child["scored"] == 1
     np.testing.assert_array_equal(child["predicted"], run.predict(store)["overall"].to_numpy())
 
@@ -70,7 +73,7 @@ def test_loading_and_scoring_with_a_ridge_run_imports_neither_torch_nor_lightgbm
 def test_a_run_with_lightgbm_imports_lightgbm_and_not_torch(store, tmp_path):
     run = fitted(store, ["ridge", "lgbm"], tmp_path)
     child = load_in_fresh_process(store, tmp_path)
-    assert child["heavy"] == ["lightgbm"]
+    assert child["heavy"] == ["lightgbm"] and "sklearn" in child["scikit"]
     np.testing.assert_array_equal(child["predicted"], run.predict(store)["overall"].to_numpy())
 
 
