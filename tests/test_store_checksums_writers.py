@@ -7,8 +7,8 @@ truncated or overwritten with random bytes (``damage`` of ``tests/test_store_che
   damaged ones again (a warning names them); the rebuilt store equals a fresh embed;
 * a damaged ``done`` chunk of the features an ``--overwrite`` built stops the swap with a message
   naming the clips (the old features are kept); the same command run again writes them and swaps;
-* ``info`` exits 0 and says which rows' ``done`` flags are damaged (of the features, or of an
-  ``--overwrite`` in progress).
+* ``info`` exits 0 and says which rows' ``done`` flags are damaged (of the features, of an
+  ``--overwrite`` in progress, or of the frame tokens: their ``done`` flags or lengths).
 
 A deleted ``done`` chunk reads as "not written": those rows are embedded again without a warning.
 """
@@ -29,7 +29,7 @@ from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.store import FeatureStore
 from clapmos.embed.store.schema import FEATURE_CHUNK
 from tests.layouts import write_wav
-from tests.test_store_checksums import damage, invoke
+from tests.test_store_checksums import damage, invoke, sealed_store  # noqa: F401 - sealed_store: a store with frame tokens
 
 HOWS = ["deleted", "truncated", "garbage"]
 NAMES = [f"c{k:03d}" for k in range(FEATURE_CHUNK + 6)]
@@ -189,3 +189,14 @@ def test_info_on_a_damaged_done_chunk_exits_0_and_says_which_rows(embedded, tmp_
     assert info.exit_code == 0, (info.output, info.exception)
     assert f"{len(NAMES) - FEATURE_CHUNK}/{len(NAMES)} rows done" in info.output, info.output
     assert ("done flags damaged in rows 0-63; the same embed command embeds them again" in info.output) == (how != "deleted"), info.output
+
+
+@pytest.mark.parametrize("array", ["frames/done", "frames/length"])
+def test_info_on_damaged_frame_flags_exits_0_and_says_which_rows(sealed_store, tmp_path, array):
+    _, store, _, fresh = sealed_store
+    copy = copied(store, tmp_path)
+    damage(first_chunk(copy / "features/spectral" / array), "garbage")
+    info = invoke("info", copy)
+    n = len(fresh["items"])  # one chunk of rows
+    assert info.exit_code == 0, (info.output, info.exception)
+    assert "frames     spectral:" in info.output and f"lengths damaged in rows 0-{n - 1}" in info.output, info.output

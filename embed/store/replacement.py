@@ -8,8 +8,10 @@ Three cases, each resumable after an interruption:
 * **``embed --rebuild``** (the corpus's items changed): the new store is written to
   ``.<name>.rebuild``, the features of every clip whose id, audio path and text did not
   change are copied over from the old store (every embedder), the named embedder
-  embeds the rest, and only then does the new store replace the old one. An interrupted
-  rebuild resumes in ``.<name>.rebuild``; until the swap the old store is untouched;
+  embeds the rest, and only then does the new store replace the old one. Rows that do not
+  read back as written (:mod:`~clapmos.embed.store.seals`) are not copied: they are embedded
+  again, named in a warning. An interrupted rebuild resumes in ``.<name>.rebuild``; until the
+  swap the old store is untouched;
 * **``embed --overwrite``** (re-embed one embedder, e.g. with another checkpoint): the
   new features go to the hidden group ``features/.<embedder>.overwrite``; the old
   features stay readable (``info``, ``fit``) until every new row is written, then the
