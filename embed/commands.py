@@ -128,8 +128,8 @@ def embed(
         model = create_embedder(embedder, **options)
         load_embedder(model)
         resolve_windows(model, window_s, hop_s)
-    store = FeatureStore.create(out_store, table, rebuild=rebuild)
-    with reported_warnings():  # e.g. damaged rows embedded again, named
+    with reported_warnings():  # e.g. damaged rows embedded again (or not carried over by --rebuild), named
+        store = FeatureStore.create(out_store, table, rebuild=rebuild)
         run(
             store,
             model,

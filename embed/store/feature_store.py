@@ -172,8 +172,15 @@ class FeatureStore(FeatureWriterMixin, FrameStoreMixin, StoreSummaryMixin):
             self._items_cache = None
 
     def has_embedded_rows(self) -> bool:
-        """Whether any embedder has written any row (a store without one loses nothing when rebuilt)."""
-        return any(self.done(name).any() for name in self.embedders)
+        """Whether any embedder has written any row, or may have (its ``done`` flags damaged): a store without one loses
+        nothing when rebuilt."""
+        for name in self.embedders:
+            try:
+                if self.done(name).any():
+                    return True
+            except seals.DamagedRowsError:
+                return True
+        return False
 
     def _write_labels(self, corpus: Corpus) -> None:
         group = self.group
@@ -321,11 +328,10 @@ class FeatureStore(FeatureWriterMixin, FrameStoreMixin, StoreSummaryMixin):
 
     def _read_flags(self, embedder: str, array: zarr.Array, what: str) -> np.ndarray:
         """A whole per-row array (``done``, frame ``length``...); a chunk that does not decode names its clips."""
-        try:
-            return np.asarray(array[:])
-        except Exception:  # noqa: BLE001 - a chunk that does not decode
-            rows = seals.checked(np.arange(len(self)), int(array.chunks[0]), lambda at: (array.get_coordinate_selection(at), at[:0])[1])
-            raise seals.damaged_error(self, embedder, rows, what) from None
+        values, broken = seals.read_flags(array)
+        if len(broken):
+            raise seals.damaged_error(self, embedder, broken, what)
+        return values
 
     def audio(self, embedder: str, split: str | list[str] | None = None) -> np.ndarray:
         """Audio embeddings ``(n, Da)`` of ``split`` (float32)."""

@@ -89,13 +89,14 @@ class FeatureWriterMixin:
 
         ``start``/``stop`` (chunk-aligned) restrict the search and the part of the ``done``
         mask that is read. With ``frames``, rows whose frame tokens are missing count as
-        not done too.
+        not done too. Rows whose ``done`` chunk does not decode are not done (:func:`~clapmos.embed.store.seals.read_flags`):
+        writing their block again repairs it.
         """
         stop = len(self) if stop is None else stop
         group = self._writable(key)
-        done = np.asarray(group["done"][start:stop], dtype=bool) if "done" in group else np.ones(stop - start, bool)
+        done = np.asarray(seals.read_flags(group["done"], start, stop)[0], dtype=bool) if "done" in group else np.ones(stop - start, bool)
         if frames:
-            done &= np.asarray(group["frames/done"][start:stop], dtype=bool)
+            done &= np.asarray(seals.read_flags(group["frames/done"], start, stop)[0], dtype=bool)
         step = self.chunk_rows(key)
         return [(s, min(s + step, stop)) for s in range(start, stop, step) if not done[s - start : s - start + step].all()]
 

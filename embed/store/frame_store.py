@@ -253,12 +253,15 @@ class FrameStoreMixin:
             return None
         attrs = self.frame_attrs(embedder)
         group = self._frames_group(embedder)
-        done = self.frames_done(embedder)
-        lengths = np.asarray(self._read_flags(embedder, group["length"], "frame tokens"))[done]
+        (done, broken), (lengths, unread) = seals.read_flags(group["done"]), seals.read_flags(group["length"])
+        done = np.asarray(done, dtype=bool)
+        lengths = np.asarray(lengths)[done & ~np.isin(np.arange(len(done)), unread)]
         mean = f", {lengths.mean():.1f} tokens per clip" if len(lengths) else ""
+        damaged = np.union1d(broken, unread)
         return (
             f"frames     {embedder}: {attrs['frame_dim']}-d tokens at {attrs.get('frame_rate', '?')} per second, "
             f"{attrs['frame_dtype']}{mean}, {int(done.sum())}/{len(done)} clips done"
+            + (f" (done flags or lengths damaged in rows {seals.row_spans(damaged)}; the same embed command embeds them again)" if len(damaged) else "")
         )
 
     def _frames_group(self, embedder: str) -> zarr.Group:

@@ -8,8 +8,10 @@ Three cases, each resumable after an interruption:
 * **``embed --rebuild``** (the corpus's items changed): the new store is written to
   ``.<name>.rebuild``, the features of every clip whose id, audio path and text did not
   change are copied over from the old store (every embedder), the named embedder
-  embeds the rest, and only then does the new store replace the old one. An interrupted
-  rebuild resumes in ``.<name>.rebuild``; until the swap the old store is untouched;
+  embeds the rest, and only then does the new store replace the old one. Rows that do not
+  read back as written (:mod:`~clapmos.embed.store.seals`) are not copied: they are embedded
+  again, named in a warning. An interrupted rebuild resumes in ``.<name>.rebuild``; until the
+  swap the old store is untouched;
 * **``embed --overwrite``** (re-embed one embedder, e.g. with another checkpoint): the
   new features go to the hidden group ``features/.<embedder>.overwrite``; the old
   features stay readable (``info``, ``fit``) until every new row is written, then the
@@ -33,7 +35,7 @@ import numpy as np
 import zarr
 
 from clapmos.embed.corpora.table import ITEM_COLUMNS, Corpus
-from clapmos.embed.errors import ClapmosError
+from clapmos.embed.errors import ClapmosError, listing
 from clapmos.embed.files import STAGING_MARK, refuse_link, remove_staging, restore_swapped_out, staging_folder, staging_path, swap_in
 from clapmos.embed.ownership import check_replaceable
 
@@ -161,21 +163,39 @@ def _write_new_store(cls: type[FeatureStore], folder: Path, corpus: Corpus) -> z
 
 
 def _carry_over(old: FeatureStore, new: FeatureStore, embedder: str) -> None:
-    """Copy ``embedder``'s rows of the clips both stores share (same id, path and text) into ``new``."""
+    """Copy ``embedder``'s rows of the clips both stores share (same id, path and text) into ``new``.
+
+    Rows that do not read back as written (their ``done``, vector or digest chunk does not decode, or their
+    digests differ) are not copied, so they are embedded again; a warning names them.
+    """
     source = old.group[f"features/{embedder}"]
     if "done" not in source or "embedder" not in source.attrs:
         return
     attrs = dict(source.attrs)
     audio_dim, text_dim = int(source["audio"].shape[1]), int(source["text"].shape[1]) if "text" in source else 0
     new_feature_group(new, embedder, audio_dim, text_dim, {k: v for k, v in attrs.items() if k not in ("audio_dim", "text_dim", "chunk_rows")})
-    done = np.asarray(source["done"][:], dtype=bool)
-    key = old.items()[MATCHED_COLUMNS].astype(str).agg("\x1f".join, axis=1)
-    row_of = {k: i for i, k in enumerate(key) if done[i]}
-    wanted = new.items()[MATCHED_COLUMNS].astype(str).agg("\x1f".join, axis=1).map(row_of)
+    done, broken = seals.read_flags(source["done"])
+    done = np.asarray(done, dtype=bool)
+    items = old.items()
+    key = items[MATCHED_COLUMNS].astype(str).agg("\x1f".join, axis=1)
+    wanted = new.items()[MATCHED_COLUMNS].astype(str).agg("\x1f".join, axis=1).map({k: i for i, k in enumerate(key)})
     target = np.flatnonzero(wanted.notna().to_numpy())
+    rows = wanted.iloc[target].to_numpy(dtype=np.int64)
+    damaged = np.union1d(np.intersect1d(rows, broken), old.damaged_rows(embedder, np.unique(rows[done[rows]])))
+    if len(damaged):
+        import warnings
+
+        warnings.warn(
+            f"{old.path}: the stored features of {len(damaged)} clip(s) of {embedder} are damaged (a chunk of the store was "
+            f"deleted, truncated or changed after clapmos wrote it), so --rebuild does not carry them over:\n"
+            f"{listing(f'{r.id}: {r.path}' for r in items.iloc[damaged].itertuples())}\n"
+            f"They are embedded again: by this rebuild if it embeds {embedder}, else by the next `clapmos embed --embedder {embedder}`.",
+            stacklevel=4,
+        )
+    keep = done[rows] & ~np.isin(rows, damaged)
+    target, rows = target[keep], rows[keep]
     if not len(target):
         return
-    rows = wanted.iloc[target].to_numpy(dtype=np.int64)
     group = new.group[f"features/{embedder}"]
     for kind in ("audio", "text") if text_dim else ("audio",):
         values = np.full(group[kind].shape, np.nan, dtype=np.float32)
@@ -208,9 +228,15 @@ def new_feature_group(store: FeatureStore, key: str, audio_dim: int, text_dim: i
 
 def swap_feature_group(store: FeatureStore, embedder: str, key: str) -> None:
     """Put the finished group ``key`` in the place of ``features/<embedder>``; then delete the old one."""
-    done = np.asarray(store.group[f"features/{key}/done"][:], dtype=bool)
-    if not done.all():
-        raise ClapmosError(f"{store.path}: {int((~done).sum())} rows of the new {embedder} features are not written yet; run the same command again.")
+    done, broken = seals.read_flags(store.group[f"features/{key}/done"])
+    if len(broken):  # the new rows are not known to be written: the same command writes them again (pending_blocks)
+        raise seals.damaged_error(store, embedder, broken, "done flags of the new features")
+    missing = np.flatnonzero(~np.asarray(done, dtype=bool))
+    if len(missing):
+        raise ClapmosError(
+            f"{store.path}: {len(missing)} rows of the new {embedder} features are not written yet (the old ones are kept); "
+            f"run the same command again to write them:\n{listing(f'{r.id}: {r.path}' for r in store.items().iloc[missing].itertuples())}"
+        )
     folder = Path(store.path) / "features"
     old = folder / hidden_name(embedder, OLD)
     if old.exists():

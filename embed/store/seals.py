@@ -111,6 +111,40 @@ def checked(rows: np.ndarray, step: int, check: Callable[[np.ndarray], np.ndarra
     return np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)
 
 
+def read_flags(array: zarr.Array, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``start:stop`` of a per-row array (``done``, frame ``length``...) and the rows among them whose chunk
+    does not decode; those read as the fill value (for ``done``: not done). Every read of a store's flags goes here.
+
+    >>> flags = zarr.create_array(store={}, shape=(5,), chunks=(2,), dtype="bool", fill_value=False)
+    >>> flags[:3] = True
+    >>> values, broken = read_flags(flags)
+    >>> values.tolist(), broken.tolist(), read_flags(flags, 2, 4)[0].tolist()
+    ([True, True, True, False, False], [], [True, False])
+    """
+    stop = int(array.shape[0]) if stop is None else stop
+    try:
+        return np.asarray(array[start:stop]), np.zeros(0, dtype=np.int64)
+    except Exception:  # noqa: BLE001 - a chunk that does not decode: which rows, block by block
+        pass
+    rows = np.arange(start, stop, dtype=np.int64)
+    broken = checked(rows, int(array.chunks[0]), lambda at: (array.get_coordinate_selection(at), at[:0])[1])
+    values = np.full(len(rows), array.fill_value, dtype=array.dtype)
+    intact = np.setdiff1d(rows, broken)
+    values[intact - start] = array.get_coordinate_selection(intact)
+    return values, broken
+
+
+def row_spans(rows: np.ndarray) -> str:
+    """Row numbers as short ranges, for a message.
+
+    >>> row_spans(np.array([0, 1, 2, 3, 7, 9, 10]))
+    '0-3, 7, 9-10'
+    """
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1) if len(rows) else []
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else f"{run[0]}" for run in runs)
+
+
 def read_vectors(features: zarr.Group, kind: str, rows: np.ndarray, whole: bool) -> tuple[np.ndarray, np.ndarray]:
     """The ``kind`` vectors of ``rows`` (float32) and the rows among them whose digests differ (none when unsealed).
 
@@ -139,7 +173,7 @@ def unmark_damaged(store, embedder: str, frames: bool) -> np.ndarray:
     step, n = int(group["done"].chunks[0]), len(store)
     bad: list[list[np.ndarray]] = [[] for _ in flags]
     for array, found in zip(flags, bad):  # flags whose chunk does not decode: those blocks are not done
-        broken = checked(np.arange(n), step, lambda at, array=array: (array.get_coordinate_selection(at), at[:0])[1])
+        broken = read_flags(array)[1]
         for start in np.unique(broken // step) * step:
             array[start : min(start + step, n)] = False
         found.append(broken)

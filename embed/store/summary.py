@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from clapmos.embed.store import seals
+
 
 class StoreSummaryMixin:
     """``summary`` of :class:`FeatureStore`."""
@@ -35,12 +37,12 @@ class StoreSummaryMixin:
             lines.append("embedders  none yet")
         for name in self.embedders:
             attrs = self.embedder_attrs(name)
-            done = self.done(name)
+            done, damaged = self._done_flags(f"features/{name}")
             lines.append(
                 f"embedder   {name}: audio {attrs.get('audio_dim')}-d, "
                 + (f"text {attrs.get('text_dim')}-d, " if self.has_text(name) else "no text (audio-only), ")
                 + f"{attrs.get('sample_rate', '?')} Hz, window {attrs.get('window_s', '?')} s / hop {attrs.get('hop_s', '?')} s, "
-                f"{int(done.sum())}/{len(done)} rows done"
+                f"{int(done.sum())}/{len(done)} rows done{damaged}"
                 + (f", checkpoint {attrs['checkpoint']} (sha256 {str(attrs.get('checkpoint_sha256', ''))[:12]}…)" if attrs.get("checkpoint") else "")
             )
             lines += self._pending_overwrite(name)
@@ -68,8 +70,17 @@ class StoreSummaryMixin:
         key = hidden_name(embedder, OVERWRITE)
         if key not in self.group["features"] or "done" not in self.group[f"features/{key}"]:
             return []
-        done = np.asarray(self.group[f"features/{key}/done"][:], dtype=bool)
+        done, damaged = self._done_flags(f"features/{key}")
         return [
-            f"           replacement of {embedder} (--overwrite) in progress: {int(done.sum())}/{len(done)} rows; "
+            f"           replacement of {embedder} (--overwrite) in progress: {int(done.sum())}/{len(done)} rows{damaged}; "
             "run the same embed command again to finish it"
         ]
+
+    def _done_flags(self, group: str) -> tuple[np.ndarray, str]:
+        """The ``done`` flags of a features group (all rows, without a mask) and what :meth:`summary` says of their
+        damaged chunks ("" when none): ``info`` reports damage, it never stops at it."""
+        if "done" not in self.group[group]:
+            return np.ones(len(self), dtype=bool), ""
+        done, broken = seals.read_flags(self.group[f"{group}/done"])
+        damaged = f" (done flags damaged in rows {seals.row_spans(broken)}; the same embed command embeds them again)" if len(broken) else ""
+        return np.asarray(done, dtype=bool), damaged
