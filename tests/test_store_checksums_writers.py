@@ -192,7 +192,7 @@ def test_info_on_a_damaged_done_chunk_exits_0_and_says_which_rows(embedded, tmp_
 
 
 @pytest.mark.parametrize("array", ["frames/done", "frames/length"])
-def test_info_on_damaged_frame_flags_exits_0_and_says_which_rows(sealed_store, tmp_path, array):
+def test_info_on_damaged_frame_flags_exits_0_and_says_which_rows(sealed_store, tmp_path, array):  # noqa: F811 - the imported fixture
     _, store, _, fresh = sealed_store
     copy = copied(store, tmp_path)
     damage(first_chunk(copy / "features/spectral" / array), "garbage")
