@@ -47,18 +47,39 @@ def test_in_a_mixed_run_the_members_that_read_an_option_use_it():
     check_options_used(RunConfig(embedders=["clap"], heads=["ridge", "mlp"], device="cpu"))
 
 
-def test_fit_dist_with_screening_tau_is_refused_on_the_command_line(tmp_path):
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    from clapmos.embed.corpora.demo import make_demo_corpus
+
+    folder = tmp_path_factory.mktemp("options")
+    make_demo_corpus(folder / "corpus", n_clips=24, seed=0)
+    embedded = fit_cli(["embed", "--corpus", "musiceval", "--root", str(folder / "corpus"), "--embedder", "spectral", "--out", str(folder / "store.zarr")])
+    assert embedded.exit_code == 0, embedded.output
+    return folder / "store.zarr"
+
+
+def fit_cli(args: list[str]):
     from typer.testing import CliRunner
 
     from clapmos import cli
-    from clapmos.embed.corpora.demo import make_demo_corpus
 
-    make_demo_corpus(tmp_path / "corpus", n_clips=24, seed=0)
-    runner = CliRunner()
-    embedded = runner.invoke(cli.app, ["embed", "--corpus", "musiceval", "--root", str(tmp_path / "corpus"), "--embedder", "spectral",
-                                       "--out", str(tmp_path / "store.zarr")])
-    assert embedded.exit_code == 0, embedded.output
-    result = runner.invoke(cli.app, ["fit", "--store", str(tmp_path / "store.zarr"), "--embedder", "spectral", "--head", "dist",
-                                     "--screening-tau", "0.5", "--out", str(tmp_path / "run")])
+    return CliRunner().invoke(cli.app, args)
+
+
+def test_fit_dist_with_screening_tau_is_refused_on_the_command_line(demo_store, tmp_path):
+    result = fit_cli(["fit", "--store", str(demo_store), "--embedder", "spectral", "--head", "dist",
+                      "--screening-tau", "0.5", "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "--screening-tau is read by none of --head dist" in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("heads", "extra", "why"), [
+    ("ridge", [], "--head ridge is one head"),
+    ("ridge,mlp", ["--average"], "--average averages the heads instead"),
+])
+def test_a_stack_method_with_nothing_to_stack_is_refused(demo_store, tmp_path, heads, extra, why):
+    result = fit_cli(["fit", "--store", str(demo_store), "--embedder", "spectral", "--head", heads, *extra,
+                      "--stack-method", "nnls", "--out", str(tmp_path / "run")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"--stack-method nnls says how several heads are combined, and {why}: it would be ignored" in said
     assert not (tmp_path / "run").exists()

@@ -105,6 +105,10 @@ def fit(
         from clapmos.heads.runs.recipes import apply_recipe
 
         values = apply_recipe(recipe, values, explicit_fields(ctx))
+    if "stack_method" in explicit_fields(ctx) and (len(values["heads"]) < 2 or not values["stack"]):
+        why = "--average averages the heads instead" if values["stack"] is False else f"--head {','.join(values['heads'])} is one head"
+        raise ClapmosError(f"--stack-method {stack_method} says how several heads are combined, and {why}: it would be ignored. "
+                           "Drop --stack-method, or give several heads (--head ridge,mlp).")
     for one in (corpora or {"": features_store}).values():
         known_embedder(one, ",".join(values["embedders"]))
         known_splits(one, values["train_split"], "--train-split")
