@@ -332,8 +332,12 @@ class Predictor:
         return table, targets
 
     def training_range(self, target: str) -> tuple[float, float]:
-        """The lowest and highest ``target`` score the run was trained on (from its out-of-fold table)."""
-        known = self.run.oof[target].dropna() if target in self.run.oof else pd.Series(dtype=float)
+        """The lowest and highest ``target`` score the run was trained on (from its out-of-fold table); for a run of
+        several corpora, those of the reference corpus, on whose scale :meth:`score` predicts."""
+        oof = self.run.oof
+        if self.run.corpora and "corpus" in oof:
+            oof = oof[oof["corpus"].astype(str) == self.run.corpora[0]]
+        known = oof[target].dropna() if target in oof else pd.Series(dtype=float)
         return (float(known.min()), float(known.max())) if len(known) else (-np.inf, np.inf)
 
     def _flag_outside(self, table: pd.DataFrame, target: str) -> np.ndarray:

@@ -174,3 +174,13 @@ def test_evaluate_scores_a_corpus_predictions_against_its_own_store(corpora):
     assert result.exit_code == 0, result.output
     results = pd.read_csv(root / "b-eval" / "results.csv")
     assert set(results["target"]) == {"mos"}
+
+
+def test_score_flags_predictions_against_the_reference_corpus_range_not_the_pooled_one(corpora):
+    from clapmos.evaluation.predictor import Predictor
+
+    root, truth, _ = corpora
+    run = load_run(root / "run")
+    trained = truth["a"].query("split == 'train'")["overall"]
+    assert run.corpora[0] == "a"
+    assert Predictor.from_run(run).training_range("overall") == (trained.min(), trained.max())  # a's 1–5 scale, not b's 0–100 pooled in
