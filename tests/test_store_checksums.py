@@ -114,6 +114,29 @@ def test_a_damaged_chunk_is_named_and_embed_again_restores_the_numbers(sealed_st
     assert_same(read_everything(copy), fresh)
 
 
+@pytest.mark.parametrize("array", ["features/spectral/audio", "features/spectral/done", "features/spectral/frames/values", "items/id"])
+def test_a_chunk_that_decodes_to_the_wrong_size_is_damage_too(sealed_store, tmp_path, array):
+    from numcodecs import Zstd
+
+    _, store, _, _ = sealed_store
+    copy = tmp_path / "store.zarr"
+    shutil.copytree(store, copy)
+    sorted(p for p in (copy / array / "c").rglob("*") if p.is_file())[0].write_bytes(Zstd().encode(b"\x01" * 7))  # a valid frame, 7 bytes
+    with pytest.raises(ClapmosError, match="damaged"):
+        read_everything(copy)
+
+
+def test_a_bug_while_reading_is_raised_as_it_is_never_reported_as_damage():
+    from clapmos.embed.store import seals
+
+    def broken(rows):
+        raise AttributeError("a bug, not a damaged chunk")
+
+    with pytest.raises(AttributeError, match="a bug"):
+        seals.checked(np.arange(8), 4, broken)
+    assert seals.checked(np.arange(8), 4, lambda rows: (_ for _ in ()).throw(RuntimeError("Zstd decompression error"))).tolist() == list(range(8))
+
+
 def test_fit_on_a_damaged_store_exits_2_naming_the_clips_and_embed_repairs_it(sealed_store, tmp_path):
     folder, store, _, fresh = sealed_store
     copy = tmp_path / "store.zarr"

@@ -416,7 +416,7 @@ class FeatureStore(FeatureWriterMixin, FrameStoreMixin, StoreSummaryMixin):
         whole = len(rows) == len(self) and bool((rows == np.arange(len(self))).all())
         try:
             data, damaged = seals.read_vectors(group, kind, rows, whole)
-        except Exception:  # noqa: BLE001 - a chunk that does not decode: which rows, block by block
+        except seals.CHUNK_ERRORS:  # a chunk that does not decode: which rows, block by block
             data, damaged = None, self.damaged_rows(embedder, rows, kinds=[kind])
         if len(damaged):
             raise seals.damaged_error(self, embedder, damaged, f"{kind} embeddings")

@@ -181,7 +181,7 @@ class FrameStoreMixin:
             self.check_frames(embedder, rows)
         try:
             values, times, offsets, damaged = self._read_tokens(embedder, rows)
-        except Exception:  # noqa: BLE001 - a chunk that does not decode: which clips, block by block
+        except seals.CHUNK_ERRORS:  # a chunk that does not decode: which clips, block by block
             values, damaged = None, self._damaged_tokens(embedder, rows)
         if len(damaged):
             raise seals.damaged_error(self, embedder, damaged, "frame tokens")

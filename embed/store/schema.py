@@ -32,6 +32,7 @@ import numpy as np
 import zarr
 
 from clapmos.embed.errors import ClapmosError
+from clapmos.embed.store import seals
 
 STORE_VERSION = 2  # 2: optional frame tokens (clapmos.embed.store.frame_store); version-1 readers still read everything else
 ITEM_CHUNK = 4096
@@ -128,7 +129,7 @@ def read_column(array: zarr.Array, path: object) -> np.ndarray:
     chunk = int(array.chunks[0])
     try:
         values = array[:]
-    except Exception:  # noqa: BLE001 - a chunk that does not decode
+    except seals.CHUNK_ERRORS:  # a chunk that does not decode
         values = None
     if values is not None and (recorded is None or chunk_digests(values, chunk) == list(recorded)):
         return values
@@ -136,7 +137,7 @@ def read_column(array: zarr.Array, path: object) -> np.ndarray:
     for number, start in enumerate(range(0, int(array.shape[0]), chunk)):
         try:
             part = array[start : start + chunk]
-        except Exception:  # noqa: BLE001
+        except seals.CHUNK_ERRORS:
             part = None
         if part is None or recorded is None or chunk_digests(part, chunk) != [recorded[number]]:
             damaged.append(f"{start}-{min(start + chunk, int(array.shape[0])) - 1}")

@@ -31,6 +31,12 @@ from clapmos.embed.errors import ClapmosError, listing
 
 GROUP = "check"  # features/<embedder>/check/<kind>; frames/check for the frame tokens
 
+#: What reading a damaged chunk raises: the codec's ``RuntimeError`` (zstd: "invalid input data", for a
+#: truncated, emptied or overwritten chunk), ``ValueError`` (a chunk that decodes to the wrong size: a reshape
+#: or a view fails), ``OSError`` (the file cannot be read). Anything else is a bug and is raised as it is,
+#: never reported as damage (``tests/test_store_checksums.py`` damages every array these ways).
+CHUNK_ERRORS = (RuntimeError, ValueError, OSError)
+
 
 def row_digests(parts: list[np.ndarray]) -> np.ndarray:
     """One nonzero 64-bit digest per row of the arrays ``parts`` (same number of rows), over their bytes."""
@@ -98,7 +104,7 @@ def checked(rows: np.ndarray, step: int, check: Callable[[np.ndarray], np.ndarra
     rows = np.asarray(rows, dtype=np.int64)
     try:  # one read of every row; only when a chunk does not decode, block by block
         return np.asarray(check(rows), dtype=np.int64)
-    except Exception:  # noqa: BLE001 - any failure to decode a chunk means: damaged
+    except CHUNK_ERRORS:
         pass
     blocks = rows // step
     bad = []
@@ -106,7 +112,7 @@ def checked(rows: np.ndarray, step: int, check: Callable[[np.ndarray], np.ndarra
         at = rows[blocks == block]
         try:
             bad.append(np.asarray(check(at), dtype=np.int64))
-        except Exception:  # noqa: BLE001 - any failure to decode a chunk means: damaged
+        except CHUNK_ERRORS:  # a chunk of the block does not decode: the block is damaged
             bad.append(at)
     return np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)
 
@@ -124,7 +130,7 @@ def read_flags(array: zarr.Array, start: int = 0, stop: int | None = None) -> tu
     stop = int(array.shape[0]) if stop is None else stop
     try:
         return np.asarray(array[start:stop]), np.zeros(0, dtype=np.int64)
-    except Exception:  # noqa: BLE001 - a chunk that does not decode: which rows, block by block
+    except CHUNK_ERRORS:  # a chunk that does not decode: which rows, block by block
         pass
     rows = np.arange(start, stop, dtype=np.int64)
     broken = checked(rows, int(array.chunks[0]), lambda at: (array.get_coordinate_selection(at), at[:0])[1])
