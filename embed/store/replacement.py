@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,8 +184,6 @@ def _carry_over(old: FeatureStore, new: FeatureStore, embedder: str) -> None:
     rows = wanted.iloc[target].to_numpy(dtype=np.int64)
     damaged = np.union1d(np.intersect1d(rows, broken), old.damaged_rows(embedder, np.unique(rows[done[rows]])))
     if len(damaged):
-        import warnings
-
         warnings.warn(
             f"{old.path}: the stored features of {len(damaged)} clip(s) of {embedder} are damaged (a chunk of the store was "
             f"deleted, truncated or changed after clapmos wrote it), so --rebuild does not carry them over:\n"
