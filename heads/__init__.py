@@ -50,7 +50,7 @@ _EXPORTS = {
     "head_specs": "clapmos.heads.registry",
     "make_head": "clapmos.heads.registry",
     "register_head": "clapmos.heads.registry",
-    "SpoCosineRegressor": "clapmos.heads.spo",
+    "SpoCosineRegressor": "clapmos.heads.cosine",
     "SpoMLPRegressor": "clapmos.heads.spo",
     "CrossAttentionRegressor": "clapmos.heads.xattn",
 }

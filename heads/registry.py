@@ -32,7 +32,7 @@ HEAD_MODULES: dict[str, str] = {
     "lgbm": "clapmos.heads.lgbm",
     "mlp": "clapmos.heads.mlp",
     "spo_mlp": "clapmos.heads.spo",
-    "cosine": "clapmos.heads.spo",
+    "cosine": "clapmos.heads.cosine",
     "svr": "clapmos.heads.svr",
     "dist": "clapmos.heads.dist",
     "coral": "clapmos.heads.coral",

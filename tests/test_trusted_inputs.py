@@ -50,6 +50,27 @@ def test_case_11_an_edited_run_file_is_refused_not_silently_used(fitted, tmp_pat
     assert result.exit_code == 2 and str(path) in result.output
 
 
+def test_case_11_an_edited_linear_form_is_refused_not_silently_used(fitted, tmp_path):
+    """A ridge run scores from ``linear.npz`` (no scikit-learn): its sha256 in model.json is checked like every model file."""
+    import shutil
+
+    import numpy as np
+
+    folder, store, run = fitted
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    path = copy / "model" / "overall" / "linear.npz"
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["m0.k0.coef"] = arrays["m0.k0.coef"] * 1.01
+    np.savez(path, **arrays)
+    clips = sorted((folder / "corpus").rglob("*.wav"))[:2]
+    result = invoke("score", *clips, "--model", copy, "--out", tmp_path / "s.csv", "--cache", tmp_path / "cache")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"{path}: its contents changed since the model was saved" in said, result.output
+    assert not (tmp_path / "s.csv").exists()
+
+
 # --------------------------------------------------------------------------- case 8: a damaged score cache
 def _cache_with_frames(tmp_path):
     """A score cache of 70 clips (two chunks of rows) with spectral vectors and frame tokens; its clips and frame attributes."""

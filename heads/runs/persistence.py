@@ -65,6 +65,13 @@ LEGACY_MODULES = {
     "heads.per_target": "clapmos.heads.inputs.per_target",
 }
 
+#: Classes that moved to a module of their own after models were saved under the old one:
+#: ``(old module, class) -> module now`` (the ``cosine`` head left ``spo.py`` for ``cosine.py`` in 0.2).
+LEGACY_CLASSES = {
+    ("clapmos.heads.spo", "SpoCosineRegressor"): "clapmos.heads.cosine",
+    ("clapmos.heads.spo", "AffineCosine"): "clapmos.heads.cosine",
+}
+
 
 def trusted_types(heads: Iterable[str] | None = None) -> list[str]:
     """The types a model file may hold: the base ones and those of ``heads`` (member names; ``None``: every head).
@@ -273,7 +280,8 @@ def _verified_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _current_module_names(data: bytes) -> bytes:
-    """A skops file's bytes with the module names of :data:`LEGACY_MODULES` replaced by today's (unchanged if none)."""
+    """A skops file's bytes with the module and class names of :data:`LEGACY_MODULES` and :data:`LEGACY_CLASSES`
+    replaced by today's (unchanged if none)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         schema = json.loads(archive.read("schema.json"))
         renamed = _rename_modules(schema)
@@ -288,8 +296,11 @@ def _current_module_names(data: bytes) -> bytes:
 
 
 def _rename_modules(node: Any) -> Any:
+    """A skops schema with the modules of :data:`LEGACY_MODULES` and the classes of :data:`LEGACY_CLASSES` renamed."""
     if isinstance(node, dict):
-        return {k: LEGACY_MODULES.get(v, v) if k == "__module__" and isinstance(v, str) else _rename_modules(v) for k, v in node.items()}
+        renamed = {k: LEGACY_MODULES.get(v, v) if k == "__module__" and isinstance(v, str) else _rename_modules(v) for k, v in node.items()}
+        moved = LEGACY_CLASSES.get((renamed.get("__module__"), renamed.get("__class__")))
+        return {**renamed, "__module__": moved} if moved else renamed
     if isinstance(node, list):
         return [_rename_modules(v) for v in node]
     return node
