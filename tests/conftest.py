@@ -74,3 +74,15 @@ Results do not depend on it (the stored 0.1.0 predictions match either way; BENC
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def spectral_store(tmp_path_factory):
+    """A store of 24 short synthetic clips (two targets, listener ratings) embedded with ``spectral``: a module's to share."""
+    from clapmos.embed.engines.runner import embed_corpus
+    from clapmos.embed.store import FeatureStore
+
+    folder = tmp_path_factory.mktemp("spectral")
+    store = FeatureStore.create(folder / "s.zarr", make_corpus(folder / "audio", n=24, seconds=0.2))
+    embed_corpus(store, "spectral", progress=False)
+    return store

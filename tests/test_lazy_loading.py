@@ -15,13 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.errors import ClapmosError
 from clapmos.embed.ownership import record_folder
-from clapmos.embed.store import FeatureStore
 from clapmos.heads.runs.persistence import load_model, save_model, trusted_types
 from clapmos.heads.runs.run import RunConfig, fit_run, load_run, save_run
-from tests.conftest import make_corpus
 
 HEAVY = ("torch", "lightgbm", "safetensors.torch")
 SCIKIT = ("sklearn", "skops", "scipy")  # a ridge run scores from its arrays (clapmos.heads.runs.linear_form)
@@ -41,11 +38,8 @@ print(json.dumps({{"heavy": [m for m in {heavy!r} if m in sys.modules], "scikit"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lazy")
-    store = FeatureStore.create(folder / "s.zarr", make_corpus(folder / "audio", n=24, seconds=0.2))
-    embed_corpus(store, "spectral", progress=False)
-    return store
+def store(spectral_store):
+    return spectral_store
 
 
 def fitted(store, heads, folder):

@@ -15,9 +15,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from clapmos.embed.engines.runner import embed_corpus
 from clapmos.embed.errors import ClapmosError
-from clapmos.embed.store import FeatureStore
 from clapmos.heads.inputs.blocks import BLOCK_ORDER
 from clapmos.heads.inputs.features import PairedEmbeddingFeatures
 from clapmos.heads.inputs.proximity import unit_rows
@@ -28,7 +26,6 @@ from clapmos.heads.runs.fitted import SavedModels, load_run
 from clapmos.heads.runs.linear_form import LINEAR_FILE, LinearForm, linear_form
 from clapmos.heads.runs.persistence import load_linear, save_model
 from clapmos.heads.runs.run import RunConfig, fit_run, save_run
-from tests.conftest import make_corpus
 
 TWO_EMBEDDERS = (("a", 6, 6), ("b", 4, 0))  # the second audio-only
 
@@ -146,11 +143,8 @@ def test_a_changed_file_is_refused_before_the_arrays_are_used(tmp_path, damaged)
 
 # ---------------------------------------------------------------------- runs
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("linear")
-    store = FeatureStore.create(folder / "s.zarr", make_corpus(folder / "audio", n=24, seconds=0.2))
-    embed_corpus(store, "spectral", progress=False)
-    return store
+def store(spectral_store):
+    return spectral_store
 
 
 def test_a_ridge_run_predicts_from_its_arrays_and_loads_its_models_only_when_asked(store, tmp_path):
