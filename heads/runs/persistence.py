@@ -249,16 +249,17 @@ def load_model(folder: str | Path, heads: Iterable[str] | None = None) -> Any:
 
 
 def load_linear(folder: str | Path) -> LinearForm | None:
-    """The arrays of a linear model saved by :func:`save_model` (``None`` when it saved none), every file's sha256 checked.
+    """The arrays of a linear model saved by :func:`save_model`, every file's sha256 checked first; ``None`` when it
+    saved none (then nothing is hashed here: :func:`load_model` checks the files when it reads them).
 
     Imports neither scikit-learn nor skops: what a cached re-score with a ``ridge`` run loads.
     """
     from clapmos.heads.runs.linear_form import LinearForm
 
     folder = Path(folder)
-    manifest = _verified_manifest(folder)
-    if "linear" not in manifest:
+    if "linear" not in _read_manifest(folder):
         return None
+    manifest = _verified_manifest(folder)
     try:
         return LinearForm.load(folder, manifest["linear"])
     except (KeyError, TypeError, ValueError, OSError) as error:
